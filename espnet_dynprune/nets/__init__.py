@@ -1,0 +1,1 @@
+"""ESPnet-facing modules: gated encoder, decoder, S2T model, inference, loading."""

@@ -1,0 +1,133 @@
+"""OWSM-style S2T model whose encoder and decoder prune themselves per utterance.
+
+Registered as ``model: dynprune``. It is ESPnet's ``ESPnetS2TModel`` plus three
+things: it reads each utterance's ``<lang><task>`` from the OWSM text prefix and
+hands them to the encoder's gate predictor (the decoder reads them from its own
+input), it adds ``sparsity_loss_weight * (realised - target)^2`` for every
+pruned part to the loss, and it reports the realised sparsity to ESPnet's logs.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+from typing import Dict, Iterator, Tuple
+
+import torch
+from espnet2.s2t.espnet_model import ESPnetS2TModel
+from typeguard import typechecked
+
+from espnet_dynprune.gating.sparsity import sparsity_loss
+from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+from espnet_dynprune.nets.gated_part import GatedPart
+
+
+class DynPruneS2TModel(ESPnetS2TModel):
+    """ESPnetS2TModel with context-aware dynamic pruning.
+
+    Args:
+        sparsity_loss_weight: weight of each pruned part's squared sparsity loss.
+        *args, **kwargs: everything ``ESPnetS2TModel`` takes (``model_conf`` keys
+            such as ``ctc_weight``, ``lsm_weight``, ``sym_sos``, ``sym_na``).
+    """
+
+    @typechecked
+    def __init__(self, *args, sparsity_loss_weight: float = 1.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if sparsity_loss_weight < 0:
+            raise ValueError(f"model_conf sparsity_loss_weight must be >= 0, got {sparsity_loss_weight}")
+        self.sparsity_loss_weight = sparsity_loss_weight
+        self.context_vocabulary = ContextVocabulary(self.token_list, kwargs.get("sym_sos", "<sos>"))
+        for part in self.gated_parts().values():
+            part.bind_context(self.context_vocabulary)
+        self._inference_context = None
+
+    def gated_parts(self) -> Dict[str, GatedPart]:
+        """The encoder and/or decoder that have gates, by name."""
+        parts = {"encoder": self.encoder, "decoder": self.decoder}
+        return {name: p for name, p in parts.items() if isinstance(p, GatedPart)}
+
+    def force_gates(self, spec, part: str = "all") -> None:
+        """Force a gate pattern at inference on ``encoder``, ``decoder`` or ``all``.
+
+        ``spec`` is ``"on"``, ``"off"``, a float sparsity, a keep mask, or None
+        (see ``GatedPart.force_gates``).
+        """
+        parts = self.gated_parts()
+        if part != "all" and part not in parts:
+            raise ValueError(f"no gated part {part!r}; gated parts: {sorted(parts)}")
+        for name, p in parts.items():
+            if part in ("all", name):
+                p.force_gates(spec)
+
+    def last_gates(self) -> Dict[str, dict]:
+        """Per part, per gate: keep flags of each utterance in the latest forward."""
+        return {
+            name: p.last_gates.as_dict()
+            for name, p in self.gated_parts().items()
+            if p.last_gates is not None
+        }
+
+    @contextmanager
+    def inference_context(self, language: str, task: str) -> Iterator[None]:
+        """Use ``<lang>``/``<task>`` symbols for ``encode`` calls inside (inference)."""
+        lang_idx, task_idx = self.context_vocabulary.symbol_indices(language, task)
+        self._inference_context = (lang_idx, task_idx)
+        try:
+            yield
+        finally:
+            self._inference_context = None
+
+    def _encoder_context(self, language: torch.Tensor, task: torch.Tensor):
+        if isinstance(self.encoder, EBranchformerDynPruneEncoder):
+            return self.encoder.context(language, task)
+        return nullcontext()
+
+    def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """ESPnet's encode; inside ``inference_context`` the encoder gets its symbols."""
+        if self._inference_context is None or not isinstance(self.encoder, EBranchformerDynPruneEncoder):
+            return super().encode(speech, speech_lengths)
+        batch = speech.size(0)
+        language, task = (
+            torch.full((batch,), i, dtype=torch.long, device=speech.device)
+            for i in self._inference_context
+        )
+        with self.encoder.context(language, task):
+            return super().encode(speech, speech_lengths)
+
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        text_prev: torch.Tensor,
+        text_prev_lengths: torch.Tensor,
+        text_ctc: torch.Tensor,
+        text_ctc_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """ESPnet's loss plus the sparsity losses; ``text`` starts with ``<lang><task>``."""
+        language, task = self._context_of_text(text)
+        with self._encoder_context(language, task):
+            loss, stats, weight = super().forward(
+                speech, speech_lengths, text, text_lengths, text_prev, text_prev_lengths,
+                text_ctc, text_ctc_lengths, **kwargs,
+            )
+        total_sparsity_loss = loss.new_zeros(())
+        for name, part in self.gated_parts().items():
+            stats.update(part.sparsity_stats(name[:3]))
+            if part.is_pruned and part.last_gates is not None:
+                realised = part.last_gates.realised_sparsity()
+                total_sparsity_loss = total_sparsity_loss + sparsity_loss(realised, part.sparsity_target)
+        if self.gated_parts():
+            loss = loss + self.sparsity_loss_weight * total_sparsity_loss
+            stats["loss_sparsity"] = total_sparsity_loss.detach()
+            stats["loss"] = loss.detach()
+        return loss, stats, weight
+
+    def _context_of_text(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embedding indices of ``text[:, 0]`` (language) and ``text[:, 1]`` (task)."""
+        if text.size(1) < 2:
+            raise ValueError("OWSM targets must start with <lang><task>; got fewer than 2 tokens")
+        return self.context_vocabulary.lookup(text[:, 0], text[:, 1])

@@ -1,0 +1,117 @@
+"""Gated forward pass over a stock ESPnet Transformer ``DecoderLayer``.
+
+Self-attention, source attention and the feed-forward module each carry their
+own residual, so a skipped module is the identity. With a cache (incremental
+decoding in beam search) only the newest position is computed, as in ESPnet,
+and the layer's output is appended to its cache.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
+
+from espnet_dynprune.gating.decision import GateDecision
+from espnet_dynprune.gating.row_dispatch import gated_residual
+
+SELF_ATTN, SRC_ATTN, FFN = "self_attn", "src_attn", "ffn"
+MODULE_TYPES = (SELF_ATTN, SRC_ATTN, FFN)
+
+
+def _self_attention(layer: DecoderLayer, cached: bool):
+    def run(_: torch.Tensor, full: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        h = layer.norm1(full)
+        q = h[:, -1:] if cached else h
+        return layer.dropout(layer.self_attn(q, h, h, mask))
+
+    return run
+
+
+def _source_attention(layer: DecoderLayer):
+    def run(x: torch.Tensor, memory: torch.Tensor, memory_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        return layer.dropout(layer.src_attn(layer.norm2(x), memory, memory, memory_mask))
+
+    return run
+
+
+def _feed_forward(layer: DecoderLayer):
+    return lambda x: layer.dropout(layer.feed_forward(layer.norm3(x)))
+
+
+def _query_mask(tgt_mask: Optional[torch.Tensor], cached: bool) -> Optional[torch.Tensor]:
+    if tgt_mask is None or not cached:
+        return tgt_mask
+    return tgt_mask[:, -1:, :]
+
+
+def module_gated_forward(
+    layer: DecoderLayer,
+    tgt: torch.Tensor,
+    tgt_mask: Optional[torch.Tensor],
+    memory: torch.Tensor,
+    memory_mask: Optional[torch.Tensor],
+    decision: GateDecision,
+    gates: tuple[int, int, int],
+    cache: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """One decoder layer with self-attention / source attention / FFN gated."""
+    cached = cache is not None
+    zero = not decision.skip_rows
+    x = tgt[:, -1:] if cached else tgt
+    g_self, g_src, g_ffn = gates
+    x = gated_residual(
+        x, decision.rows(g_self), decision.value(g_self), _self_attention(layer, cached),
+        tgt, _query_mask(tgt_mask, cached), zero_skipped=zero,
+        owners=(layer.norm1, layer.self_attn),
+    )
+    x = gated_residual(
+        x, decision.rows(g_src), decision.value(g_src), _source_attention(layer),
+        memory, memory_mask, zero_skipped=zero, owners=(layer.norm2, layer.src_attn),
+    )
+    x = gated_residual(
+        x, decision.rows(g_ffn), decision.value(g_ffn), _feed_forward(layer),
+        zero_skipped=zero, owners=(layer.norm3, layer.feed_forward),
+    )
+    return x if cache is None else torch.cat([cache, x], dim=1)
+
+
+def layer_gated_forward(
+    layer: DecoderLayer,
+    tgt: torch.Tensor,
+    tgt_mask: Optional[torch.Tensor],
+    memory: torch.Tensor,
+    memory_mask: Optional[torch.Tensor],
+    decision: GateDecision,
+    gate: int,
+    cache: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Whole decoder layer skipped or run (the layer-level baseline)."""
+    cached = cache is not None
+    x = tgt[:, -1:] if cached else tgt
+
+    def delta(q: torch.Tensor, full: torch.Tensor, m, mem, mem_mask, c) -> torch.Tensor:
+        out = layer(full, m, mem, mem_mask, cache=c)[0]
+        return (out[:, -1:] if cached else out) - q
+
+    x = gated_residual(
+        x, decision.rows(gate), decision.value(gate), delta, tgt, tgt_mask, memory,
+        memory_mask, cache, zero_skipped=not decision.skip_rows, owners=(layer,),
+    )
+    return x if cache is None else torch.cat([cache, x], dim=1)
+
+
+def unit_macs_per_step(layer: DecoderLayer, prefix_length: int, num_frames: int) -> dict[str, int]:
+    """Multiply-accumulates of each gated module for one new token.
+
+    Source attention includes projecting the encoder output into keys and
+    values, which ESPnet's decoder repeats at every step.
+    """
+    d = layer.size
+    ff = layer.feed_forward.w_1.out_features
+    return {
+        SELF_ATTN: 4 * d * d + 2 * prefix_length * d,
+        SRC_ATTN: 2 * d * d + 2 * num_frames * d * d + 2 * num_frames * d,
+        FFN: 2 * d * ff,
+    }

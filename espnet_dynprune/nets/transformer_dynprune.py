@@ -1,0 +1,171 @@
+"""Transformer decoder with context-aware dynamic module pruning.
+
+Registered as ``decoder: transformer_dynprune``; every ``decoder_conf`` key of
+ESPnet's ``transformer`` keeps its meaning, and the state dict is ESPnet's plus
+``gate_predictor.*``. The gates of all layers are decided once from the
+time-averaged encoder output and the ``<lang><task>`` symbols that follow
+``<sos>`` in the decoder input (OWSM's prompt), so training, ``score`` and
+``batch_score`` (ESPnet beam search) all see the same context.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import torch
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
+from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
+from typeguard import typechecked
+
+from espnet_dynprune.gating.decision import GateDecision
+from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.nets.gated_decoder_layer import (
+    MODULE_TYPES,
+    layer_gated_forward,
+    module_gated_forward,
+    unit_macs_per_step,
+)
+from espnet_dynprune.nets.gated_part import GatedPart
+
+
+TYPICAL_PREFIX_LENGTH = 16  # tokens; only weights self-attention in the FLOPs-weighted sparsity
+
+
+class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
+    """Transformer decoder whose self-attention / source attention / FFN are gated.
+
+    Args:
+        vocab_size, encoder_output_size: as ESPnet's ``transformer`` decoder.
+        sparsity_target, gate_predictor, gate_granularity, gate_hidden_size,
+        gate_context_size, gumbel_tau_start, gumbel_tau_end, gumbel_anneal_steps,
+        skip_rows_in_training: as for ``e_branchformer_dynprune``.
+        **kwargs: every other ``transformer`` decoder key.
+    """
+
+    module_types = MODULE_TYPES
+
+    @typechecked
+    def __init__(
+        self,
+        vocab_size: int,
+        encoder_output_size: int,
+        sparsity_target: float = 0.5,
+        gate_predictor: str = "context",
+        gate_granularity: str = "module",
+        gate_hidden_size: int = 256,
+        gate_context_size: int = 64,
+        gumbel_tau_start: float = 1.0,
+        gumbel_tau_end: float = 0.1,
+        gumbel_anneal_steps: int = 10000,
+        skip_rows_in_training: bool = False,
+        **kwargs,
+    ) -> None:
+        for key, ok in (("normalize_before", True), ("concat_after", False)):
+            if kwargs.get(key, ok) != ok:
+                raise ValueError(f"decoder_conf {key} must be {ok} for transformer_dynprune")
+        for key in ("layer_drop_rate", "gradient_checkpoint_layers"):
+            if kwargs.get(key):
+                raise ValueError(f"decoder_conf {key} is not supported by transformer_dynprune")
+        super().__init__(vocab_size, encoder_output_size, **kwargs)
+        self._init_gating(
+            encoder_output_size, len(self.decoders), sparsity_target, gate_predictor,
+            gate_granularity, gate_hidden_size, gate_context_size, gumbel_tau_start,
+            gumbel_tau_end, gumbel_anneal_steps, skip_rows_in_training,
+        )
+        self.vocabulary: Optional[ContextVocabulary] = None
+
+    def bind_context(self, vocabulary: ContextVocabulary) -> None:
+        """Learn where the context symbols sit: token tables and the ``<sos>`` id."""
+        GatedPart.bind_context(self, vocabulary)
+        self.vocabulary = vocabulary
+
+    def _context_of(self, ys: torch.Tensor) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Language and task indices read from the tokens after ``<sos>``."""
+        if not self.gate_predictor.needs_context or self.vocabulary is None:
+            return None, None
+        if ys.size(1) < 3:
+            raise ValueError(
+                "decoder input must start with <sos><lang><task> for gate_predictor: context"
+            )
+        start = (ys == self.vocabulary.sos_id).int().argmax(dim=1, keepdim=True)
+        if ys.size(1) - 2 <= int(start.max()):
+            raise ValueError("decoder input has no <lang><task> after <sos>")
+        return self.vocabulary.lookup(ys.gather(1, start + 1).squeeze(1), ys.gather(1, start + 2).squeeze(1))
+
+    def _decide(self, memory: torch.Tensor, memory_valid: Optional[torch.Tensor], ys: torch.Tensor) -> GateDecision:
+        language, task = self._context_of(ys)
+        return self.gate_predictor(memory, memory_valid, language, task)
+
+    def _layers(self, x, tgt_mask, memory, memory_mask, decision, caches):
+        """Run every layer; returns the last output and the per-layer outputs."""
+        outputs = []
+        for i, (layer, cache) in enumerate(zip(self.decoders, caches)):
+            if self.gate_granularity == "layer":
+                x = layer_gated_forward(layer, x, tgt_mask, memory, memory_mask, decision, i, cache)
+            else:
+                gates = tuple(self.gate_index(i, m) for m in self.module_types)
+                x = module_gated_forward(
+                    layer, x, tgt_mask, memory, memory_mask, decision, gates, cache
+                )
+            outputs.append(x)
+        return x, outputs
+
+    def forward(
+        self,
+        hs_pad: torch.Tensor,
+        hlens: torch.Tensor,
+        ys_in_pad: torch.Tensor,
+        ys_in_lens: torch.Tensor,
+        return_hs: bool = False,
+        return_all_hs: bool = False,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced decoding; same arguments and outputs as ESPnet's."""
+        tgt_mask = (~make_pad_mask(ys_in_lens)[:, None, :]).to(ys_in_pad.device)
+        tgt_mask = tgt_mask & subsequent_mask(tgt_mask.size(-1), device=tgt_mask.device)[None]
+        memory_mask = (~make_pad_mask(hlens, maxlen=hs_pad.size(1)))[:, None, :].to(hs_pad.device)
+        decision = self._decide(hs_pad, memory_mask.squeeze(1), ys_in_pad)
+        x, outputs = self._layers(
+            self.embed(ys_in_pad), tgt_mask, hs_pad, memory_mask, decision,
+            [None] * len(self.decoders),
+        )
+        x = self.after_norm(x)
+        hidden = x
+        if self.output_layer is not None:
+            x = self.output_layer(x)
+        olens = tgt_mask.sum(1)
+        if return_hs:
+            return (x, hidden), olens
+        if return_all_hs:
+            return (x, outputs), olens
+        return x, olens
+
+    def forward_one_step(
+        self,
+        tgt: torch.Tensor,
+        tgt_mask: torch.Tensor,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor = None,
+        *,
+        cache: List[torch.Tensor] = None,
+        return_hs: bool = False,
+    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """One incremental step (used by ``score`` and ``batch_score``)."""
+        valid = None if memory_mask is None else memory_mask.squeeze(1)
+        decision = self._decide(memory, valid, tgt)
+        caches = cache if cache is not None else [None] * len(self.decoders)
+        x, new_cache = self._layers(self.embed(tgt), tgt_mask, memory, memory_mask, decision, caches)
+        y = self.after_norm(x[:, -1])
+        hidden = y
+        if self.output_layer is not None:
+            y = torch.log_softmax(self.output_layer(y), dim=-1)
+        if return_hs:
+            return (y, hidden), new_cache
+        return y, new_cache
+
+    def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Skipped flags and per-step MACs of each layer's three modules."""
+        macs = unit_macs_per_step(self.decoders[0], TYPICAL_PREFIX_LENGTH, num_frames)
+        skipped = 1.0 - self.gates_per_module(decision).detach().flatten(1)
+        costs = torch.tensor([macs[m] for m in self.module_types], dtype=torch.float64)
+        return skipped.cpu().double(), costs.repeat(self.num_gated_layers)

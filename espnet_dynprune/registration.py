@@ -1,0 +1,64 @@
+"""Make ESPnet's tasks and inference see the dynprune classes.
+
+ESPnet picks classes by name from ``ClassChoices`` tables in its task modules,
+and freezes the argparse choices when a parser is built, so the names must be
+added right after the task module is imported. The package's ``.pth`` hook
+calls these functions at that moment (so stock ``python -m espnet2.bin...`` and
+s2t.sh work with only the config key swapped); the ``espnet_dynprune.bin``
+entry points call them explicitly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Optional
+
+ENCODER_NAME = "e_branchformer_dynprune"
+DECODER_NAME = "transformer_dynprune"
+MODEL_NAME = "dynprune"
+
+
+def _module(module: Optional[ModuleType], name: str) -> ModuleType:
+    return module if module is not None else importlib.import_module(name)
+
+
+def _register_nets(task: ModuleType) -> None:
+    from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+    from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
+
+    task.encoder_choices.classes[ENCODER_NAME] = EBranchformerDynPruneEncoder
+    task.decoder_choices.classes[DECODER_NAME] = TransformerDynPruneDecoder
+
+
+def register_s2t(module: Optional[ModuleType] = None) -> None:
+    """Add encoder, decoder and ``model: dynprune`` to ``espnet2.tasks.s2t``."""
+    from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
+
+    task = _module(module, "espnet2.tasks.s2t")
+    _register_nets(task)
+    task.model_choices.classes[MODEL_NAME] = DynPruneS2TModel
+
+
+def register_asr(module: Optional[ModuleType] = None) -> None:
+    """Add the encoder and decoder to ``espnet2.tasks.asr``.
+
+    ASR models pass no language/task, so use ``gate_predictor: speech`` there.
+    """
+    _register_nets(_module(module, "espnet2.tasks.asr"))
+
+
+def install_speech2text(module: Optional[ModuleType] = None) -> None:
+    """Make ``espnet2.bin.s2t_inference.Speech2Text`` the context-aware subclass."""
+    inference = _module(module, "espnet2.bin.s2t_inference")
+    from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text
+
+    if not issubclass(inference.Speech2Text, DynPruneSpeech2Text):
+        inference.Speech2Text = DynPruneSpeech2Text
+
+
+def register_all() -> None:
+    """Everything above, importing the ESPnet modules as needed."""
+    register_s2t()
+    register_asr()
+    install_speech2text()
