@@ -1,0 +1,95 @@
+import pytest
+import torch
+from espnet2.s2t.espnet_model import ESPnetS2TModel
+
+from espnet_dynprune.nets.checkpoint import load_pretrained
+from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
+
+from .tiny_s2t import batch, build_model
+
+
+def test_espnet_builds_the_registered_model():
+    model = build_model()
+    assert isinstance(model, DynPruneS2TModel) and isinstance(model, ESPnetS2TModel)
+    assert model.context_vocabulary.languages == ["<deu>", "<eng>", "<fra>"]
+    assert model.context_vocabulary.tasks == ["<asr>", "<st_eng>"]
+
+
+def test_loss_adds_weighted_squared_sparsity_terms_and_reports_stats():
+    torch.manual_seed(0)
+    model = build_model({"sparsity_target": 0.3}, {"sparsity_target": 0.7},
+                        {"sparsity_loss_weight": 5.0, "ctc_weight": 0.3})
+    loss, stats, _ = model(**batch(4))
+    enc = model.encoder.last_gates.realised_sparsity().item()
+    dec = model.decoder.last_gates.realised_sparsity().item()
+    expected = (enc - 0.3) ** 2 + (dec - 0.7) ** 2
+    assert stats["loss_sparsity"].item() == pytest.approx(expected, abs=1e-6)
+    assert stats["enc_sparsity"].item() == pytest.approx(enc, abs=1e-6)
+    for key in ("enc_sparsity_flops", "dec_sparsity_flops", "enc_keep_ffn1", "enc_keep_attn",
+                "enc_keep_cgmlp", "enc_keep_ffn2", "dec_keep_self_attn", "dec_keep_src_attn",
+                "dec_keep_ffn", "loss_att", "acc"):
+        assert key in stats, key
+    base = stats["loss"].item() - 5.0 * expected
+    assert loss.item() == pytest.approx(stats["loss"].item(), rel=1e-6) and base > 0
+    loss.sum().backward()
+    for part in (model.encoder, model.decoder):
+        predictor = part.gate_predictor
+        assert predictor.language_embed.weight.grad.abs().sum() > 0
+        assert predictor.mlp[0].weight.grad.abs().sum() > 0
+
+
+def test_dense_parts_add_no_sparsity_loss():
+    model = build_model({"gate_predictor": "none"}, {"gate_predictor": "none"})
+    _, stats, _ = model(**batch())
+    assert stats["loss_sparsity"].item() == 0.0
+    assert stats["enc_sparsity"].item() == 0.0
+
+
+def test_unknown_language_in_training_text_is_named():
+    model = build_model()
+    data = batch()
+    data["text"][0, 0] = 10  # 'a' where <lang> belongs
+    with pytest.raises(ValueError, match="expected a language symbol but found 'a'"):
+        model(**data)
+
+
+def test_inference_context_rejects_unknown_symbols_listing_valid_ones():
+    model = build_model()
+    with pytest.raises(ValueError, match=r"unknown language symbol '<jpn>'; valid: <deu> <eng> <fra>"):
+        with model.inference_context("<jpn>", "<asr>"):
+            pass
+    with pytest.raises(ValueError, match=r"unknown task symbol '<st_deu>'; valid: <asr> <st_eng>"):
+        with model.inference_context("<fra>", "<st_deu>"):
+            pass
+
+
+def test_encode_uses_the_inference_context_and_forcing_api():
+    model = build_model().eval()
+    speech = torch.randn(1, 60, 20)
+    with model.inference_context("<fra>", "<asr>"):
+        model.encode(speech, torch.tensor([60]))
+    assert model.last_gates()["encoder"]["layer0.ffn1"] in ([True], [False])
+    model.force_gates("off", part="encoder")
+    with model.inference_context("<fra>", "<asr>"):
+        model.encode(speech, torch.tensor([60]))
+    assert not model.encoder.last_gates.keep.any()
+    with pytest.raises(ValueError, match="no gated part 'ctc'"):
+        model.force_gates("on", part="ctc")
+
+
+def test_stock_checkpoint_loads_strictly_except_gate_predictors(tmp_path):
+    model = build_model()
+    stock = {k: v for k, v in model.state_dict().items() if ".gate_predictor." not in k}
+    torch.save(stock, tmp_path / "stock.pth")
+    left = load_pretrained(model, tmp_path / "stock.pth")
+    assert left and all(".gate_predictor." in k for k in left)
+    typo = dict(stock)
+    typo["encoder.encoders.0.atn.linear_q.weight"] = typo.pop("encoder.encoders.0.attn.linear_q.weight")
+    with pytest.raises(KeyError) as error:
+        load_pretrained(model, typo)
+    message = str(error.value)
+    assert "missing keys (1)" in message and "unexpected keys (1)" in message
+    assert "encoder.encoders.0.atn.linear_q.weight" in message
+    assert "did you mean encoder.encoders.0.attn.linear_q.weight" in message
+    with pytest.raises(FileNotFoundError, match="nothere.pth"):
+        load_pretrained(model, tmp_path / "nothere.pth")

@@ -1,0 +1,123 @@
+import pytest
+import torch
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
+
+from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+
+from .tiny_nets import ENCODER_CONF, encoder_pair
+
+CONTEXT = (torch.tensor([0, 1, 2]), torch.tensor([0, 1, 0]))
+
+
+def run(encoder, xs, lens, context=CONTEXT):
+    pad = make_pad_mask(lens, maxlen=xs.size(1))  # same padded length alone and in a batch
+    with encoder.context(*context):
+        return encoder(xs, lens, masks=pad)[0]
+
+
+@pytest.mark.parametrize("granularity", ["module", "layer"])
+def test_all_gates_on_equals_stock(speech, granularity):
+    stock, dyn = encoder_pair(gate_granularity=granularity)
+    dyn.force_gates("on")
+    assert (stock(*speech)[0] - run(dyn, *speech)).abs().max() <= 1e-5
+    _, dense = encoder_pair(gate_predictor="none")
+    assert (stock(*speech)[0] - dense(*speech)[0]).abs().max() <= 1e-5
+
+
+def test_state_dict_is_stock_plus_gate_predictor():
+    stock, dyn = encoder_pair()
+    extra = set(dyn.state_dict()) - set(stock.state_dict())
+    assert set(stock.state_dict()) <= set(dyn.state_dict())
+    assert extra and all(k.startswith("gate_predictor.") for k in extra)
+
+
+def test_mixed_batch_equals_each_utterance_alone(speech):
+    _, dyn = encoder_pair()
+    xs, lens = speech
+    mask = torch.tensor([[1, 0, 1, 1, 0, 1, 0, 1],
+                         [1, 1, 1, 1, 1, 1, 1, 1],
+                         [0, 0, 0, 0, 1, 0, 0, 1]])
+    dyn.force_gates(mask)
+    batch = run(dyn, xs, lens)
+    for i in range(3):
+        dyn.force_gates(mask[i])
+        alone = run(dyn, xs[i:i + 1], lens[i:i + 1], (CONTEXT[0][i:i + 1], CONTEXT[1][i:i + 1]))
+        assert (batch[i] - alone[0]).abs().max() <= 1e-5
+
+
+def count_rows(module):
+    seen = []
+    module.register_forward_hook(lambda m, args, out: seen.append(args[0].size(0)))
+    return seen
+
+
+def test_skipped_modules_are_not_computed(speech):
+    _, dyn = encoder_pair()
+    layer = dyn.encoders[0]
+    ffn1, attn, cgmlp = count_rows(layer.feed_forward_macaron), count_rows(layer.attn), count_rows(layer.cgmlp)
+    merge, ffn2 = count_rows(layer.merge_proj), count_rows(layer.feed_forward)
+    # layer 0: utt 0 keeps ffn1+cgmlp, utt 1 keeps attn+ffn2, utt 2 keeps nothing
+    mask = torch.tensor([[1, 0, 1, 0, 1, 1, 1, 1],
+                         [0, 1, 0, 1, 1, 1, 1, 1],
+                         [0, 0, 0, 0, 1, 1, 1, 1]])
+    dyn.force_gates(mask)
+    run(dyn, *speech)
+    assert (ffn1, attn, cgmlp, merge, ffn2) == ([1], [1], [1], [2], [1])
+    dyn.force_gates("off")
+    run(dyn, *speech)
+    assert (len(ffn1), len(attn), len(cgmlp), len(merge), len(ffn2)) == (1, 1, 1, 1, 1)
+
+
+def test_skipping_everything_leaves_only_norms(speech):
+    stock, dyn = encoder_pair()
+    dyn.force_gates("off")
+    out = run(dyn, *speech)
+    x, _ = stock.embed(speech[0], None)
+    for layer in stock.encoders:
+        x = layer.norm_final(x)
+    assert (out - stock.after_norm(x)).abs().max() <= 1e-5
+
+
+def test_training_straight_through_matches_inference_on_the_same_pattern(speech):
+    _, dyn = encoder_pair()
+    dyn.train()
+    torch.manual_seed(3)
+    trained = run(dyn, *speech)
+    keep = dyn.last_gates.keep
+    dyn.eval()
+    dyn.force_gates(keep)
+    assert (trained - run(dyn, *speech)).abs().max() <= 1e-5
+    trained.sum().backward()
+    assert dyn.gate_predictor.mlp[0].weight.grad.abs().sum() > 0
+
+
+def test_skip_rows_in_training_runs_kept_rows_only(speech):
+    _, dyn = encoder_pair(skip_rows_in_training=True)
+    dyn.train()
+    with torch.no_grad():  # skip layer0.attn for everyone
+        dyn.gate_predictor.mlp[-1].bias[2:4] = torch.tensor([50.0, -50.0])
+    attn = count_rows(dyn.encoders[0].attn)
+    out = run(dyn, *speech)
+    assert attn == []
+    out.sum().backward()
+    assert dyn.encoders[0].attn.linear_q.weight.grad is not None
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("sparsity_target", 1.0, "sparsity_target"),
+    ("sparsity_target", -0.2, "sparsity_target"),
+    ("gate_predictor", "sigmoid", "gate_predictor 'sigmoid'"),
+    ("gate_granularity", "head", "gate_granularity 'head'"),
+    ("interctc_layer_idx", [1], "interctc_layer_idx"),
+])
+def test_bad_options_name_key_and_value(key, value, match):
+    conf = {**ENCODER_CONF, key: value}
+    with pytest.raises(ValueError, match=match):
+        EBranchformerDynPruneEncoder(20, **conf)
+
+
+def test_too_short_input_names_its_length():
+    _, dyn = encoder_pair(gate_predictor="speech")
+    with pytest.raises(TooShortUttError, match="input of 5 frames is too short"):
+        dyn(torch.randn(1, 5, 20), torch.tensor([5]))
