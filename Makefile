@@ -1,0 +1,60 @@
+# espnet-dynprune developer entry points
+#   make venv     create/refresh .venv (idempotent: reinstalls only when the
+#                 packaging files below change; the stamp is .venv/.installed)
+#   make sysdeps  apt-get install espeak-ng ffmpeg if one is missing (root only)
+#   make test     run the test suite
+#   make demo     run the end-to-end demo (espnet_dynprune.bin.demo)
+
+PY ?= python3.11
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+PIP := $(VPY) -m pip
+STAMP := $(VENV)/.installed
+PYTEST_FLAGS ?= -q -p no:cacheprovider -rfEs
+DEMO_ARGS ?=
+# Byte-compiled explicitly: with PYTHONDONTWRITEBYTECODE=1 an editable install
+# would otherwise recompile the start-up hook on every interpreter start.
+HOOK_SOURCES := espnet_dynprune/__init__.py espnet_dynprune/_import_hook.py
+
+.PHONY: venv sysdeps test demo clean
+
+venv: $(STAMP)
+	@$(VPY) -m compileall -q $(HOOK_SOURCES)
+
+$(VPY):
+	$(PY) -m venv $(VENV)
+
+# pip<25.3: newer pip refuses espnet's dependency ci_sdr.  torch/torchaudio go
+# in first, next to setuptools<74 (the editable-install .pth hook in setup.py
+# is tested with it, see pyproject.toml).  --no-build-isolation builds with the
+# setuptools/wheel installed here instead of downloading a fresh backend.
+$(STAMP): setup.py pyproject.toml espnet_dynprune.pth | $(VPY)
+	$(PIP) install --upgrade "pip<25.3" "setuptools<74" wheel
+	$(PIP) install "setuptools<74" torch==2.11.0 torchaudio==2.11.0
+	$(PIP) install --no-build-isolation -e ".[test]"
+	touch $@
+
+sysdeps:
+	@missing=""; \
+	for tool in espeak-ng ffmpeg; do \
+	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	  echo "sysdeps: espeak-ng and ffmpeg are installed"; \
+	elif [ "$$(id -u)" -ne 0 ]; then \
+	  echo "sysdeps: missing:$$missing; not root, skipping (install with: sudo apt-get install -y espeak-ng ffmpeg)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "sysdeps: missing:$$missing; no apt-get, skipping"; \
+	else \
+	  echo "sysdeps: installing espeak-ng ffmpeg (missing:$$missing)"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y espeak-ng ffmpeg; \
+	fi
+
+test: venv sysdeps
+	$(VPY) -m pytest $(PYTEST_FLAGS) tests
+
+demo: venv sysdeps
+	$(VPY) -m espnet_dynprune.bin.demo $(DEMO_ARGS)
+
+clean:
+	rm -rf build dist *.egg-info

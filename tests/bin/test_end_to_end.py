@@ -1,0 +1,90 @@
+"""Real ESPnet training and decoding of a tiny dynprune model, through stock entry points.
+
+Only the config keys change (``model: dynprune``, ``encoder: e_branchformer_dynprune``,
+``decoder: transformer_dynprune``); ``python -m espnet2.bin.s2t_train`` and
+``python -m espnet2.bin.s2t_inference`` see them through the installed .pth hook.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from espnet_dynprune.data.espeak import read_wav
+from espnet_dynprune.data.owsm_datadir import read_map
+from espnet_dynprune.data.tiny_corpus import build_tiny_corpus
+from espnet_dynprune.data.tiny_training import best_model_file, speech_length_for, train, write_s2t_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    corpus = work / "corpus"
+    build_tiny_corpus(corpus, langs=["fra", "deu"], sizes={"train": 12, "dev": 2, "test": 2})
+    gating = {"sparsity_target": 0.5}
+    config = write_s2t_config(
+        work / "train.yaml", speech_length=speech_length_for(corpus), output_size=32,
+        linear_units=64, encoder="e_branchformer_dynprune", decoder="transformer_dynprune",
+        model="dynprune", encoder_extra=gating, decoder_extra=gating, max_epoch=2,
+    )
+    run = train(corpus, config, work / "exp", entry_module="espnet2.bin.s2t_train")
+    return corpus, run
+
+
+def test_stock_training_entry_point_trains_the_dynprune_model(trained):
+    _, run = trained
+    log = (run.exp_dir / "train.log").read_text()
+    assert "DynPruneS2TModel" in log and "EBranchformerDynPruneEncoder" in log
+    for stat in ("enc_sparsity=", "dec_sparsity=", "loss_sparsity=", "enc_keep_cgmlp="):
+        assert stat in log, stat
+    assert "2epoch results" in log and best_model_file(run.exp_dir).exists()
+
+
+def speech2text(run, **kwargs):
+    from espnet2.bin.s2t_inference import Speech2Text
+
+    return Speech2Text(s2t_train_config=str(run.config), s2t_model_file=str(run.model_file),
+                       beam_size=2, ctc_weight=0.0, **kwargs)
+
+
+def test_speech2text_decodes_with_language_and_task(trained):
+    corpus, run = trained
+    s2t = speech2text(run)
+    wav = read_wav(next(iter(read_map(corpus / "data" / "test" / "wav.scp").values())))
+    for lang, task in (("<fra>", "<asr>"), ("<deu>", "<st_eng>")):
+        _, tokens, _, _, hyp = s2t(wav, lang_sym=lang, task_sym=task)[0]
+        assert hyp.yseq[1:3].tolist() == [s2t.converter.token2id[lang], s2t.converter.token2id[task]]
+    gates = s2t.s2t_model.last_gates()
+    assert set(gates) == {"encoder", "decoder"} and "layer0.cgmlp" in gates["encoder"]
+    s2t.s2t_model.force_gates("on")
+    s2t(wav, lang_sym="<fra>", task_sym="<asr>")
+    assert s2t.s2t_model.encoder.last_gates.keep.all()
+    with pytest.raises(ValueError, match=r"unknown language symbol '<ita>'; valid: .*<deu>.*<fra>"):
+        s2t(wav, lang_sym="<ita>", task_sym="<asr>")
+
+
+@pytest.mark.parametrize("entry", ["espnet2.bin.s2t_inference", "espnet_dynprune.bin.s2t_inference"])
+def test_command_line_decoding(trained, tmp_path, entry):
+    corpus, run = trained
+    wav_scp = corpus / "data" / "test" / "wav.scp"
+    out = tmp_path / "decode"
+    subprocess.run(
+        [sys.executable, "-m", entry, "--ngpu", "0", "--beam_size", "2", "--ctc_weight", "0.0",
+         "--data_path_and_name_and_type", f"{wav_scp},speech,sound",
+         "--s2t_train_config", str(run.config), "--s2t_model_file", str(run.model_file),
+         "--output_dir", str(out), "--lang_sym", "fra", "--task_sym", "st_eng"],
+        check=True, capture_output=True, text=True,
+    )
+    hyps = read_map(out / "1best_recog" / "token")
+    assert set(hyps) == set(read_map(wav_scp))
+    assert all(h.split()[:2] == ["<fra>", "<st_eng>"] for h in hyps.values())
+
+
+def test_asr_task_sees_the_encoder_and_decoder():
+    out = subprocess.run(
+        [sys.executable, "-m", "espnet2.bin.asr_train", "--print_config",
+         "--encoder", "e_branchformer_dynprune", "--decoder", "transformer_dynprune"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert "encoder: e_branchformer_dynprune" in out and "sparsity_target" in out
