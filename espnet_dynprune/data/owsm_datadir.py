@@ -1,0 +1,156 @@
+"""Write (and read back) an OWSM-format Kaldi data directory for ESPnet's ``s2t`` task.
+
+Files, one ``utt_id value`` line each, sorted by utt_id in C-locale (byte) order as Kaldi tools
+expect: ``wav.scp``, ``text`` (``<lang><task><notimestamps> target``, the decoder target, no
+spaces between special tokens), ``text.prev`` (``<na>``: no previous-utterance context),
+``text.ctc`` (source-language transcript for the CTC branch), ``utt2spk``, ``spk2utt``, and
+``utt2dur`` when durations are known. This matches egs2/owsm_v3 data preparation, so s2t.sh
+stage 10+ (``utt_extra_files="text.prev text.ctc"``) and espnet2.bin.s2t_train read it as is.
+
+Several utterances may share one wav (ASR and ST of the same audio): wav.scp is keyed by
+utt_id, so each gets its own line pointing at the same file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Union
+
+NA_SYMBOL = "<na>"
+NOTIME_SYMBOL = "<notimestamps>"
+DATADIR_FILES = ("wav.scp", "text", "text.prev", "text.ctc", "utt2spk", "spk2utt")
+
+_LANG_RE = re.compile(r"^[a-z]{3}$")
+_TASK_RE = re.compile(r"^(asr|st_[a-z]{3})$")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One training example: audio, who spoke it, and what the model should output.
+
+    ``lang`` is the spoken language (ISO-639-3, e.g. ``fra``); ``task`` is ``asr`` or ``st_xxx``
+    (translate into xxx); ``target_text`` is the transcript for ``asr`` and the translation for
+    ``st_xxx``; ``source_text`` is always the transcript (used for CTC).
+    """
+
+    utt_id: str
+    wav: str
+    speaker: str
+    lang: str
+    task: str
+    source_text: str
+    target_text: str
+    duration: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        for name in ("utt_id", "wav", "speaker"):
+            value = getattr(self, name)
+            if not value or any(c.isspace() for c in value):
+                raise ValueError(f"Utterance.{name}={value!r} must be non-empty without whitespace")
+        if not _LANG_RE.match(self.lang):
+            raise ValueError(f"Utterance {self.utt_id}: lang={self.lang!r} is not an ISO-639-3 code like 'fra'")
+        if not _TASK_RE.match(self.task):
+            raise ValueError(f"Utterance {self.utt_id}: task={self.task!r} must be 'asr' or 'st_xxx'")
+        if self.task == "asr" and self.source_text != self.target_text:
+            raise ValueError(f"Utterance {self.utt_id}: task=asr needs target_text == source_text")
+        for name in ("source_text", "target_text"):
+            value = getattr(self, name)
+            if not value.strip() or "\n" in value or "\r" in value:
+                raise ValueError(f"Utterance {self.utt_id}: {name}={value!r} must be one non-empty line")
+        if not self.utt_id.startswith(self.speaker + "_") and not self.utt_id.startswith(self.speaker + "-"):
+            # Kaldi convention: sorting by utt_id must also group by speaker.
+            raise ValueError(
+                f"Utterance utt_id={self.utt_id!r} must start with its speaker id {self.speaker!r} "
+                f"followed by '_' or '-'"
+            )
+
+    @property
+    def text(self) -> str:
+        """The OWSM decoder target, e.g. ``<fra><st_eng><notimestamps> the council ...``."""
+        return owsm_text(self.lang, self.task, self.target_text)
+
+
+def owsm_text(lang: str, task: str, target_text: str) -> str:
+    """``<lang><task><notimestamps> target_text`` (no spaces between the special tokens)."""
+    return f"<{lang}><{task}>{NOTIME_SYMBOL} {target_text.strip()}"
+
+
+def _c_sorted(keys: Iterable[str]) -> List[str]:
+    # Kaldi sorts with LC_ALL=C, i.e. by bytes; Python's str order is by code point, which
+    # differs from UTF-8 byte order only for surrogates, so sort on the encoded bytes to be exact.
+    return sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+def _write_map(path: Path, mapping: Dict[str, str]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        for key in _c_sorted(mapping):
+            f.write(f"{key} {mapping[key]}\n")
+
+
+def write_datadir(out_dir: Union[str, Path], utterances: Iterable[Utterance]) -> Path:
+    """Write the data dir for ``utterances`` into ``out_dir`` (created); return ``out_dir``.
+
+    Raises ``ValueError`` on duplicate utt ids, on an empty list, or when utt_id order and
+    speaker order disagree (which Kaldi's validate_data_dir.sh would reject).
+    """
+    out_dir = Path(out_dir)
+    by_id: Dict[str, Utterance] = {}
+    for utt in utterances:
+        if utt.utt_id in by_id:
+            raise ValueError(f"duplicate utt_id {utt.utt_id!r} for {out_dir}")
+        by_id[utt.utt_id] = utt
+    if not by_id:
+        raise ValueError(f"no utterances to write to {out_dir}")
+
+    ids = _c_sorted(by_id)
+    by_spk_then_id = sorted(ids, key=lambda k: (by_id[k].speaker.encode("utf-8"), k.encode("utf-8")))
+    if ids != by_spk_then_id:
+        bad = next(a for a, b in zip(ids, by_spk_then_id) if a != b)
+        raise ValueError(
+            f"{out_dir}: sorting by utt_id and by speaker disagree near {bad!r}; a speaker id must "
+            f"not be a prefix of another speaker id plus separator"
+        )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_map(out_dir / "wav.scp", {k: u.wav for k, u in by_id.items()})
+    _write_map(out_dir / "text", {k: u.text for k, u in by_id.items()})
+    _write_map(out_dir / "text.prev", {k: NA_SYMBOL for k in by_id})
+    _write_map(out_dir / "text.ctc", {k: u.source_text.strip() for k, u in by_id.items()})
+    _write_map(out_dir / "utt2spk", {k: u.speaker for k, u in by_id.items()})
+    spk2utt: Dict[str, List[str]] = defaultdict(list)
+    for k in ids:
+        spk2utt[by_id[k].speaker].append(k)
+    _write_map(out_dir / "spk2utt", {s: " ".join(us) for s, us in spk2utt.items()})
+    if all(u.duration is not None for u in by_id.values()):
+        _write_map(out_dir / "utt2dur", {k: f"{u.duration:.3f}" for k, u in by_id.items()})
+    return out_dir
+
+
+def read_map(path: Union[str, Path]) -> Dict[str, str]:
+    """Read a Kaldi ``key value...`` file into an ordered dict (value = rest of the line)."""
+    path = Path(path)
+    out: Dict[str, str] = {}
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            key, _, value = line.partition(" ")
+            if key in out:
+                raise ValueError(f"{path}:{lineno}: duplicate key {key!r}")
+            out[key] = value
+    return out
+
+
+def max_duration(data_dir: Union[str, Path]) -> float:
+    """Longest utterance in seconds, from ``utt2dur`` (or by reading the wavs if it is absent)."""
+    data_dir = Path(data_dir)
+    durs = data_dir / "utt2dur"
+    if durs.exists():
+        return max(float(v) for v in read_map(durs).values())
+    import soundfile
+
+    return max(soundfile.info(p).duration for p in set(read_map(data_dir / "wav.scp").values()))
