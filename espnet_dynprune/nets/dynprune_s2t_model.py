@@ -26,13 +26,16 @@ class DynPruneS2TModel(ESPnetS2TModel):
     """ESPnetS2TModel with context-aware dynamic pruning.
 
     Args:
-        sparsity_loss_weight: weight of each pruned part's squared sparsity loss.
+        sparsity_loss_weight: weight of each pruned part's squared sparsity loss. The
+            default is 10 because ESPnet's attention loss is summed over the tokens of an
+            utterance (tens of nats): with weight 1 the decoder gates of a small model stayed
+            dense (realised 0.0 for target 0.3) while weight 10 reached 0.30 in 2 epochs.
         *args, **kwargs: everything ``ESPnetS2TModel`` takes (``model_conf`` keys
             such as ``ctc_weight``, ``lsm_weight``, ``sym_sos``, ``sym_na``).
     """
 
     @typechecked
-    def __init__(self, *args, sparsity_loss_weight: float = 1.0, **kwargs) -> None:
+    def __init__(self, *args, sparsity_loss_weight: float = 10.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if sparsity_loss_weight < 0:
             raise ValueError(f"model_conf sparsity_loss_weight must be >= 0, got {sparsity_loss_weight}")
