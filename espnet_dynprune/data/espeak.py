@@ -25,7 +25,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 #: ISO-639-3 (OWSM language token) -> espeak-ng voice name.
-ESPEAK_VOICES = {"fra": "fr", "deu": "de", "ita": "it", "eng": "en", "spa": "es", "nld": "nl"}
+ESPEAK_VOICES = {"fra": "fr", "deu": "de", "ita": "it", "eng": "en", "spa": "es", "nld": "nl", "hun": "hu", "bul": "bg"}
 #: Built-in espeak-ng variants that sound clearly different and stay intelligible.
 VARIANTS: Tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
 SAMPLE_RATE = 16000

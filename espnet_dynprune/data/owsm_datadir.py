@@ -9,6 +9,11 @@ stage 10+ (``utt_extra_files="text.prev text.ctc"``) and espnet2.bin.s2t_train r
 
 Several utterances may share one wav (ASR and ST of the same audio): wav.scp is keyed by
 utt_id, so each gets its own line pointing at the same file.
+
+Utterances cut from longer recordings carry a :class:`Segment`; a dir with any of them gets a
+Kaldi ``segments`` file (``utt_id rec_id start end``) and a wav.scp keyed by recording id.
+Utterances without one then cover their whole file (``utt_id utt_id 0.000 -1``: Kaldi's
+extract-segments reads an end of -1 as "till the end of the file").
 """
 
 from __future__ import annotations
@@ -22,9 +27,34 @@ from typing import Dict, Iterable, List, Optional, Union
 NA_SYMBOL = "<na>"
 NOTIME_SYMBOL = "<notimestamps>"
 DATADIR_FILES = ("wav.scp", "text", "text.prev", "text.ctc", "utt2spk", "spk2utt")
+#: Kaldi's ``segments`` end time meaning "till the end of the recording".
+WHOLE_FILE_END = -1.0
 
 _LANG_RE = re.compile(r"^[a-z]{3}$")
 _TASK_RE = re.compile(r"^(asr|st_[a-z]{3})$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Where an utterance lies in a longer recording: one Kaldi ``segments`` line (seconds)."""
+
+    rec_id: str
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if not self.rec_id or any(c.isspace() for c in self.rec_id):
+            raise ValueError(f"Segment.rec_id={self.rec_id!r} must be non-empty without whitespace")
+        if self.start < 0 or (self.end != WHOLE_FILE_END and self.end <= self.start):
+            raise ValueError(
+                f"Segment of {self.rec_id}: start={self.start} end={self.end} needs 0 <= start < end "
+                f"(or end={WHOLE_FILE_END}: to the end of the recording)"
+            )
+
+    def to_line(self) -> str:
+        """``rec_id start end`` as written after the utt_id in ``segments``."""
+        end = "-1" if self.end == WHOLE_FILE_END else f"{self.end:.3f}"
+        return f"{self.rec_id} {self.start:.3f} {end}"
 
 
 @dataclass(frozen=True)
@@ -33,7 +63,8 @@ class Utterance:
 
     ``lang`` is the spoken language (ISO-639-3, e.g. ``fra``); ``task`` is ``asr`` or ``st_xxx``
     (translate into xxx); ``target_text`` is the transcript for ``asr`` and the translation for
-    ``st_xxx``; ``source_text`` is always the transcript (used for CTC).
+    ``st_xxx``; ``source_text`` is always the transcript (used for CTC). ``segment``: the part of
+    the recording ``wav`` this utterance is (``None``: the whole file).
     """
 
     utt_id: str
@@ -44,6 +75,7 @@ class Utterance:
     source_text: str
     target_text: str
     duration: Optional[float] = None
+    segment: Optional[Segment] = None
 
     def __post_init__(self) -> None:
         for name in ("utt_id", "wav", "speaker"):
@@ -84,7 +116,8 @@ def _c_sorted(keys: Iterable[str]) -> List[str]:
     return sorted(keys, key=lambda k: k.encode("utf-8"))
 
 
-def _write_map(path: Path, mapping: Dict[str, str]) -> None:
+def write_map(path: Path, mapping: Dict[str, str]) -> None:
+    """Write a Kaldi ``key value`` file sorted by key in C-locale order."""
     with path.open("w", encoding="utf-8", newline="\n") as f:
         for key in _c_sorted(mapping):
             f.write(f"{key} {mapping[key]}\n")
@@ -115,18 +148,52 @@ def write_datadir(out_dir: Union[str, Path], utterances: Iterable[Utterance]) ->
         )
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_map(out_dir / "wav.scp", {k: u.wav for k, u in by_id.items()})
-    _write_map(out_dir / "text", {k: u.text for k, u in by_id.items()})
-    _write_map(out_dir / "text.prev", {k: NA_SYMBOL for k in by_id})
-    _write_map(out_dir / "text.ctc", {k: u.source_text.strip() for k, u in by_id.items()})
-    _write_map(out_dir / "utt2spk", {k: u.speaker for k, u in by_id.items()})
+    if any(u.segment is not None for u in by_id.values()):
+        _write_recordings(out_dir, by_id)
+    else:
+        (out_dir / "segments").unlink(missing_ok=True)  # a stale one would re-key wav.scp
+        write_map(out_dir / "wav.scp", {k: u.wav for k, u in by_id.items()})
+    write_map(out_dir / "text", {k: u.text for k, u in by_id.items()})
+    write_map(out_dir / "text.prev", {k: NA_SYMBOL for k in by_id})
+    write_map(out_dir / "text.ctc", {k: u.source_text.strip() for k, u in by_id.items()})
+    write_map(out_dir / "utt2spk", {k: u.speaker for k, u in by_id.items()})
     spk2utt: Dict[str, List[str]] = defaultdict(list)
     for k in ids:
         spk2utt[by_id[k].speaker].append(k)
-    _write_map(out_dir / "spk2utt", {s: " ".join(us) for s, us in spk2utt.items()})
+    write_map(out_dir / "spk2utt", {s: " ".join(us) for s, us in spk2utt.items()})
     if all(u.duration is not None for u in by_id.values()):
-        _write_map(out_dir / "utt2dur", {k: f"{u.duration:.3f}" for k, u in by_id.items()})
+        write_map(out_dir / "utt2dur", {k: f"{u.duration:.3f}" for k, u in by_id.items()})
     return out_dir
+
+
+def _write_recordings(out_dir: Path, by_id: Dict[str, Utterance]) -> None:
+    """``wav.scp`` keyed by recording and ``segments``; one recording id must name one file."""
+    rec2wav: Dict[str, str] = {}
+    segments: Dict[str, str] = {}
+    for key, utt in by_id.items():
+        seg = utt.segment or Segment(key, 0.0, WHOLE_FILE_END)
+        if rec2wav.setdefault(seg.rec_id, utt.wav) != utt.wav:
+            raise ValueError(
+                f"{out_dir}: recording id {seg.rec_id!r} names two files, {rec2wav[seg.rec_id]!r} "
+                f"and {utt.wav!r} (utterance {key!r})"
+            )
+        segments[key] = seg.to_line()
+    write_map(out_dir / "wav.scp", rec2wav)
+    write_map(out_dir / "segments", segments)
+
+
+def read_segments(path: Union[str, Path]) -> Dict[str, Segment]:
+    """Read a Kaldi ``segments`` file (``utt_id rec_id start end``); errors name file and utterance."""
+    out: Dict[str, Segment] = {}
+    for key, value in read_map(path).items():
+        fields = value.split()
+        try:
+            if len(fields) != 3:
+                raise ValueError(f"expected 'utt_id rec_id start end', got {key} {value!r}")
+            out[key] = Segment(fields[0], float(fields[1]), float(fields[2]))
+        except ValueError as e:
+            raise ValueError(f"{path}: utterance {key!r}: {e}") from None
+    return out
 
 
 def read_map(path: Union[str, Path]) -> Dict[str, str]:

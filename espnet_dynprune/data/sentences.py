@@ -3,7 +3,8 @@
 Why a closed, tiny vocabulary: the mini-scale probe (shared/notes/mini-scale-training-probe.md)
 found that with ~80 word types per language a small model learns the templates and ignores the
 audio, while with ~40-50 word types it learns to listen within a few CPU-minutes. Every sentence
-is ``subject verb object [time]`` (German: ``subject verb [time] object``, verb-second order),
+is ``subject verb object [time]`` (German: ``subject verb [time] object``, verb-second order;
+Hungarian keeps S V O [time], which is grammatical if not the most idiomatic order),
 all lower case and without punctuation so WER/BLEU need no normalisation.
 
 A sentence is identified by its *frame* (indices of subject, verb, object, time); frames are the
@@ -17,55 +18,67 @@ import random
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-# One row per lexical item: (english, fra, deu, ita). Order is part of the frame encoding.
-SUBJECTS: Tuple[Tuple[str, str, str, str], ...] = (
-    ("the commission", "la commission", "die kommission", "la commissione"),
-    ("the council", "le conseil", "der rat", "il consiglio"),
-    ("the parliament", "le parlement", "das parlament", "il parlamento"),
-    ("the committee", "le comité", "der ausschuss", "il comitato"),
-    ("the minister", "le ministre", "der minister", "il ministro"),
-    ("the president", "la présidente", "die präsidentin", "la presidente"),
-    ("the rapporteur", "le rapporteur", "der berichterstatter", "il relatore"),
-    ("the government", "le gouvernement", "die regierung", "il governo"),
-    ("the group", "le groupe", "die fraktion", "il gruppo"),
-    ("the delegation", "la délégation", "die delegation", "la delegazione"),
+#: One lexical item in every language: (english, fra, deu, ita, hun, bul).
+Row = Tuple[str, str, str, str, str, str]
+
+# One row per lexical item; row order is part of the frame encoding. Hungarian objects carry the
+# accusative (-t) and the verbs the definite conjugation; Bulgarian articles are suffixed, with the
+# full form (-ът) on masculine subjects and the short form (-а) on masculine objects.
+SUBJECTS: Tuple[Row, ...] = (
+    ("the commission", "la commission", "die kommission", "la commissione", "a bizottság", "комисията"),
+    ("the council", "le conseil", "der rat", "il consiglio", "a tanács", "съветът"),
+    ("the parliament", "le parlement", "das parlament", "il parlamento", "a parlament", "парламентът"),
+    ("the committee", "le comité", "der ausschuss", "il comitato", "a szakbizottság", "комитетът"),
+    ("the minister", "le ministre", "der minister", "il ministro", "a miniszter", "министърът"),
+    ("the president", "la présidente", "die präsidentin", "la presidente", "az elnök", "председателят"),
+    ("the rapporteur", "le rapporteur", "der berichterstatter", "il relatore", "az előadó", "докладчикът"),
+    ("the government", "le gouvernement", "die regierung", "il governo", "a kormány", "правителството"),
+    ("the group", "le groupe", "die fraktion", "il gruppo", "a frakció", "групата"),
+    ("the delegation", "la délégation", "die delegation", "la delegazione", "a küldöttség", "делегацията"),
 )
-VERBS: Tuple[Tuple[str, str, str, str], ...] = (
-    ("supports", "soutient", "unterstützt", "sostiene"),
-    ("rejects", "rejette", "verwirft", "respinge"),
-    ("examines", "examine", "prüft", "esamina"),
-    ("approves", "approuve", "billigt", "approva"),
-    ("criticises", "critique", "kritisiert", "critica"),
-    ("defends", "défend", "verteidigt", "difende"),
-    ("welcomes", "salue", "begrüßt", "accoglie"),
-    ("presents", "présente", "präsentiert", "presenta"),
-    ("adopts", "adopte", "beschließt", "adotta"),
-    ("amends", "modifie", "ändert", "modifica"),
+VERBS: Tuple[Row, ...] = (
+    ("supports", "soutient", "unterstützt", "sostiene", "támogatja", "подкрепя"),
+    ("rejects", "rejette", "verwirft", "respinge", "elutasítja", "отхвърля"),
+    ("examines", "examine", "prüft", "esamina", "megvizsgálja", "разглежда"),
+    ("approves", "approuve", "billigt", "approva", "jóváhagyja", "одобрява"),
+    ("criticises", "critique", "kritisiert", "critica", "bírálja", "критикува"),
+    ("defends", "défend", "verteidigt", "difende", "védi", "защитава"),
+    ("welcomes", "salue", "begrüßt", "accoglie", "üdvözli", "приветства"),
+    ("presents", "présente", "präsentiert", "presenta", "bemutatja", "представя"),
+    ("adopts", "adopte", "beschließt", "adotta", "elfogadja", "приема"),
+    ("amends", "modifie", "ändert", "modifica", "módosítja", "изменя"),
 )
-OBJECTS: Tuple[Tuple[str, str, str, str], ...] = (
-    ("the report", "le rapport", "den bericht", "la relazione"),
-    ("the proposal", "la proposition", "den vorschlag", "la proposta"),
-    ("the budget", "le budget", "den haushalt", "il bilancio"),
-    ("the treaty", "le traité", "den vertrag", "il trattato"),
-    ("the directive", "la directive", "die richtlinie", "la direttiva"),
-    ("the reform", "la réforme", "die reform", "la riforma"),
-    ("the regulation", "le règlement", "die verordnung", "il regolamento"),
-    ("the compromise", "le compromis", "den kompromiss", "il compromesso"),
-    ("the programme", "le programme", "das programm", "il programma"),
-    ("the resolution", "la résolution", "die entschließung", "la risoluzione"),
+OBJECTS: Tuple[Row, ...] = (
+    ("the report", "le rapport", "den bericht", "la relazione", "a jelentést", "доклада"),
+    ("the proposal", "la proposition", "den vorschlag", "la proposta", "a javaslatot", "предложението"),
+    ("the budget", "le budget", "den haushalt", "il bilancio", "a költségvetést", "бюджета"),
+    ("the treaty", "le traité", "den vertrag", "il trattato", "a szerződést", "договора"),
+    ("the directive", "la directive", "die richtlinie", "la direttiva", "az irányelvet", "директивата"),
+    ("the reform", "la réforme", "die reform", "la riforma", "a reformot", "реформата"),
+    ("the regulation", "le règlement", "die verordnung", "il regolamento", "a rendeletet", "регламента"),
+    ("the compromise", "le compromis", "den kompromiss", "il compromesso", "a kompromisszumot", "компромиса"),
+    ("the programme", "le programme", "das programm", "il programma", "a programot", "програмата"),
+    ("the resolution", "la résolution", "die entschließung", "la risoluzione", "az állásfoglalást", "резолюцията"),
 )
-TIMES: Tuple[Tuple[str, str, str, str], ...] = (
-    ("tomorrow", "demain", "morgen", "domani"),
-    ("this week", "cette semaine", "diese woche", "questa settimana"),
-    ("this morning", "ce matin", "heute früh", "stamattina"),
-    ("this evening", "ce soir", "heute abend", "stasera"),
-    ("next week", "la semaine prochaine", "nächste woche", "la settimana prossima"),
-    ("on monday", "lundi", "am montag", "lunedì"),
+TIMES: Tuple[Row, ...] = (
+    ("tomorrow", "demain", "morgen", "domani", "holnap", "утре"),
+    ("this week", "cette semaine", "diese woche", "questa settimana", "ezen a héten", "тази седмица"),
+    ("this morning", "ce matin", "heute früh", "stamattina", "ma reggel", "тази сутрин"),
+    ("this evening", "ce soir", "heute abend", "stasera", "ma este", "тази вечер"),
+    (
+        "next week",
+        "la semaine prochaine",
+        "nächste woche",
+        "la settimana prossima",
+        "jövő héten",
+        "следващата седмица",
+    ),
+    ("on monday", "lundi", "am montag", "lunedì", "hétfőn", "в понеделник"),
 )
 
 #: Languages with a lexicon column (ISO-639-3, as in OWSM's ``<fra>`` tokens).
-LANGUAGES: Tuple[str, ...] = ("fra", "deu", "ita")
-_COLUMN: Dict[str, int] = {"eng": 0, "fra": 1, "deu": 2, "ita": 3}
+LANGUAGES: Tuple[str, ...] = ("fra", "deu", "ita", "hun", "bul")
+_COLUMN: Dict[str, int] = {"eng": 0, "fra": 1, "deu": 2, "ita": 3, "hun": 4, "bul": 5}
 #: Languages whose time phrase goes between verb and object (verb-second order).
 _TIME_BEFORE_OBJECT = frozenset({"deu"})
 

@@ -14,15 +14,17 @@ filter needs them. The result works with ``--token_type bpe --bpemodel bpe.model
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 NA = "<na>"
 NOSPEECH = "<nospeech>"
 ASR = "<asr>"
 NOTIME = "<notimestamps>"
 BLANK, UNK, SOS, EOS, SOP = "<blank>", "<unk>", "<sos>", "<eos>", "<sop>"
+_PREFIX = re.compile(r"^<([a-z]{3})><(asr|st_[a-z]{3})>")
 
 
 @dataclass(frozen=True)
@@ -129,3 +131,39 @@ def train_token_list(
 def read_token_list(path: Union[str, Path]) -> List[str]:
     """Tokens of a ``tokens.txt`` in id order."""
     return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def _languages_and_tasks(lines: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """Languages (spoken and translated into) and tasks named by OWSM ``<lang><task>`` prefixes."""
+    langs, tasks = {}, {}
+    for line in lines:
+        match = _PREFIX.match(line)
+        if match:
+            lang, task = match.groups()
+            langs[lang] = tasks[task] = None
+            if task.startswith("st_"):
+                langs[task[3:]] = None
+    return sorted(langs), sorted(tasks)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> TokenListPaths:
+    """Train a token list on Kaldi ``text`` files (the stand-in's stage; fine-tuning never does)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train bpe.model + OWSM-layout tokens.txt on OWSM text files.")
+    parser.add_argument("--text", type=Path, nargs="+", required=True, help="Kaldi text files (utt_id text)")
+    parser.add_argument("--out_dir", type=Path, required=True, help="e.g. data/token_list/bpe_unigram300")
+    parser.add_argument("--num_pieces", type=int, default=150)
+    args = parser.parse_args(argv)
+    lines = [line.split(" ", 1)[1] for path in args.text
+             for line in path.read_text(encoding="utf-8").splitlines() if " " in line]  # fmt: skip
+    langs, tasks = _languages_and_tasks(lines)
+    if not langs:
+        raise ValueError(f"{[str(p) for p in args.text]}: no line starts with an OWSM <lang><task> prefix")
+    paths = train_token_list(lines, args.out_dir, langs=langs, tasks=tasks, num_pieces=args.num_pieces)
+    print(paths.tokens.parent)
+    return paths
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Recipe stage 1: read the chosen corpora into OWSM-format Kaldi data dirs.
+
+Writes under ``--out_dir``: ``train`` and ``dev`` (all corpora, languages and tasks together),
+one ``test_{corpus}_{lang}_{task}`` dir per corpus, language and task (``test_epst_fra_st_eng``,
+``test_fleurs_hun_asr``, ``test_voxforge_bul_asr``), and ``test_sets.txt`` naming those test dirs,
+one per line, for the decoding stage to loop over. An empty corpus root switches that corpus off;
+at least one is required. Audio is only looked up here; stages 2-4 (format_audio) decode it.
+
+Usage::
+
+    python -m espnet_dynprune.corpora.prepare --out_dir data --europarl_st /db/v1.1 \\
+        --europarl_st_langs fr,de,it --tasks asr,st --fleurs /db/fleurs --fleurs_langs hu,bg
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+from espnet_dynprune.corpora.europarl_st import CORPUS as EPST
+from espnet_dynprune.corpora.europarl_st import read_europarl_st
+from espnet_dynprune.corpora.fleurs import CORPUS as FLEURS
+from espnet_dynprune.corpora.fleurs import read_fleurs
+from espnet_dynprune.corpora.voxforge import CORPUS as VOXFORGE
+from espnet_dynprune.corpora.voxforge import read_voxforge
+from espnet_dynprune.corpora.languages import parse_langs
+from espnet_dynprune.corpora.naming import name_test_set, parse_tasks
+from espnet_dynprune.data.owsm_datadir import Utterance, write_datadir
+
+logger = logging.getLogger(__name__)
+
+TEST_SETS_FILE = "test_sets.txt"
+
+
+def prepare(
+    out_dir: Union[str, Path] = "data",
+    europarl_st: str = "",
+    europarl_st_langs: str = "fr,de,it",
+    tasks: str = "asr,st",
+    fleurs: str = "",
+    fleurs_langs: str = "hu,bg",
+    voxforge: str = "",
+    voxforge_langs: str = "bg",
+    voxforge_dev_fraction: float = 0.05,
+    voxforge_test_fraction: float = 0.05,
+) -> Dict[str, Path]:
+    """Write the data dirs; return ``name -> dir`` (``train``, ``dev``, then the test sets).
+
+    ``tasks`` (``asr``, ``st``) applies to Europarl-ST and FLEURS; VoxForge is ASR only.
+    """
+    task_list = parse_tasks(tasks)
+    corpora: Dict[str, Dict[str, List[Utterance]]] = {}
+    if europarl_st:
+        corpora[EPST] = read_europarl_st(europarl_st, parse_langs(europarl_st_langs), task_list)
+    if fleurs:
+        corpora[FLEURS] = read_fleurs(fleurs, parse_langs(fleurs_langs), task_list)
+    if voxforge:
+        corpora[VOXFORGE] = read_voxforge(
+            voxforge, parse_langs(voxforge_langs), voxforge_dev_fraction, voxforge_test_fraction
+        )
+    if not corpora:
+        raise ValueError("no corpus chosen: give at least one of --europarl_st, --fleurs, --voxforge")
+
+    sets: Dict[str, List[Utterance]] = {"train": [], "dev": []}
+    tests: Dict[str, List[Utterance]] = defaultdict(list)
+    for corpus, splits in corpora.items():
+        sets["train"] += splits["train"]
+        sets["dev"] += splits["dev"]
+        for utt in splits["test"]:
+            tests[name_test_set(corpus, utt.lang, utt.task)].append(utt)
+    sets.update((name, tests[name]) for name in sorted(tests))
+
+    out = Path(out_dir)
+    written: Dict[str, Path] = {}
+    for name, utts in sets.items():
+        if not utts:
+            raise ValueError(f"no utterances for {out / name} from {', '.join(corpora)}; see the skip counts above")
+        written[name] = write_datadir(out / name, utts)
+        logger.info("%s: %d utterances, %d speakers", out / name, len(utts), len({u.speaker for u in utts}))
+    (out / TEST_SETS_FILE).write_text("".join(f"{name}\n" for name in sorted(tests)), encoding="utf-8")
+    return written
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out_dir", default="data", help="where the data dirs go")
+    parser.add_argument("--europarl_st", default="", help="Europarl-ST v1.1 root (db.sh EUROPARL_ST); empty: off")
+    parser.add_argument("--europarl_st_langs", default="fr,de,it", help="source languages (2-letter, comma-separated)")
+    parser.add_argument("--tasks", default="asr,st", help="asr and/or st (into English), comma-separated")
+    parser.add_argument("--fleurs", default="", help="FLEURS root (db.sh FLEURS); empty: off")
+    parser.add_argument("--fleurs_langs", default="hu,bg", help="FLEURS languages (2-letter, comma-separated)")
+    parser.add_argument("--voxforge", default="", help="VoxForge root (db.sh VOXFORGE); empty: off")
+    parser.add_argument("--voxforge_langs", default="bg", help="VoxForge languages (2-letter, comma-separated)")
+    parser.add_argument("--voxforge_dev_fraction", type=float, default=0.05, help="share of speakers for dev")
+    parser.add_argument("--voxforge_test_fraction", type=float, default=0.05, help="share of speakers for test")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    prepare(**vars(get_parser().parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Tiny corpora in the real layouts, built in code (tones, an ffmpeg-made m4a)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import pytest
+import soundfile
+
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not on PATH")
+
+
+def write_tone(path: Path, seconds: float, sample_rate: int = 16000, channels: int = 1) -> Path:
+    """A quiet 440 Hz tone (never digital silence, so nothing reads as empty)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    tone = 0.1 * np.sin(2 * np.pi * 440 * t)
+    soundfile.write(str(path), np.stack([tone] * channels, axis=1), sample_rate, subtype="PCM_16")
+    return path
+
+
+def write_m4a(path: Path, seconds: float, sample_rate: int = 44100) -> Path:
+    """AAC in m4a, as Europarl-ST ships it."""
+    wav = write_tone(path.with_suffix(".src.wav"), seconds, sample_rate)
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", str(wav), "-c:a", "aac", str(path)], check=True)
+    wav.unlink()
+    return path
+
+
+def make_europarl_split(
+    root: Path, src: str, split: str, rows: Sequence[Tuple[str, float, float, str, str]], audios: Dict[str, float]
+) -> None:
+    """``{src}/en/{split}/segments.*`` from ``(audio_id, start, end, transcript, translation)``
+    rows and ``{src}/audios/{id}.m4a`` of the given lengths (made once)."""
+    pair = root / src / "en" / split
+    pair.mkdir(parents=True, exist_ok=True)
+    (pair / "segments.lst").write_text("".join(f"{a} {s:.2f} {e:.2f}\n" for a, s, e, _, _ in rows), encoding="utf-8")
+    (pair / f"segments.{src}").write_text("".join(f"{r[3]}\n" for r in rows), encoding="utf-8")
+    (pair / "segments.en").write_text("".join(f"{r[4]}\n" for r in rows), encoding="utf-8")
+    for audio_id, seconds in audios.items():
+        path = root / src / "audios" / f"{audio_id}.m4a"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_m4a(path, seconds)
+
+
+def fleurs_line(row_id: str, file_name: str, raw: str, samples: int = 16000) -> str:
+    norm = raw.lower().replace(",", "").replace(".", "")
+    return "\t".join([row_id, file_name, raw, norm, "|".join(norm.replace(" ", "|")), str(samples), "FEMALE"]) + "\n"
+
+
+def make_fleurs_split(
+    root: Path, lang_dir: str, split: str, rows: List[Tuple[str, str, str]], audio: bool = True
+) -> None:
+    """``{lang_dir}/{split}.tsv`` from ``(id, file_name, raw_transcription)`` and 1 s wavs."""
+    d = root / lang_dir
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{split}.tsv").write_text("".join(fleurs_line(*r) for r in rows), encoding="utf-8")
+    if audio:
+        for _, file_name, _ in rows:
+            write_tone(d / "audio" / split / file_name, 1.0)
+
+
+def make_voxforge_session(
+    root: Path, lang: str, session: str, prompts: Dict[str, str], style: str = "original"
+) -> Path:
+    """``{lang}/extracted/{session}`` with ``etc/prompts-original`` (or ``PROMPTS``) and wavs."""
+    d = root / lang / "extracted" / session
+    (d / "etc").mkdir(parents=True, exist_ok=True)
+    if style == "original":
+        (d / "etc" / "prompts-original").write_text("".join(f"{k} {v}\n" for k, v in prompts.items()), encoding="utf-8")
+    else:
+        lines = "".join(f"{session}/mfc/{k} {v.upper()}\n" for k, v in prompts.items())
+        (d / "etc" / "PROMPTS").write_text(lines, encoding="utf-8")
+    for file_id in prompts:
+        write_tone(d / "wav" / f"{file_id}.wav", 0.5, sample_rate=48000)
+    return d

@@ -1,0 +1,100 @@
+"""Stages 2-4: cutting, trimming, filters, shared files, resampling, resumability, workers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from espnet_dynprune.corpora import format_audio as fa
+from espnet_dynprune.data.owsm_datadir import Segment, Utterance, read_map, write_datadir
+from tests.corpora.fixtures import needs_ffmpeg, write_tone
+
+
+def _utt(spk: str, rest: str, task: str, wav: Path, seg=None) -> Utterance:
+    target = "hello" if task == "st_eng" else "bonjour"
+    return Utterance(f"{spk}-{rest}_{task}", str(wav), spk, "fra", task, "bonjour", target, segment=seg)
+
+
+def _data_dir(tmp_path: Path) -> Path:
+    long = write_tone(tmp_path / "audio/long.wav", 2.0)
+    stereo8k = write_tone(tmp_path / "audio/stereo8k.wav", 1.0, sample_rate=8000, channels=2)
+    broken = tmp_path / "audio/broken.wav"
+    broken.write_bytes(b"not audio at all")
+    seg = lambda s, e: Segment("r.long", s, e)  # noqa: E731
+    utts = [
+        _utt("r.long", "a", "asr", long, seg(0.5, 1.5)),
+        _utt("r.long", "a", "st_eng", long, seg(0.5, 1.5)),
+        _utt("r.long", "b", "asr", long, seg(1.5, 2.04)),  # overshoots by 0.04 s: trimmed
+        _utt("r.long", "c", "asr", long, seg(1.5, 2.2)),  # past the end
+        _utt("r.long", "d", "asr", long, seg(0.0, 0.05)),  # too short
+        _utt("r.stereo", "w", "asr", stereo8k),  # whole file, resampled and mixed down
+        _utt("r.broken", "x", "asr", broken, Segment("r.broken", 0.0, 1.0)),
+        _utt("r.broken", "x", "st_eng", broken, Segment("r.broken", 0.0, 1.0)),
+    ]
+    return write_datadir(tmp_path / "data/train", utts)
+
+
+@needs_ffmpeg
+def test_cuts_filters_and_shares(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    in_dir, out_dir = _data_dir(tmp_path), tmp_path / "dump/train"
+    with caplog.at_level(logging.WARNING):
+        fa.format_audio(in_dir, out_dir, nj=1, max_duration=30.0, min_duration=0.1)
+    wav_scp = read_map(out_dir / "wav.scp")
+    assert sorted(wav_scp) == ["r.long-a_asr", "r.long-a_st_eng", "r.long-b_asr", "r.stereo-w_asr"]
+    assert wav_scp["r.long-a_asr"] == wav_scp["r.long-a_st_eng"] == f"{out_dir}/data/r.long-a_asr.wav"
+    samples = {k: int(v) for k, v in read_map(out_dir / "utt2num_samples").items()}
+    assert samples["r.long-a_asr"] == 16000 and samples["r.long-b_asr"] == 8000
+    assert abs(samples["r.stereo-w_asr"] - 16000) <= 32
+    info = soundfile.info(wav_scp["r.stereo-w_asr"])
+    assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    assert info.frames == samples["r.stereo-w_asr"]
+    assert set(read_map(out_dir / "text")) == set(wav_scp) == set(read_map(out_dir / "text.ctc"))
+    assert read_map(out_dir / "spk2utt") == {
+        "r.long": "r.long-a_asr r.long-a_st_eng r.long-b_asr",
+        "r.stereo": "r.stereo-w_asr",
+    }
+    assert (out_dir / "feats_type").read_text() == "raw\n"
+    log = caplog.text
+    assert "skipped 2 of 8 utterances" in log and "unreadable audio" in log
+    assert "skipped 1 of 8 utterances" in log and "past the end of the audio" in log
+    assert "shorter than min_duration=0.1" in log
+
+
+@needs_ffmpeg
+def test_max_duration_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    in_dir, out_dir = _data_dir(tmp_path), tmp_path / "dump/train"
+    fa.format_audio(in_dir, out_dir, nj=1, max_duration=0.9)
+    assert sorted(read_map(out_dir / "wav.scp")) == ["r.long-b_asr"]
+
+    def no_decoding(*args: object) -> None:
+        raise AssertionError("a finished dir was redone")
+
+    monkeypatch.setattr(fa, "decode", no_decoding)
+    fa.format_audio(in_dir, out_dir, nj=1, max_duration=0.9)  # same args: nothing to do
+    monkeypatch.undo()
+    fa.format_audio(in_dir, out_dir, nj=1, max_duration=30.0)  # other args: redone
+    assert len(read_map(out_dir / "wav.scp")) == 4
+
+
+@needs_ffmpeg
+def test_workers_give_the_same_dump(tmp_path: Path) -> None:
+    in_dir = _data_dir(tmp_path)
+    fa.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "one"), "--nj", "1"])
+    fa.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "two"), "--nj", "2"])
+    one, two = (read_map(tmp_path / d / "utt2num_samples") for d in ("one", "two"))
+    assert one == two and len(one) == 4
+
+
+def test_bad_inputs_are_named(tmp_path: Path) -> None:
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "wav.scp").write_text("u1 sox a.wav -t wav - |\n")
+    with pytest.raises(ValueError, match="only plain file paths"):
+        fa.format_audio(d, tmp_path / "dump")
+    (d / "wav.scp").write_text("rec a.wav\n")
+    (d / "segments").write_text("u1 other 0.0 1.0\n")
+    with pytest.raises(ValueError, match="'u1' names recording 'other', not in wav.scp"):
+        fa.format_audio(d, tmp_path / "dump")
