@@ -1,0 +1,137 @@
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from espnet_dynprune.zoo.finetune_config import finetune_config, main, merge_finetune_config, verify_weights
+from espnet_dynprune.zoo.model_zoo import ModelZooDir
+
+FINETUNE = {
+    "prune": "both",
+    "prune_conf": {"sparsity_target": 0.5, "gate_predictor": "context", "sparsity_loss_weight": 2.0},
+    "encoder_conf": {"sparsity_target": 0.3, "gumbel_anneal_steps": 100},
+    "preprocessor_conf": {"time_apply_prob": 1.0},
+    "optim": "adamw",
+    "optim_conf": {"lr": 1.0e-4},
+    "max_epoch": 3,
+}
+
+
+def _write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_merge_takes_network_from_pretrained_and_training_from_finetune(packed: Path) -> None:
+    pretrained = ModelZooDir.load(packed).load_config()
+    merged = merge_finetune_config(pretrained, FINETUNE)
+    assert (merged["encoder"], merged["decoder"], merged["model"]) == (
+        "e_branchformer_dynprune", "transformer_dynprune", "dynprune",
+    )  # fmt: skip
+    enc, dec = merged["encoder_conf"], merged["decoder_conf"]
+    assert enc["output_size"] == pretrained["encoder_conf"]["output_size"]
+    assert (enc["sparsity_target"], enc["gate_predictor"], enc["gumbel_anneal_steps"]) == (0.3, "context", 100)
+    assert (dec["sparsity_target"], dec["gate_predictor"]) == (0.5, "context")
+    assert merged["model_conf"]["sparsity_loss_weight"] == 2.0
+    assert merged["model_conf"]["ctc_weight"] == pretrained["model_conf"]["ctc_weight"]
+    assert merged["preprocessor_conf"]["time_apply_prob"] == 1.0
+    assert merged["preprocessor_conf"]["speech_length"] == pretrained["preprocessor_conf"]["speech_length"]
+    assert merged["optim"] == "adamw" and merged["max_epoch"] == 3 and merged["optim_conf"] == {"lr": 1.0e-4}
+    assert merged["token_list"] == pretrained["token_list"] and Path(merged["bpemodel"]).is_absolute()
+    for dropped in ("prune", "prune_conf", "train_data_path_and_name_and_type", "output_dir", "config"):
+        assert dropped not in merged
+
+
+def test_prune_one_part_keeps_the_other_stock(packed: Path) -> None:
+    pretrained = ModelZooDir.load(packed).load_config()
+    merged = merge_finetune_config(pretrained, {"prune": "decoder", "prune_conf": {"sparsity_target": 0.4}})
+    names = (merged["encoder"], merged["decoder"], merged["model"])
+    assert names == ("e_branchformer", "transformer_dynprune", "dynprune")
+    assert "sparsity_target" not in merged["encoder_conf"]
+    plain = merge_finetune_config(pretrained, {"max_epoch": 1})  # prune defaults to none
+    assert (plain["encoder"], plain["decoder"]) == ("e_branchformer", "transformer")
+    assert plain.get("model", "espnet") == "espnet"
+
+
+@pytest.mark.parametrize(
+    "finetune, message",
+    [
+        ({"prune": "all"}, "prune: 'all'.*not one of encoder, decoder, both, none"),
+        ({"prune": "decoder", "encoder_conf": {"sparsity_target": 0.5}}, "encoder_conf .* sets sparsity_target"),
+        ({"prune": "none", "prune_conf": {"sparsity_target": 0.5}}, "prune_conf but prune: none"),
+        ({"prune": "none", "model_conf": {"sparsity_loss_weight": 1.0}}, "keeps the stock model"),
+        ({"prune": "both", "prune_conf": {"sparsity": 0.5}}, "prune_conf .* unknown keys sparsity; valid: .*target"),
+        ({"encoder": "conformer"}, "sets encoder, which must come from the pretrained model"),
+        ({"max_epochs": 3}, "unknown s2t_train keys max_epochs"),
+    ],
+)
+def test_bad_finetune_configs_are_refused(packed: Path, finetune: dict, message: str) -> None:
+    pretrained = ModelZooDir.load(packed).load_config()
+    with pytest.raises(ValueError, match=message):
+        merge_finetune_config(pretrained, finetune, where="conf/x.yaml")
+
+
+def test_only_e_branchformer_and_transformer_are_pruned(packed: Path) -> None:
+    pretrained = ModelZooDir.load(packed).load_config()
+    with pytest.raises(ValueError, match="needs a pretrained encoder: e_branchformer, .* encoder: 'conformer'"):
+        merge_finetune_config({**pretrained, "encoder": "conformer"}, {"prune": "encoder"})
+    with pytest.raises(ValueError, match="needs a pretrained decoder: transformer"):
+        merge_finetune_config({**pretrained, "decoder": "hugging_face_transformers"}, {"prune": "both"})
+    kept = merge_finetune_config({**pretrained, "encoder": "conformer"}, {"prune": "decoder"})
+    assert kept["encoder"] == "conformer"
+
+
+def test_cli_writes_config_that_loads_stock_weights_strictly(packed: Path, tmp_path: Path, capsys) -> None:
+    finetune = _write(tmp_path / "finetune.yaml", FINETUNE)
+    output = tmp_path / "exp/ft/config_resolved.yaml"
+    main(["--pretrained_model", str(packed), "--s2t_config", str(finetune), "--output", str(output),
+          "--check_weights", "true"])  # fmt: skip
+    zoo = ModelZooDir.load(packed)
+    assert f"--init_param {zoo.model_file}" in capsys.readouterr().out
+    assert output.read_text(encoding="utf-8").startswith("# Generated by espnet_dynprune.zoo.finetune_config")
+    report = verify_weights(output, zoo)
+    stock = sum(v.numel() for k, v in torch.load(zoo.model_file, weights_only=True).items()
+                if not k.startswith(("frontend.", "normalize.")))  # fmt: skip
+    assert report.pretrained == stock and report.new > 0 and report.total == stock + report.new
+    assert report.new_keys and all("gate_predictor." in k for k in report.new_keys)
+
+
+def test_check_weights_catches_an_architecture_change(packed: Path, tmp_path: Path) -> None:
+    finetune = _write(tmp_path / "finetune.yaml", {"prune": "encoder", "decoder_conf": {"linear_units": 48}})
+    pattern = "(?s)cannot load .*valid.acc.ave.pth into the model of .*out.yaml.*size mismatch for decoder"
+    with pytest.raises(ValueError, match=pattern):
+        finetune_config(packed, finetune, tmp_path / "out.yaml", check_weights=True)
+    assert (tmp_path / "out.yaml").exists()  # the config is written first, for inspection
+
+
+def _batch(tokens: list) -> dict:
+    ids = [[tokens.index(t) for t in prefix] for prefix in (("<fra>", "<asr>"), ("<deu>", "<st_eng>"))]
+    text = torch.tensor([p + [tokens.index("<notimestamps>"), 1500, 1501] for p in ids])
+    na = torch.full((2, 1), tokens.index("<na>"))
+    return dict(
+        speech=torch.randn(2, 16000), speech_lengths=torch.tensor([16000, 12000]),
+        text=text, text_lengths=torch.tensor([5, 5]), text_prev=na, text_prev_lengths=torch.ones(2, dtype=torch.long),
+        text_ctc=text[:, 3:], text_ctc_lengths=torch.tensor([2, 2]),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("prune, encoder, decoder", [
+    ("encoder", "EBranchformerDynPruneEncoder", "TransformerDecoder"),
+    ("decoder", "EBranchformerEncoder", "TransformerDynPruneDecoder"),
+])  # fmt: skip
+def test_pruning_one_part_trains_with_the_other_stock(
+    packed: Path, tmp_path: Path, prune: str, encoder: str, decoder: str
+) -> None:
+    from espnet2.tasks.s2t import S2TTask
+
+    zoo = ModelZooDir.load(packed)
+    output = finetune_config(packed, _write(tmp_path / "ft.yaml", {"prune": prune}), tmp_path / "out.yaml")
+    model = S2TTask.build_model(S2TTask.get_parser().parse_args(["--config", str(output)]))
+    verify_weights(output, zoo)
+    assert (type(model).__name__, type(model.encoder).__name__, type(model.decoder).__name__) == (
+        "DynPruneS2TModel", encoder, decoder,
+    )  # fmt: skip
+    loss, stats, _ = model(**_batch(zoo.tokens()))
+    loss.backward()
+    assert torch.isfinite(loss) and f"{prune[:3]}_sparsity" in stats and "loss_sparsity" in stats
