@@ -20,9 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import jiwer
-import sacrebleu
-
+from espnet_dynprune.analysis.scoring import score
 from espnet_dynprune.data.owsm_datadir import read_map
 from espnet_dynprune.data.tiny_corpus import build_tiny_corpus
 from espnet_dynprune.data.tiny_training import best_model_file, speech_length_for, train, write_s2t_config
@@ -43,44 +41,25 @@ def read_test_set(data_dir: Path) -> Dict[tuple, List[tuple]]:
     return dict(groups)
 
 
-def _normalise(text: str) -> str:
-    """Lower-case, drop punctuation: WER on words, not on formatting."""
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
-
-
-def score(task: str, hyps: Sequence[str], refs: Sequence[str]) -> Dict[str, float]:
-    """WER (%) for ASR with jiwer; BLEU and chrF with sacrebleu for ST."""
-    if task == "asr":
-        return {"wer": 100 * jiwer.wer([_normalise(r) for r in refs], [_normalise(h) for h in hyps])}
-    return {
-        "bleu": sacrebleu.corpus_bleu(list(hyps), [list(refs)]).score,
-        "chrf": sacrebleu.corpus_chrf(list(hyps), [list(refs)]).score,
-    }
-
-
 def evaluate(exp_dir: Path, groups: Dict[tuple, List[tuple]], gates: Optional[str], beam_size: int) -> dict:
     """Decode every (lang, task) group; ``gates="on"`` forces the dense network."""
-    from espnet2.bin.s2t_inference import Speech2Text
-
     from espnet_dynprune.data.espeak import read_wav
+    from espnet_dynprune.recipe.decode import decode_utterance, load_speech2text
 
-    s2t = Speech2Text(
-        s2t_train_config=str(exp_dir / "config.yaml"), s2t_model_file=str(best_model_file(exp_dir)),
-        beam_size=beam_size, ctc_weight=0.0, nbest=1,
-    )
-    model = s2t.s2t_model
-    model.force_gates(gates)
+    s2t = load_speech2text(exp_dir / "config.yaml", best_model_file(exp_dir), beam_size=beam_size,
+                           ctc_weight=0.0, gates=gates)
     results, sparsity, seconds, count = {}, defaultdict(list), 0.0, 0
     for (lang, task), items in sorted(groups.items()):
         hyps = []
         for wav, _ in items:
-            start = time.perf_counter()
-            hyps.append(s2t(read_wav(wav), lang_sym=f"<{lang}>", task_sym=f"<{task}>")[0][3])
-            seconds += time.perf_counter() - start
+            decoded = decode_utterance(s2t, read_wav(wav), f"<{lang}>", f"<{task}>")
+            hyps.append(decoded["text"])
+            seconds += decoded["seconds"]
             count += 1
-            for name, part in model.gated_parts().items():
-                sparsity[name].append(1.0 - part.last_gates.keep.float().mean().item())
-        results[f"{lang}/{task}"] = score(task, hyps, [ref for _, ref in items])
+            for name, value in decoded["sparsity"].items():
+                sparsity[name].append(value)
+        scores = score(task, hyps, [ref for _, ref in items])
+        results[f"{lang}/{task}"] = {k: scores[k] for k in ("wer", "bleu", "chrf") if k in scores}
     return {
         "scores": results,
         "sparsity": {name: sum(v) / len(v) for name, v in sparsity.items()},

@@ -1,0 +1,5 @@
+"""Stage 13 of the recipe: scoring, FLOPs counting and results tables.
+
+Modules: scoring (WER/CER, BLEU/chrF of a decode dir), flops (fvcore GFLOPs of one
+utterance under a gate pattern), results_table (markdown/CSV over experiments).
+"""

@@ -1,0 +1,348 @@
+"""Recipe stage 12: decode one test set (one language x task) with ESPnet's Speech2Text.
+
+``python -m espnet_dynprune.recipe.decode --data_dir dump/raw/test_epst_fra_asr
+--s2t_train_config exp/X/config.yaml --s2t_model_file exp/X/valid.acc.ave.pth
+--gates predicted --output_dir exp/X/decode_<tag>/test_epst_fra_asr --nj 4 --job J``
+
+Why our own stage instead of ``espnet2.bin.s2t_inference``: each utterance needs
+its wall-clock time and its gate decisions (which modules ran), and a gate
+pattern may be forced (``--gates on|off|<sparsity>``) for ablations. Utterances
+are sorted (C locale) and split into ``nj`` contiguous shards; shard J writes
+``output_dir/logdir/output.J/{text,token,time,gates.jsonl}`` and then ``done``
+(holding the settings), so a re-run skips finished shards and refuses to mix
+shards decoded with other settings. ``--merge true`` concatenates the shards
+into ``output_dir/{text,token,time,gates.jsonl}`` and writes
+``decode_summary.json``. With neither ``--job`` nor ``--merge``, every shard is
+decoded here, one after the other, and merged.
+
+``text`` holds the hypothesis without control tokens; ``token`` the tokens
+after ``<sos>`` (``<lang> <task> <notimestamps> ...``). In ``gates.jsonl`` the
+decoder's decisions are those of the last beam-search step for the first
+hypothesis: the decoder decides from the encoder output and the ``<lang><task>``
+prompt, which are the same for every hypothesis and step. ``decoder_calls`` lists
+the beam search's decoder calls (``[hypotheses, prefix length, cached]``) for
+counting FLOPs as run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Union
+
+import torch
+from espnet2.utils.config_argparse import ArgumentParser
+from espnet2.utils.types import str2bool
+
+from espnet_dynprune.data.owsm_datadir import read_map
+
+PathLike = Union[str, Path]
+GateSpec = Union[None, str, float]
+SHARD_FILES = ("text", "token", "time", "gates.jsonl")
+
+
+def parse_gates(value: str) -> GateSpec:
+    """``predicted`` -> None (the predictor decides), ``on``/``off``, or a float sparsity in [0, 1]."""
+    if value in ("predicted", "on", "off"):
+        return None if value == "predicted" else value
+    try:
+        sparsity = float(value)
+    except ValueError:
+        sparsity = -1.0
+    if not 0.0 <= sparsity <= 1.0:
+        raise ValueError(f"--gates {value!r} must be predicted, on, off or a sparsity in [0, 1]")
+    return sparsity
+
+
+def symbol(value: str) -> str:
+    """``fra`` or ``<fra>`` -> ``<fra>``."""
+    return value if value.startswith("<") else f"<{value}>"
+
+
+def shard(keys: Sequence[str], nj: int, job: int) -> List[str]:
+    """Shard ``job`` (1-based) of ``nj`` contiguous, near-equal shards of the C-sorted keys."""
+    if nj < 1 or not 1 <= job <= nj:
+        raise ValueError(f"--job {job} must be in 1..--nj {nj}")
+    ordered = sorted(keys, key=lambda k: k.encode("utf-8"))
+    size, extra = divmod(len(ordered), nj)
+    start = (job - 1) * size + min(job - 1, extra)
+    return ordered[start:start + size + (job <= extra)]
+
+
+def context_of(data_dir: Path, lang_sym: Optional[str], task_sym: Optional[str]) -> tuple[str, str]:
+    """The test set's ``<lang>``/``<task>``: given, read from ``text``, and checked against it."""
+    text_file = data_dir / "text"
+    if not text_file.exists():
+        if lang_sym is None or task_sym is None:
+            raise ValueError(f"{text_file} is missing: give --lang_sym and --task_sym")
+        return symbol(lang_sym), symbol(task_sym)
+    found = {}
+    for utt, line in read_map(text_file).items():
+        parts = line.split(">", 2)
+        if len(parts) < 3 or not parts[0].startswith("<") or not parts[1].startswith("<"):
+            raise ValueError(f"{text_file}: {utt} does not start with <lang><task>: {line!r}")
+        found.setdefault((parts[0] + ">", parts[1] + ">"), utt)
+    wanted = (symbol(lang_sym) if lang_sym else None, symbol(task_sym) if task_sym else None)
+    matching = [c for c in found if all(w is None or w == g for w, g in zip(wanted, c))]
+    if len(found) > 1 or not matching:
+        raise ValueError(
+            f"{text_file} must hold one language x task matching --lang_sym {lang_sym} --task_sym "
+            f"{task_sym}; found {sorted(found)} (first utts: {sorted(found.values())[:3]})"
+        )
+    return matching[0]
+
+
+def load_speech2text(s2t_train_config: PathLike, s2t_model_file: PathLike, beam_size: int = 5,
+                     ctc_weight: float = 0.0, maxlenratio: float = 0.0, minlenratio: float = 0.0,
+                     ngpu: int = 0, gates: GateSpec = None):
+    """ESPnet's Speech2Text (the plugin's context-aware one) with the gate pattern applied."""
+    from espnet2.bin.s2t_inference import Speech2Text
+
+    from espnet_dynprune.registration import register_all
+
+    register_all()
+    s2t = Speech2Text(
+        s2t_train_config=str(s2t_train_config), s2t_model_file=str(s2t_model_file),
+        device="cuda" if ngpu > 0 else "cpu", beam_size=beam_size, ctc_weight=ctc_weight,
+        maxlenratio=maxlenratio, minlenratio=minlenratio, nbest=1,
+    )
+    force_gates(s2t.s2t_model, gates, s2t_train_config)
+    return s2t
+
+
+def force_gates(model, gates: GateSpec, where: PathLike = "the model") -> None:
+    """Force ``gates`` on a dynprune model; a stock model only runs dense (None or ``on``)."""
+    if hasattr(model, "force_gates"):
+        model.force_gates(gates)
+    elif gates not in (None, "on"):
+        raise ValueError(f"--gates {gates} needs a dynprune model; {where} builds {type(model).__name__}")
+
+
+def gate_record(model) -> Dict[str, dict]:
+    """Per gated part: the keep flag of each gate and the realised (and FLOPs-weighted) sparsity."""
+    record: Dict[str, dict] = {"gates": {}, "sparsity": {}, "sparsity_flops": {}}
+    parts = model.gated_parts() if hasattr(model, "gated_parts") else {}
+    for name, part in parts.items():
+        decision = part.last_gates
+        if decision is None:
+            continue
+        record["gates"][name] = {gate: bool(decision.keep[0, g]) for g, gate in enumerate(decision.names)}
+        stats = part.sparsity_stats(name)
+        record["sparsity"][name] = float(stats[f"{name}_sparsity"])
+        record["sparsity_flops"][name] = float(stats[f"{name}_sparsity_flops"])
+    return record
+
+
+@contextmanager
+def recorded_decoder_calls(decoder) -> Iterator[List[List[int]]]:
+    """Record ``[hypotheses, prefix length, cached]`` of every ``batch_score`` call inside.
+
+    ESPnet's beam search runs more steps than the best hypothesis has tokens (it
+    goes on until end detection), so FLOPs "as run" need the real calls.
+    """
+    calls: List[List[int]] = []
+    score = decoder.batch_score
+
+    def recording(ys, states, xs, *args, **kwargs):
+        calls.append([int(ys.size(0)), int(ys.size(1)), int(states[0] is not None)])
+        return score(ys, states, xs, *args, **kwargs)
+
+    decoder.batch_score = recording
+    try:
+        yield calls
+    finally:
+        del decoder.batch_score
+
+
+def decode_utterance(s2t, speech, lang_sym: str, task_sym: str) -> dict:
+    """Decode one waveform: text, tokens, wall-clock seconds, decoder calls and the gate record."""
+    with recorded_decoder_calls(s2t.s2t_model.decoder) as calls:
+        start = time.perf_counter()
+        text, tokens, _, text_nospecial, _ = s2t(speech, lang_sym=lang_sym, task_sym=task_sym)[0]
+        seconds = time.perf_counter() - start
+    if text_nospecial is None:  # a model without a tokenizer: show the plain tokens
+        text_nospecial = " ".join(t for t in tokens if not (t.startswith("<") and t.endswith(">")))
+    return {"text": text_nospecial.strip(), "tokens": list(tokens), "seconds": seconds,
+            "decoder_calls": calls, **gate_record(s2t.s2t_model)}
+
+
+def _read_speech(reader, utt: str, wav_scp: Path, rate: int):
+    got, audio = reader[utt]
+    if got != rate:
+        raise ValueError(f"{wav_scp}: {utt} has sample rate {got}, the model expects {rate}")
+    if audio.ndim != 1:
+        raise ValueError(f"{wav_scp}: {utt} has {audio.shape[1]} channels; only mono is supported")
+    return audio
+
+
+def _check_done(done: Path, settings: dict) -> bool:
+    if not done.exists():
+        return False
+    old = json.loads(done.read_text(encoding="utf-8"))
+    diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+    if diff:
+        raise ValueError(f"{done} was decoded with other settings {diff} (old, new); remove "
+                         f"{done.parent} or decode into another --output_dir")
+    return True
+
+
+def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int, warmup: int = 1) -> Path:
+    """Decode shard ``job`` into ``output_dir/logdir/output.{job}``, unless it is done."""
+    from espnet2.fileio.sound_scp import SoundScpReader
+
+    out = output_dir / "logdir" / f"output.{job}"
+    if _check_done(out / "done", settings):
+        logging.info(f"{out} is done; skipping")
+        return out
+    wav_scp = data_dir / "wav.scp"
+    reader = SoundScpReader(str(wav_scp), dtype="float32")
+    utts = shard(list(reader.keys()), settings["nj"], job)
+    rate = int(s2t.preprocessor_conf["fs"])
+    lang, task = settings["lang_sym"], settings["task_sym"]
+    for _ in range(warmup if utts else 0):  # first calls pay one-off set-up costs; keep them out
+        s2t(_read_speech(reader, utts[0], wav_scp, rate), lang_sym=lang, task_sym=task)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {name: (out / name).open("w", encoding="utf-8") for name in SHARD_FILES}
+    try:
+        for utt in utts:
+            result = decode_utterance(s2t, _read_speech(reader, utt, wav_scp, rate), lang, task)
+            files["text"].write(f"{utt} {result['text']}\n")
+            files["token"].write(f"{utt} {' '.join(result['tokens'])}\n")
+            files["time"].write(f"{utt} {result['seconds']:.6f}\n")
+            record = {"utt": utt, **{k: result[k] for k in ("gates", "sparsity", "sparsity_flops", "decoder_calls")}}
+            files["gates.jsonl"].write(json.dumps(record) + "\n")
+    finally:
+        for f in files.values():
+            f.close()
+    (out / "done").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    logging.info(f"decoded {len(utts)} utterances of {data_dir} into {out}")
+    return out
+
+
+def _mean(values: List[float]) -> Optional[float]:
+    return sum(values) / len(values) if values else None
+
+
+def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
+    """Concatenate every shard (sorted by utt) and write ``decode_summary.json``."""
+    shards = [output_dir / "logdir" / f"output.{j}" for j in range(1, settings["nj"] + 1)]
+    missing = [str(s) for s in shards if not s.joinpath("done").exists()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} of {len(shards)} shards are not done: {missing}")
+    for s in shards:
+        _check_done(s / "done", settings)
+    merged: Dict[str, Dict[str, str]] = {name: {} for name in ("text", "token", "time")}
+    records: Dict[str, dict] = {}
+    for s in shards:
+        for name in merged:
+            merged[name].update(read_map(s / name))
+        with (s / "gates.jsonl").open(encoding="utf-8") as f:
+            records.update((r["utt"], r) for r in map(json.loads, f))
+    expected = set(read_map(data_dir / "wav.scp"))
+    absent = sorted(expected - set(merged["text"]))
+    if absent or len(records) != len(merged["text"]):
+        raise ValueError(f"the shards in {output_dir / 'logdir'} miss {len(absent)} utterances of "
+                         f"{data_dir} (first: {absent[:3]}) or have inconsistent files")
+    utts = sorted(merged["text"], key=lambda k: k.encode("utf-8"))
+    for name, values in merged.items():
+        (output_dir / name).write_text("".join(f"{u} {values[u]}\n" for u in utts), encoding="utf-8")
+    (output_dir / "gates.jsonl").write_text("".join(json.dumps(records[u]) + "\n" for u in utts), encoding="utf-8")
+    seconds = [float(merged["time"][u]) for u in utts]
+    parts = sorted({p for r in records.values() for p in r["sparsity"]})
+    summary = {
+        "num_utts": len(utts),
+        "seconds_per_utt": _mean(seconds),
+        "total_seconds": sum(seconds),
+        "sparsity": {p: _mean([r["sparsity"][p] for r in records.values() if p in r["sparsity"]]) for p in parts},
+        "sparsity_flops": {p: _mean([r["sparsity_flops"][p] for r in records.values()
+                                     if p in r["sparsity_flops"]]) for p in parts},
+        "settings": settings,
+    }
+    (output_dir / "decode_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def decode(
+    data_dir: PathLike,
+    output_dir: PathLike,
+    s2t_train_config: PathLike,
+    s2t_model_file: PathLike,
+    lang_sym: Optional[str] = None,
+    task_sym: Optional[str] = None,
+    beam_size: int = 5,
+    ctc_weight: float = 0.0,
+    maxlenratio: float = 0.0,
+    minlenratio: float = 0.0,
+    gates: str = "predicted",
+    nj: int = 1,
+    job: Optional[int] = None,
+    merge: bool = False,
+    ngpu: int = 0,
+    num_threads: int = 1,
+    warmup: int = 1,
+) -> Optional[dict]:
+    """Decode shard ``job``, or merge (``merge``), or decode everything and merge (neither).
+
+    Returns the decode summary when it merges, else None.
+    """
+    if merge and job is not None:
+        raise ValueError("--merge true and --job are exclusive: decode the shards first, then merge")
+    data_dir, output_dir = Path(data_dir), Path(output_dir)
+    lang, task = context_of(data_dir, lang_sym, task_sym)
+    spec = parse_gates(gates)
+    settings = {"gates": gates, "beam_size": beam_size, "ctc_weight": ctc_weight, "maxlenratio": maxlenratio,
+                "minlenratio": minlenratio, "lang_sym": lang, "task_sym": task, "nj": nj,
+                "s2t_train_config": str(Path(s2t_train_config).resolve()),
+                "s2t_model_file": str(Path(s2t_model_file).resolve())}
+    if job is not None:
+        shard(["x"], nj, job)  # validates job/nj before loading the model
+    if not merge:
+        jobs = [job] if job is not None else range(1, nj + 1)
+        todo = [j for j in jobs if not _check_done(output_dir / "logdir" / f"output.{j}" / "done", settings)]
+        if len(todo) < len(jobs):
+            logging.info(f"{output_dir}: shard(s) {sorted(set(jobs) - set(todo))} are done; skipping them")
+        if todo:  # a resumed run does not even load the model
+            torch.set_num_threads(num_threads)
+            s2t = load_speech2text(s2t_train_config, s2t_model_file, beam_size, ctc_weight, maxlenratio,
+                                   minlenratio, ngpu, spec)
+            for j in todo:
+                decode_shard(s2t, data_dir, output_dir, settings, j, warmup)
+        if job is not None:
+            return None
+    summary = merge_shards(data_dir, output_dir, settings)
+    logging.info(f"{output_dir}: {summary['num_utts']} utts, {summary['seconds_per_utt']:.3f} s/utt, "
+                 f"sparsity {summary['sparsity']}")
+    return summary
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
+    # ESPnet's parser: `--config decode.yaml` sets any of these options, as s2t_inference's does.
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data_dir", type=Path, required=True, help="OWSM dump dir of one test set")
+    parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--s2t_train_config", type=Path, required=True)
+    parser.add_argument("--s2t_model_file", type=Path, required=True)
+    parser.add_argument("--lang_sym", default=None, help="e.g. fra or <fra>; default: from data_dir/text")
+    parser.add_argument("--task_sym", default=None, help="asr or st_eng; default: from data_dir/text")
+    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--ctc_weight", type=float, default=0.0, help="0 for ST (CTC learns the source)")
+    parser.add_argument("--maxlenratio", type=float, default=0.0, help="0: end detection (ESPnet's default)")
+    parser.add_argument("--minlenratio", type=float, default=0.0)
+    parser.add_argument("--gates", default="predicted", help="predicted, on, off or a sparsity in [0, 1]")
+    parser.add_argument("--nj", type=int, default=1, help="number of shards")
+    parser.add_argument("--job", type=int, default=None, help="1-based shard to decode (a JOB array)")
+    parser.add_argument("--merge", type=str2bool, default=False, help="merge the finished shards")
+    parser.add_argument("--ngpu", type=int, default=0)
+    parser.add_argument("--num_threads", type=int, default=1, help="torch threads per job")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed decodes of a shard's first utt")
+    args = vars(parser.parse_args(argv))
+    args.pop("config")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    return decode(**args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Stage 12 decoding: shards, resumption, merging and gate records, on a tiny random model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from espnet_dynprune.data.owsm_datadir import read_map
+from espnet_dynprune.recipe import decode
+from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    return write_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def test_set(tmp_path):
+    return write_test_set(tmp_path / "test_fra_asr")
+
+
+def argv(model_files, data_dir, out, *extra):
+    config, model = model_files
+    return ["--data_dir", str(data_dir), "--output_dir", str(out), "--s2t_train_config", str(config),
+            "--s2t_model_file", str(model), "--beam_size", "2", "--maxlenratio", "0.5", *extra]
+
+
+def test_shards_are_contiguous_near_equal_and_cover_the_sorted_keys():
+    keys = [f"k{i}" for i in range(7)][::-1]
+    shards = [decode.shard(keys, 3, j) for j in (1, 2, 3)]
+    assert shards == [["k0", "k1", "k2"], ["k3", "k4"], ["k5", "k6"]]
+    assert decode.shard(["a"], 3, 3) == []
+    with pytest.raises(ValueError, match="--job 4 must be in 1..--nj 3"):
+        decode.shard(keys, 3, 4)
+
+
+def test_gate_specs_and_symbols():
+    assert [decode.parse_gates(v) for v in ("predicted", "on", "off", "0.25")] == [None, "on", "off", 0.25]
+    for bad in ("1.5", "half"):
+        with pytest.raises(ValueError, match=f"--gates '{bad}'"):
+            decode.parse_gates(bad)
+    assert decode.symbol("fra") == decode.symbol("<fra>") == "<fra>"
+
+
+def test_language_and_task_come_from_the_text_and_must_agree(test_set):
+    assert decode.context_of(test_set, None, None) == ("<fra>", "<asr>")
+    assert decode.context_of(test_set, "fra", "<asr>") == ("<fra>", "<asr>")
+    with pytest.raises(ValueError, match=r"matching --lang_sym deu.*<fra>"):
+        decode.context_of(test_set, "deu", None)
+    (test_set / "text").write_text("a <fra><asr> x\nb <deu><asr> y\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="one language x task"):
+        decode.context_of(test_set, None, None)
+
+
+def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, test_set, tmp_path, monkeypatch):
+    out = tmp_path / "decode"
+    decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "1"))
+    with pytest.raises(FileNotFoundError, match=r"1 of 2 shards are not done: .*output\.2"):
+        decode.main(argv(model_files, test_set, out, "--nj", "2", "--merge", "true"))
+    assert decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "2")) is None
+    assert read_map(out / "logdir" / "output.1" / "text").keys() == {"utt0", "utt1", "utt2"}
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a done shard was decoded again")
+
+    monkeypatch.setattr(decode, "decode_utterance", fail)
+    decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "1"))
+    with pytest.raises(ValueError, match=r"other settings \{'gates': \('predicted', 'on'\)\}"):
+        decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "1", "--gates", "on"))
+    monkeypatch.undo()
+
+    summary = decode.main(argv(model_files, test_set, out, "--nj", "2", "--merge", "true"))
+    assert summary["num_utts"] == 5 and summary["seconds_per_utt"] > 0
+    assert set(summary["sparsity"]) == set(summary["sparsity_flops"]) == {"encoder", "decoder"}
+    assert summary["settings"]["lang_sym"] == "<fra>" and summary["settings"]["task_sym"] == "<asr>"
+    assert json.loads((out / "decode_summary.json").read_text()) == summary
+    text, token = read_map(out / "text"), read_map(out / "token")
+    assert list(text) == [f"utt{i}" for i in range(5)] == list(read_map(out / "time"))
+    assert all(t.split()[:3] == ["<fra>", "<asr>", "<notimestamps>"] for t in token.values())
+    assert all("<" not in t for t in text.values())
+    records = [json.loads(line) for line in (out / "gates.jsonl").read_text().splitlines()]
+    assert [r["utt"] for r in records] == list(text)
+    assert len(records[0]["gates"]["encoder"]) == 8 and "layer1.src_attn" in records[0]["gates"]["decoder"]
+    calls = records[0]["decoder_calls"]
+    assert calls[0] == [1, 4, 0] and all(c[1:] == [5 + i, 1] and 1 <= c[0] <= 2 for i, c in enumerate(calls[1:]))
+
+    single = decode.main(argv(model_files, test_set, tmp_path / "single"))
+    assert read_map(tmp_path / "single" / "text") == text and single["num_utts"] == 5
+
+
+def test_forced_gates_are_realised_and_stock_models_refuse_them(model_files, test_set, tmp_path):
+    summary = decode.main(argv(model_files, test_set, tmp_path / "off", "--gates", "off", "--warmup", "0"))
+    assert summary["sparsity"] == {"encoder": 1.0, "decoder": 1.0}
+    assert summary["sparsity_flops"]["encoder"] == pytest.approx(1.0)
+    stock = write_tiny_model(tmp_path, dynprune=False)
+    with pytest.raises(ValueError, match="--gates off needs a dynprune model"):
+        decode.main(argv(stock, test_set, tmp_path / "stock", "--gates", "off"))
+    dense = decode.main(argv(stock, test_set, tmp_path / "stock", "--gates", "on"))
+    assert dense["sparsity"] == {} and dense["num_utts"] == 5

@@ -1,0 +1,55 @@
+"""A tiny randomly initialised OWSM-style model and test set, for the decoding and FLOPs tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import yaml
+
+from espnet_dynprune.data.s2t_config import write_s2t_config
+
+TOKENS = ["<blank>", "<unk>", "<na>", "<nospeech>", "<deu>", "<eng>", "<fra>", "<asr>", "<st_eng>",
+          "<notimestamps>", "<0.00>", "<30.00>", *"abcde", "<space>", "<sos>", "<eos>", "<sop>"]
+
+
+def write_tiny_model(directory: Path, dynprune: bool = True, seed: int = 0) -> tuple[Path, Path]:
+    """A randomly initialised 2-block, 32-dim OWSM-style model: (config.yaml, model.pth).
+
+    The config is completed by ESPnet's own parser, as s2t_train would save it.
+    """
+    import torch
+    from espnet2.tasks.s2t import S2TTask
+
+    from espnet_dynprune.registration import register_s2t
+
+    register_s2t()
+    names = (dict(encoder="e_branchformer_dynprune", decoder="transformer_dynprune", model="dynprune",
+                  encoder_extra={"sparsity_target": 0.5}, decoder_extra={"sparsity_target": 0.5})
+             if dynprune else {})
+    config = write_s2t_config(
+        directory / "config.yaml", speech_length=2.0, output_size=32, linear_units=64, **names,
+        extra={"token_list": TOKENS, "token_type": "char", "bpemodel": None, "normalize": None},
+    )
+    args = S2TTask.get_parser().parse_args(["--config", str(config)])
+    config.write_text(yaml.safe_dump(vars(args)), encoding="utf-8")
+    torch.manual_seed(seed)
+    model, _ = S2TTask.build_model_from_file(config, None, "cpu")
+    torch.save(model.state_dict(), directory / "model.pth")
+    return config, directory / "model.pth"
+
+
+def write_test_set(directory: Path, count: int = 5, task: str = "asr") -> Path:
+    """``count`` short noise wavs with OWSM texts ``<fra><task><notimestamps> ...``."""
+    directory.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    wavs, texts = [], []
+    for i in range(count):
+        wav = directory / f"u{i}.wav"
+        soundfile.write(wav, 0.1 * rng.standard_normal(16000 + 800 * i), 16000)
+        wavs.append(f"utt{i} {wav}\n")
+        texts.append(f"utt{i} <fra><{task}><notimestamps> ab cd\n")
+    (directory / "wav.scp").write_text("".join(wavs), encoding="utf-8")
+    (directory / "text").write_text("".join(texts), encoding="utf-8")
+    return directory
