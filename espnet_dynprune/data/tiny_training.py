@@ -28,6 +28,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import yaml
 
 from espnet_dynprune.data.s2t_config import make_s2t_config, speech_length_for, write_s2t_config
+from espnet_dynprune.recipe.data_args import data_args
 
 __all__ = [
     "CorpusPaths", "Hypothesis", "TrainRun", "best_model_file", "collect_stats", "decode",
@@ -72,14 +73,6 @@ class TrainRun:
     seconds: Dict[str, float] = field(default_factory=dict)
 
 
-def _data_args(prefix: str, data_dir: Path) -> List[str]:
-    # Same four streams as s2t.sh: speech, text (decoder target), text.prev, text.ctc.
-    args = [f"--{prefix}_data_path_and_name_and_type", f"{data_dir}/wav.scp,speech,sound"]
-    for fname, name in (("text", "text"), ("text.prev", "text_prev"), ("text.ctc", "text_ctc")):
-        args += [f"--{prefix}_data_path_and_name_and_type", f"{data_dir}/{fname},{name},text"]
-    return args
-
-
 def _common_args(config: Path, corpus: CorpusPaths, ngpu: int) -> List[str]:
     return [
         "--config", str(config),
@@ -88,8 +81,8 @@ def _common_args(config: Path, corpus: CorpusPaths, ngpu: int) -> List[str]:
         "--bpemodel", str(corpus.bpemodel),
         "--token_list", str(corpus.token_list),
         "--ngpu", str(ngpu),
-        *_data_args("train", corpus.train),
-        *_data_args("valid", corpus.valid),
+        *data_args("train", corpus.train),
+        *data_args("valid", corpus.valid),
     ]  # fmt: skip
 
 

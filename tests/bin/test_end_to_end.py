@@ -7,7 +7,6 @@ Only the config keys change (``model: dynprune``, ``encoder: e_branchformer_dynp
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

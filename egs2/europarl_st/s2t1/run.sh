@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# OWSM v3.1 fine-tuning with context-aware dynamic pruning on Europarl-ST (+ FLEURS / VoxForge
+# add-ons). Stage numbers follow ESPnet's egs2/TEMPLATE/s2t1/s2t.sh, so `--stage 10` means what
+# ESPnet users expect. Each stage is a thin call to `python -m espnet_dynprune...` or
+# `python -m espnet2.bin...`. With db.sh empty and no --pretrained_model, the recipe runs on the
+# embedded mini corpus and the shipped small OWSM-architecture stand-in (standin/).
+#   1    data prep (local/data.sh)            2-4  audio: decode, cut, resample, drop >30 s/empty
+#   5    token list of the pretrained model   10   shape stats (normalisation: the pretrained stats)
+#   11   fine-tuning with pruning              12   decoding (per test set x language x task)
+#   13   scoring (WER, BLEU, chrF), GFLOPs, results table
+set -euo pipefail
+
+stage=1
+stop_stage=13
+ngpu=0                          # >1: ESPnet DDP through espnet2.bin.launch
+nj=2                            # parallel jobs for audio formatting and decoding
+cmd_backend=local               # local | slurm (cmd.sh)
+train_threads=""                # torch threads for CPU training (default: all cores)
+# Data
+europarl_st_langs="fr de it"
+fleurs_langs=""                 # add-on, e.g. "hu bg"
+voxforge_langs=""               # add-on, e.g. "bg"
+tasks="asr st"
+mini_corpus_opts=""
+data_dir=data
+dumpdir=dump
+min_wav_duration=0.1
+max_wav_duration=30.0
+# Model
+pretrained_model=standin        # model-zoo dir of a released OWSM v3.1 model (or the stand-in)
+s2t_config=conf/finetune_dynprune.yaml
+s2t_exp=""                      # default: exp/s2t_<basename of s2t_config>
+s2t_args=""                     # extra arguments for espnet2.bin.s2t_train
+# Decoding
+inference_config=conf/decode_beam5.yaml
+inference_tag=""                # decode dir prefix (default: basename of inference_config)
+inference_gates="predicted on"  # gate patterns to decode with: predicted | on | off | <sparsity>
+decode_pretrained=true          # also decode the pretrained model as the dense baseline
+test_sets=""                    # default: every set in ${data_dir}/test_sets.txt
+
+. ./local/parse_options.sh "$@"
+. ./path.sh
+. ./cmd.sh
+
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
+run_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+
+[ -n "${s2t_exp}" ] || s2t_exp="exp/s2t_$(basename "${s2t_config}" .yaml)"
+[ -n "${train_threads}" ] || train_threads=$(nproc)
+[ -n "${inference_tag}" ] || inference_tag=$(basename "${inference_config}" .yaml)
+inference_tag="decode_${inference_tag#decode_}"   # results_table reads EXP/decode_*/
+stats_dir="${s2t_exp}_stats"
+token_dir="${data_dir}/token_list"
+finetune_config="${s2t_exp}/finetune_config.yaml"
+
+if run_stage 1; then
+    log "Stage 1: data preparation -> ${data_dir}"
+    ./local/data.sh --data_dir "${data_dir}" --europarl_st_langs "${europarl_st_langs}" \
+        --fleurs_langs "${fleurs_langs}" --voxforge_langs "${voxforge_langs}" --tasks "${tasks}" \
+        --mini_corpus_opts "${mini_corpus_opts}"
+fi
+
+[ -n "${test_sets}" ] || { [ -f "${data_dir}/test_sets.txt" ] && test_sets=$(tr '\n' ' ' < "${data_dir}/test_sets.txt"); } || true
+
+if run_stage 2 || run_stage 3 || run_stage 4; then
+    log "Stages 2-4: audio -> ${dumpdir}/raw (16 kHz mono wav, ${min_wav_duration}-${max_wav_duration} s)"
+    for dset in train dev ${test_sets}; do
+        python -m espnet_dynprune.corpora.format_audio --in_dir "${data_dir}/${dset}" \
+            --out_dir "${dumpdir}/raw/${dset}" --nj "${nj}" \
+            --min_duration "${min_wav_duration}" --max_duration "${max_wav_duration}"
+    done
+fi
+
+if run_stage 5; then
+    log "Stage 5: token list of ${pretrained_model} -> ${token_dir} (never retrained for fine-tuning)"
+    python -m espnet_dynprune.zoo.token_list --pretrained_model "${pretrained_model}" \
+        --output_dir "${token_dir}" --check_text "${dumpdir}/raw/train/text"
+fi
+
+if run_stage 10; then
+    log "Stage 10: fine-tuning config (${s2t_config} on ${pretrained_model}) and shape stats"
+    python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${pretrained_model}" \
+        --s2t_config "${s2t_config}" --output "${finetune_config}" --check_weights true
+    # Only the shape files are used: normalisation keeps the pretrained model's feats_stats.npz.
+    python -m espnet2.bin.s2t_train --collect_stats true --config "${finetune_config}" \
+        --use_preprocessor true --ngpu 0 --num_workers "${nj}" \
+        $(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev") \
+        --train_shape_file "${dumpdir}/raw/train/wav.scp" --valid_shape_file "${dumpdir}/raw/dev/wav.scp" \
+        --output_dir "${stats_dir}"
+fi
+
+if run_stage 11; then
+    log "Stage 11: fine-tuning -> ${s2t_exp} (ngpu=${ngpu}, resumable)"
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS="${train_threads}" python -m espnet2.bin.launch --cmd "${cuda_cmd}" \
+        --log "${s2t_exp}/train.log" --ngpu "${ngpu}" --num_nodes 1 \
+        --init_file_prefix "${s2t_exp}/.dist_init_" --multiprocessing_distributed true -- \
+        python -m espnet2.bin.s2t_train --config "${finetune_config}" --use_preprocessor true \
+        --init_param "$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" --print model_file)" \
+        $(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev") \
+        --train_shape_file "${stats_dir}/train/speech_shape" --valid_shape_file "${stats_dir}/valid/speech_shape" \
+        --resume true --output_dir "${s2t_exp}" ${s2t_args}
+fi
+
+# decode_one MODEL_CONFIG MODEL_FILE DECODE_ROOT GATES: every test set, nj jobs each, resumable.
+# Language and task come from each test set's text (one language x task per set).
+decode_one() {
+    local dset out
+    for dset in ${test_sets}; do
+        out="$3/${dset}"
+        mkdir -p "${out}/logdir"
+        local args=(--config "${inference_config}" --data_dir "${dumpdir}/raw/${dset}" --output_dir "${out}"
+                    --s2t_train_config "$1" --s2t_model_file "$2" --gates "$4" --nj "${nj}")
+        ${decode_cmd} JOB=1:"${nj}" "${out}/logdir/decode.JOB.log" \
+            python -m espnet_dynprune.recipe.decode "${args[@]}" --job JOB
+        python -m espnet_dynprune.recipe.decode "${args[@]}" --merge true
+    done
+}
+
+if run_stage 12; then
+    for gates in ${inference_gates}; do
+        log "Stage 12: decoding ${s2t_exp} with gates=${gates}"
+        decode_one "${s2t_exp}/config.yaml" "${s2t_exp}/valid.acc.ave.pth" \
+            "${s2t_exp}/${inference_tag}_gates_${gates}" "${gates}"
+    done
+    if [ "${decode_pretrained}" = true ]; then
+        log "Stage 12: decoding the pretrained model ${pretrained_model} (dense baseline)"
+        pretrained_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" \
+            --write_config exp/pretrained/config.yaml --print model_file)
+        decode_one exp/pretrained/config.yaml "${pretrained_file}" \
+            "exp/pretrained/${inference_tag}_gates_on" on
+    fi
+fi
+
+if run_stage 13; then
+    log "Stage 13: scoring, GFLOPs and results tables"
+    for decode_dir in "${s2t_exp}/${inference_tag}"_gates_* exp/pretrained/"${inference_tag}"_gates_*; do
+        [ -d "${decode_dir}" ] || continue
+        for dset in ${test_sets}; do
+            [ -f "${decode_dir}/${dset}/decode_summary.json" ] || continue
+            task=$(head -n 1 "${dumpdir}/raw/${dset}/text" | sed -E 's/^[^ ]+ <[a-z]+><([a-z_]+)>.*/\1/')
+            python -m espnet_dynprune.analysis.scoring --ref_text "${dumpdir}/raw/${dset}/text" \
+                --hyp_text "${decode_dir}/${dset}/text" --task "${task}" --output "${decode_dir}/${dset}/result.json"
+            python -m espnet_dynprune.analysis.flops --decode_dir "${decode_dir}/${dset}" \
+                --data_dir "${dumpdir}/raw/${dset}" --output "${decode_dir}/${dset}/flops.json"
+        done
+    done
+    python -m espnet_dynprune.analysis.results_table --exp_dirs "${s2t_exp}" exp/pretrained \
+        --output_dir exp/results
+fi
+log "Finished stages ${stage}-${stop_stage}"

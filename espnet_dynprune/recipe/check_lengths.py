@@ -1,0 +1,57 @@
+"""Fail before training when an utterance is longer than the model's ``speech_length``.
+
+Why: ESPnet's S2TPreprocessor pads or TRIMS every input to ``preprocessor_conf.speech_length``
+seconds (OWSM: 30 s) without a word, so a longer utterance trains on cut audio against its full
+transcript. Dump dirs carry ``utt2num_samples`` (stage 2-4), which makes the check cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Optional, Sequence, Tuple, Union
+
+import yaml
+
+from espnet_dynprune.data.owsm_datadir import read_map
+
+PathLike = Union[str, Path]
+
+
+def longest(data_dir: PathLike) -> Tuple[str, int]:
+    """(utt_id, samples) of the longest utterance of a dump dir."""
+    lengths = read_map(Path(data_dir) / "utt2num_samples")
+    if not lengths:
+        raise ValueError(f"{data_dir}/utt2num_samples is empty")
+    utt = max(lengths, key=lambda u: int(lengths[u]))
+    return utt, int(lengths[utt])
+
+
+def check_lengths(config: PathLike, data_dirs: Sequence[PathLike]) -> float:
+    """Raise naming the utterance if any is longer than the config's speech_length; return the max seconds."""
+    conf = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    pre = conf.get("preprocessor_conf") or {}
+    if "speech_length" not in pre:
+        raise ValueError(f"{config}: preprocessor_conf.speech_length is not set")
+    limit, fs = float(pre["speech_length"]), int(pre.get("fs", 16000))
+    worst = 0.0
+    for data_dir in data_dirs:
+        utt, samples = longest(data_dir)
+        seconds = samples / fs
+        if seconds > limit:
+            raise ValueError(f"{data_dir}: {utt} lasts {seconds:.2f} s, longer than speech_length={limit} "
+                             f"in {config}; raise it or drop long utterances (format_audio --max_duration)")
+        worst = max(worst, seconds)
+    return worst
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, required=True, help="s2t_train config with preprocessor_conf")
+    parser.add_argument("--data_dirs", type=Path, nargs="+", required=True, help="dump dirs with utt2num_samples")
+    args = parser.parse_args(argv)
+    print(f"longest utterance: {check_lengths(args.config, args.data_dirs):.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""egs2/europarl_st/s2t1 end to end on a tiny generated corpus: stand-in pretraining, then
+run.sh stages 1-13 (data prep, audio, token list, stats, dynprune fine-tuning, decoding as JOB
+arrays, scoring, GFLOPs, results table), and the errors a user meets first."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "europarl_st" / "s2t1"
+TINY_CORPUS = "--train 6 --dev 2 --test 2 --fleurs_train 4 --fleurs_dev 2 --fleurs_test 2"
+TEST_SETS = "test_epst_fra_asr test_epst_fra_st_eng"
+
+
+def _env() -> dict:
+    bindir = str(Path(sys.executable).parent)  # `python` in the scripts is this interpreter
+    return {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": sys.prefix}
+
+
+def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=recipe, env=_env(), capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the recipe (sources only) with a tiny stand-in config."""
+    root = tmp_path_factory.mktemp("egs2") / "europarl_st" / "s2t1"
+    shutil.copytree(RECIPE, root, ignore=shutil.ignore_patterns("downloads", "data", "dump", "exp", "standin"))
+    config = yaml.safe_load((root / "conf" / "pretrain_standin.yaml").read_text())
+    config["encoder_conf"].update(output_size=32, attention_heads=2, linear_units=64, cgmlp_linear_units=64, num_blocks=1)
+    config["decoder_conf"].update(attention_heads=2, linear_units=64, num_blocks=1)
+    config.update(max_epoch=1, batch_size=4, keep_nbest_models=1)
+    (root / "conf" / "tiny_standin.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+def test_missing_corpus_root_names_the_db_sh_variable(recipe: Path) -> None:
+    db = recipe / "db.sh"
+    original = db.read_text()
+    db.write_text(original.replace("FLEURS= ", "FLEURS=/nonexistent "))
+    try:
+        proc = _run(recipe, "./run.sh", "--stop_stage", "1", "--fleurs_langs", "hu", "--europarl_st_langs", "", check=False)
+    finally:
+        db.write_text(original)
+    assert proc.returncode != 0 and "FLEURS" in proc.stderr and "/nonexistent" in proc.stderr
+
+
+def test_unknown_option_is_refused(recipe: Path) -> None:
+    proc = _run(recipe, "./run.sh", "--sparsity", "0.5", check=False)
+    assert proc.returncode != 0 and "unknown option --sparsity" in proc.stderr
+
+
+def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
+    _run(recipe, "./local/pretrain_standin.sh", "--config", "conf/tiny_standin.yaml", "--num_pieces", "60",
+         "--mini_corpus_opts", TINY_CORPUS, "--out", "standin_tiny")  # fmt: skip
+    assert (recipe / "standin_tiny" / "meta.yaml").is_file()
+    assert "pretrain_standin.sh" in (recipe / "standin_tiny" / "meta.yaml").read_text()
+
+    _run(recipe, "./run.sh", "--pretrained_model", "standin_tiny", "--mini_corpus_opts", TINY_CORPUS,
+         "--s2t_args", "--max_epoch 1 --batch_size 4", "--test_sets", TEST_SETS, "--inference_gates", "predicted",
+         "--nj", "2")  # fmt: skip
+
+    # Data in OWSM format with both tasks; the token list is the stand-in's, copied.
+    text = (recipe / "dump/raw/train/text").read_text()
+    assert "<fra><asr><notimestamps>" in text and "<deu><st_eng><notimestamps>" in text
+    assert (recipe / "data/token_list/bpe_unigram60/tokens.txt").is_file()
+    # Fine-tuned as dynprune, from the pretrained weights.
+    config = yaml.safe_load((recipe / "exp/s2t_finetune_dynprune/config.yaml").read_text())
+    assert (config["model"], config["encoder"], config["decoder"]) == ("dynprune", "e_branchformer_dynprune", "transformer_dynprune")
+    assert "standin_tiny" in (recipe / "exp/s2t_finetune_dynprune/train.log").read_text()
+    # Two decode shards per test set, merged, scored; FLOPs and sparsity recorded.
+    decode = recipe / "exp/s2t_finetune_dynprune/decode_beam5_gates_predicted"
+    for dset in TEST_SETS.split():
+        assert (decode / dset / "logdir/output.2/done").is_file()
+        summary = json.loads((decode / dset / "decode_summary.json").read_text())
+        assert summary["num_utts"] == 2 and set(summary["sparsity"]) == {"encoder", "decoder"}
+        assert json.loads((decode / dset / "flops.json").read_text())["gflops"]["total"] > 0
+    assert "wer" in json.loads((decode / "test_epst_fra_asr/result.json").read_text())
+    assert "bleu" in json.loads((decode / "test_epst_fra_st_eng/result.json").read_text())
+    assert (recipe / "exp/pretrained/decode_beam5_gates_on/test_epst_fra_asr/result.json").is_file()
+    table = (recipe / "exp/results/results.md").read_text()
+    assert "s2t_finetune_dynprune" in table and "pretrained" in table
+    assert (recipe / "exp/results/results.csv").is_file()
+
+    # Resumable: finished decode shards are not redone (nor is the model loaded for them).
+    hyps = (decode / "test_epst_fra_asr/text").read_text()
+    _run(recipe, "./run.sh", "--stage", "12", "--stop_stage", "12", "--test_sets", "test_epst_fra_asr",
+         "--inference_gates", "predicted", "--decode_pretrained", "false", "--nj", "2")  # fmt: skip
+    log = (decode / "test_epst_fra_asr/logdir/decode.1.log").read_text()
+    assert "are done; skipping" in log
+    assert (decode / "test_epst_fra_asr/text").read_text() == hyps
