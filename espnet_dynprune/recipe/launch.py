@@ -83,6 +83,13 @@ def parse(argv: Sequence[str]) -> JobSpec:
     return spec
 
 
+def _check_options(spec: JobSpec) -> None:
+    """Both backends take the same Kaldi options (local ignores the scheduler ones)."""
+    unknown = set(spec.options) - {"gpu", "max_jobs_run", *_SLURM_FLAGS}
+    if unknown:
+        raise ValueError(f"unknown option(s) for --backend {spec.backend}: {sorted(unknown)}")
+
+
 def _run_one(spec: JobSpec, index: int) -> int:
     log = Path(spec.substitute(spec.log, index))
     command = [spec.substitute(a, index) for a in spec.command]
@@ -98,9 +105,7 @@ def _run_one(spec: JobSpec, index: int) -> int:
 
 def run_local(spec: JobSpec) -> int:
     """Run every job here; return 1 if any failed (naming their logs), else 0."""
-    unknown = set(spec.options) - {"gpu", "max_jobs_run", *_SLURM_FLAGS}
-    if unknown:
-        raise ValueError(f"unknown option(s) for --backend local: {sorted(unknown)}")
+    _check_options(spec)
     if int(spec.options.get("gpu", "0")) > 0:
         logging.info("--gpu %s: local jobs see this machine's GPUs", spec.options["gpu"])
     workers = int(spec.options.get("max_jobs_run", len(spec.indices())))
@@ -115,9 +120,7 @@ def run_local(spec: JobSpec) -> int:
 
 def sbatch_command(spec: JobSpec) -> List[str]:
     """The ``sbatch --wait`` command line (a job array when a range is given)."""
-    unknown = set(spec.options) - {"gpu", "max_jobs_run", *_SLURM_FLAGS}
-    if unknown:
-        raise ValueError(f"unknown option(s) for --backend slurm: {sorted(unknown)}")
+    _check_options(spec)
     cmd = ["sbatch", "--wait", "--parsable", f"--chdir={Path.cwd()}"]
     for name, flag in _SLURM_FLAGS.items():
         if name in spec.options:
