@@ -7,10 +7,11 @@ are excluded: fvcore cannot count the STFT, and they are <1% of the encoder),
 the gate predictors, and the decoder's beam search: per step one
 ``batch_score`` call over the running hypotheses (1 at the first step, which
 runs the whole ``<sos><lang><task><notimestamps>`` prompt without a cache,
-``beam_size`` afterwards) with the prefix length of that step. ESPnet's decoder
-caches layer outputs, so every step re-projects the encoder output into
-source-attention keys and values for every hypothesis; that is counted, as in
-the papers. CTC is not counted (decoding uses ``ctc_weight`` 0).
+``beam_size`` afterwards) with the prefix length of that step. ESPnet's stock
+decoder caches layer outputs only, so every step re-projects the encoder output
+into source-attention keys and values for every hypothesis; the papers count
+that. The dynprune decoder projects them once per utterance (first call), and
+is counted as it runs. CTC is not counted (decoding uses ``ctc_weight`` 0).
 
 Since a dynprune model really skips gated modules in eval mode, tracing it
 under a forced pattern counts only what runs. The encoder runs on
@@ -176,18 +177,30 @@ class FlopCounter:
             memory = run(self.feats, self.feat_lengths)
         return count_macs(_Call(self.model.encoder, run), (self.feats, self.feat_lengths)), memory
 
-    def _step(self, memory: torch.Tensor, hyps: int, prefix: int) -> float:
+    def decoder_steps(self, memory: torch.Tensor, steps: int = 3) -> List[float]:
+        """MACs of the first ``steps`` beam-search calls: prompt (1 hypothesis), then cached steps.
+
+        Each call gets the real states of the previous one, so a decoder that keeps
+        per-utterance work in its states (cached source keys/values) is counted as it runs.
+        """
         decoder = self.model.decoder
-        ys = torch.tensor(self.primer + [self.model.eos] * (prefix - len(self.primer))).expand(hyps, -1)
-        xs = memory.expand(hyps, -1, -1)
-        cached = prefix > len(self.primer)
-        cache = torch.zeros(len(decoder.decoders), hyps, prefix - 1, memory.size(-1))
+        ys = torch.tensor(self.primer).unsqueeze(0)
+        states: list = [None]
+        costs = []
+        for step in range(steps):
+            xs = memory.expand(ys.size(0), -1, -1)
 
-        def run(ys: torch.Tensor, xs: torch.Tensor, cache: torch.Tensor) -> torch.Tensor:
-            states = [[cache[i, b] for i in range(cache.size(0))] for b in range(ys.size(0))]
-            return decoder.batch_score(ys, states if cached else [None] * ys.size(0), xs)[0]
+            def run(ys: torch.Tensor, xs: torch.Tensor, states=states) -> torch.Tensor:
+                return decoder.batch_score(ys, states, xs)[0]
 
-        return count_macs(_Call(decoder, run), (ys, xs, cache))
+            costs.append(count_macs(_Call(decoder, run), (ys, xs)))
+            with torch.no_grad():
+                states = decoder.batch_score(ys, states, xs)[1]
+            if step == 0:  # the beam fills up from the one initial hypothesis
+                states = [decoder.select_state(states, 0)] * self.beam_size
+                ys = ys.expand(self.beam_size, -1)
+            ys = torch.cat([ys, torch.full((ys.size(0), 1), self.model.eos)], dim=1)
+        return costs
 
     def costs(self, gates: Gates = None) -> tuple[float, DecoderCost]:
         """(encoder MACs, decoder cost) under ``gates`` (memoised)."""
@@ -195,10 +208,7 @@ class FlopCounter:
         if key not in self._memo:
             with forced(self.model, gates):
                 encoder, memory = self._encoder()
-                p = len(self.primer)
-                first = self._step(memory, 1, p)
-                second = self._step(memory, self.beam_size, p + 1)
-                third = self._step(memory, self.beam_size, p + 2)
+                first, second, third = self.decoder_steps(memory)
             self._memo[key] = (encoder, DecoderCost(first, second, third - second))
         return self._memo[key]
 

@@ -59,10 +59,16 @@ class GateDecision:
             training mode of the straight-through estimator: every module runs on
             every row and its output is multiplied by the hard gate, because the
             gradient reaching a skipped gate is <dL/dy, f(x)> and needs f(x).
+        keep: (B, G) host copy of ``values > 0.5`` when the caller already has it.
     """
 
     def __init__(
-        self, values: torch.Tensor, names: Sequence[str], skip_rows: bool, num_frames: int = 1
+        self,
+        values: torch.Tensor,
+        names: Sequence[str],
+        skip_rows: bool,
+        num_frames: int = 1,
+        keep: Optional[torch.Tensor] = None,
     ) -> None:
         if values.dim() != 2 or values.size(1) != len(names):
             raise ValueError(
@@ -72,7 +78,9 @@ class GateDecision:
         self.names = tuple(names)
         self.skip_rows = skip_rows
         self.num_frames = num_frames
-        self.keep = values.detach().to("cpu", copy=True) > 0.5  # the one host sync
+        if keep is None:
+            keep = values.detach().to("cpu", copy=True) > 0.5  # the one host sync
+        self.keep = keep
         self._rows: dict[int, RowSet] = {}
 
     @property
@@ -87,6 +95,18 @@ class GateDecision:
                 keep = torch.ones_like(keep)
             self._rows[gate] = RowSet.from_mask(keep, self.values.device)
         return self._rows[gate]
+
+    def repeat_rows(self, times: int) -> "GateDecision":
+        """Each row repeated ``times`` times in place (beam hypotheses of one utterance).
+
+        Uses the host copy of the pattern, so it costs no device sync.
+        """
+        if times == 1:
+            return self
+        return GateDecision(
+            self.values.repeat_interleave(times, dim=0), self.names, self.skip_rows,
+            self.num_frames, keep=self.keep.repeat_interleave(times, dim=0),
+        )
 
     def value(self, gate: int) -> torch.Tensor:
         """(B,) keep values of one gate."""

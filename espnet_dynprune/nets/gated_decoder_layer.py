@@ -1,9 +1,10 @@
 """Gated forward pass over a stock ESPnet Transformer ``DecoderLayer``.
 
 Self-attention, source attention and the feed-forward module each carry their
-own residual, so a skipped module is the identity. With a cache (incremental
-decoding in beam search) only the newest position is computed, as in ESPnet,
-and the layer's output is appended to its cache.
+own residual, so a skipped module is the identity (a skipped layer is its three
+modules skipped). With a cache (incremental decoding in beam search) only the
+newest position is computed, as in ESPnet, and the layer's output is appended
+to its cache. Source attention reads keys/values projected once per utterance.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
 
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import gated_residual
+from espnet_dynprune.nets.source_attention import SourceKeysValues, attend
 
 SELF_ATTN, SRC_ATTN, FFN = "self_attn", "src_attn", "ffn"
 MODULE_TYPES = (SELF_ATTN, SRC_ATTN, FFN)
@@ -29,9 +31,10 @@ def _self_attention(layer: DecoderLayer, cached: bool):
     return run
 
 
-def _source_attention(layer: DecoderLayer):
-    def run(x: torch.Tensor, memory: torch.Tensor, memory_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        return layer.dropout(layer.src_attn(layer.norm2(x), memory, memory, memory_mask))
+def _source_attention(layer: DecoderLayer, source: Optional[SourceKeysValues]):
+    """Source attention of the rows that keep it; ``source`` holds exactly their utterances."""
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return layer.dropout(attend(layer.src_attn, layer.norm2(x), source))
 
     return run
 
@@ -46,17 +49,24 @@ def _query_mask(tgt_mask: Optional[torch.Tensor], cached: bool) -> Optional[torc
     return tgt_mask[:, -1:, :]
 
 
-def module_gated_forward(
+def gated_forward(
     layer: DecoderLayer,
     tgt: torch.Tensor,
     tgt_mask: Optional[torch.Tensor],
-    memory: torch.Tensor,
-    memory_mask: Optional[torch.Tensor],
+    source: Optional[SourceKeysValues],
     decision: GateDecision,
     gates: tuple[int, int, int],
     cache: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """One decoder layer with self-attention / source attention / FFN gated."""
+    """One decoder layer with self-attention / source attention / FFN gated.
+
+    Args:
+        tgt: (R, L, D) decoder input, R = utterances x hypotheses each.
+        source: keys/values of the utterances whose rows keep source attention.
+        decision: (R, G) gates of the rows.
+        gates: gate columns of the three modules (all equal for a layer gate).
+        cache: (R, L - 1, D) this layer's outputs at the previous positions.
+    """
     cached = cache is not None
     zero = not decision.skip_rows
     x = tgt[:, -1:] if cached else tgt
@@ -67,8 +77,8 @@ def module_gated_forward(
         owners=(layer.norm1, layer.self_attn),
     )
     x = gated_residual(
-        x, decision.rows(g_src), decision.value(g_src), _source_attention(layer),
-        memory, memory_mask, zero_skipped=zero, owners=(layer.norm2, layer.src_attn),
+        x, decision.rows(g_src), decision.value(g_src), _source_attention(layer, source),
+        zero_skipped=zero, owners=(layer.norm2, layer.src_attn),
     )
     x = gated_residual(
         x, decision.rows(g_ffn), decision.value(g_ffn), _feed_forward(layer),
@@ -77,41 +87,16 @@ def module_gated_forward(
     return x if cache is None else torch.cat([cache, x], dim=1)
 
 
-def layer_gated_forward(
-    layer: DecoderLayer,
-    tgt: torch.Tensor,
-    tgt_mask: Optional[torch.Tensor],
-    memory: torch.Tensor,
-    memory_mask: Optional[torch.Tensor],
-    decision: GateDecision,
-    gate: int,
-    cache: Optional[torch.Tensor] = None,
-) -> torch.Tensor:
-    """Whole decoder layer skipped or run (the layer-level baseline)."""
-    cached = cache is not None
-    x = tgt[:, -1:] if cached else tgt
-
-    def delta(q: torch.Tensor, full: torch.Tensor, m, mem, mem_mask, c) -> torch.Tensor:
-        out = layer(full, m, mem, mem_mask, cache=c)[0]
-        return (out[:, -1:] if cached else out) - q
-
-    x = gated_residual(
-        x, decision.rows(gate), decision.value(gate), delta, tgt, tgt_mask, memory,
-        memory_mask, cache, zero_skipped=not decision.skip_rows, owners=(layer,),
-    )
-    return x if cache is None else torch.cat([cache, x], dim=1)
-
-
 def unit_macs_per_step(layer: DecoderLayer, prefix_length: int, num_frames: int) -> dict[str, int]:
     """Multiply-accumulates of each gated module for one new token.
 
-    Source attention includes projecting the encoder output into keys and
-    values, which ESPnet's decoder repeats at every step.
+    Source attention's once-per-utterance key/value projection is spread over
+    ``prefix_length`` steps.
     """
     d = layer.size
     ff = layer.feed_forward.w_1.out_features
     return {
         SELF_ATTN: 4 * d * d + 2 * prefix_length * d,
-        SRC_ATTN: 2 * d * d + 2 * num_frames * d * d + 2 * num_frames * d,
+        SRC_ATTN: 2 * d * d + 2 * num_frames * d + 2 * num_frames * d * d // prefix_length,
         FFN: 2 * d * ff,
     }

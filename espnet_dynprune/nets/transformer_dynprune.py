@@ -6,11 +6,16 @@ ESPnet's ``transformer`` keeps its meaning, and the state dict is ESPnet's plus
 time-averaged encoder output and the ``<lang><task>`` symbols that follow
 ``<sos>`` in the decoder input (OWSM's prompt), so training, ``score`` and
 ``batch_score`` (ESPnet beam search) all see the same context.
+
+In beam search the decision and each layer's source-attention keys/values are
+made once per utterance, at the first step, and travel in the hypotheses'
+states (``HypothesisState``); every later step reuses them. With
+``gate_predictor: none`` this is a dense Transformer decoder with that cache.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
@@ -19,14 +24,17 @@ from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
 from espnet_dynprune.gating.decision import GateDecision
+from espnet_dynprune.gating.row_dispatch import take_rows
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.nets.decoder_state import HypothesisState, UtteranceSource
 from espnet_dynprune.nets.gated_decoder_layer import (
     MODULE_TYPES,
-    layer_gated_forward,
-    module_gated_forward,
+    SRC_ATTN,
+    gated_forward,
     unit_macs_per_step,
 )
 from espnet_dynprune.nets.gated_part import GatedPart
+from espnet_dynprune.nets.source_attention import project_source
 
 
 TYPICAL_PREFIX_LENGTH = 16  # tokens; only weights self-attention in the FLOPs-weighted sparsity
@@ -93,21 +101,47 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
             raise ValueError("decoder input has no <lang><task> after <sos>")
         return self.vocabulary.lookup(ys.gather(1, start + 1).squeeze(1), ys.gather(1, start + 2).squeeze(1))
 
-    def _decide(self, memory: torch.Tensor, memory_valid: Optional[torch.Tensor], ys: torch.Tensor) -> GateDecision:
-        language, task = self._context_of(ys)
-        return self.gate_predictor(memory, memory_valid, language, task)
+    def _gates(self, layer: int) -> tuple[int, int, int]:
+        return tuple(self.gate_index(layer, m) for m in self.module_types)
 
-    def _layers(self, x, tgt_mask, memory, memory_mask, decision, caches):
+    def prepare_source(
+        self, memory: torch.Tensor, memory_mask: Optional[torch.Tensor], ys: torch.Tensor
+    ) -> UtteranceSource:
+        """Decide the gates of U utterances and project their source keys/values once.
+
+        Args:
+            memory: (U, T, D) encoder output.
+            memory_mask: (U, 1, T) True on real frames, or None.
+            ys: (U, L) decoder input, ``<sos><lang><task>`` included.
+        """
+        valid = None if memory_mask is None else memory_mask.squeeze(1)
+        language, task = self._context_of(ys)
+        decision = self.gate_predictor(memory, valid, language, task)
+        keys_values = []
+        for i, layer in enumerate(self.decoders):
+            rows = decision.rows(self.gate_index(i, SRC_ATTN))
+            if rows.nobody:
+                keys_values.append(None)
+                continue
+            keys_values.append(
+                project_source(layer.src_attn, take_rows(rows, memory), take_rows(rows, memory_mask))
+            )
+        return UtteranceSource(decision, keys_values)
+
+    def _layers(
+        self,
+        x: torch.Tensor,
+        tgt_mask: Optional[torch.Tensor],
+        source: UtteranceSource,
+        caches: List[Optional[torch.Tensor]],
+    ) -> tuple[torch.Tensor, List[torch.Tensor]]:
         """Run every layer; returns the last output and the per-layer outputs."""
+        decision = source.decision_for(x.size(0))
         outputs = []
         for i, (layer, cache) in enumerate(zip(self.decoders, caches)):
-            if self.gate_granularity == "layer":
-                x = layer_gated_forward(layer, x, tgt_mask, memory, memory_mask, decision, i, cache)
-            else:
-                gates = tuple(self.gate_index(i, m) for m in self.module_types)
-                x = module_gated_forward(
-                    layer, x, tgt_mask, memory, memory_mask, decision, gates, cache
-                )
+            x = gated_forward(
+                layer, x, tgt_mask, source.keys_values[i], decision, self._gates(i), cache
+            )
             outputs.append(x)
         return x, outputs
 
@@ -124,10 +158,9 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         tgt_mask = (~make_pad_mask(ys_in_lens)[:, None, :]).to(ys_in_pad.device)
         tgt_mask = tgt_mask & subsequent_mask(tgt_mask.size(-1), device=tgt_mask.device)[None]
         memory_mask = (~make_pad_mask(hlens, maxlen=hs_pad.size(1)))[:, None, :].to(hs_pad.device)
-        decision = self._decide(hs_pad, memory_mask.squeeze(1), ys_in_pad)
+        source = self.prepare_source(hs_pad, memory_mask, ys_in_pad)
         x, outputs = self._layers(
-            self.embed(ys_in_pad), tgt_mask, hs_pad, memory_mask, decision,
-            [None] * len(self.decoders),
+            self.embed(ys_in_pad), tgt_mask, source, [None] * len(self.decoders)
         )
         x = self.after_norm(x)
         hidden = x
@@ -140,6 +173,25 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
             return (x, outputs), olens
         return x, olens
 
+    def step(
+        self,
+        tgt: torch.Tensor,
+        tgt_mask: torch.Tensor,
+        source: UtteranceSource,
+        cache: Optional[List[torch.Tensor]] = None,
+        return_hs: bool = False,
+    ) -> Tuple[Any, List[torch.Tensor]]:
+        """One incremental step of R = U x k hypotheses over a prepared ``source``."""
+        caches = cache if cache is not None else [None] * len(self.decoders)
+        x, new_cache = self._layers(self.embed(tgt), tgt_mask, source, caches)
+        y = self.after_norm(x[:, -1])
+        hidden = y
+        if self.output_layer is not None:
+            y = torch.log_softmax(self.output_layer(y), dim=-1)
+        if return_hs:
+            return (y, hidden), new_cache
+        return y, new_cache
+
     def forward_one_step(
         self,
         tgt: torch.Tensor,
@@ -150,18 +202,42 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         cache: List[torch.Tensor] = None,
         return_hs: bool = False,
     ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        """One incremental step (used by ``score`` and ``batch_score``)."""
-        valid = None if memory_mask is None else memory_mask.squeeze(1)
-        decision = self._decide(memory, valid, tgt)
-        caches = cache if cache is not None else [None] * len(self.decoders)
-        x, new_cache = self._layers(self.embed(tgt), tgt_mask, memory, memory_mask, decision, caches)
-        y = self.after_norm(x[:, -1])
-        hidden = y
-        if self.output_layer is not None:
-            y = torch.log_softmax(self.output_layer(y), dim=-1)
+        """ESPnet's one-step API: decides and projects anew on every call (no state)."""
+        source = self.prepare_source(memory, memory_mask, tgt)
+        return self.step(tgt, tgt_mask, source, cache, return_hs)
+
+    def _source_of(self, states: List[Any], xs: torch.Tensor, ys: torch.Tensor) -> UtteranceSource:
+        if states[0] is None:
+            return self.prepare_source(xs, None, ys)
+        source = states[0].source
+        if any(s.source is not source for s in states):
+            raise ValueError("batch_score got hypotheses of different utterances' states")
+        return source
+
+    def score(self, ys: torch.Tensor, state: Any, x: torch.Tensor, return_hs: bool = False):
+        """ESPnet ``ScorerInterface.score`` (non-batched beam search)."""
+        out, states = self.batch_score(ys.unsqueeze(0), [state], x.unsqueeze(0), return_hs)
         if return_hs:
-            return (y, hidden), new_cache
-        return y, new_cache
+            (logp, hs) = out
+            return logp.squeeze(0), hs, states[0]
+        return out.squeeze(0), states[0]
+
+    def batch_score(
+        self, ys: torch.Tensor, states: List[Any], xs: torch.Tensor, return_hs: bool = False
+    ) -> Tuple[Any, List[HypothesisState]]:
+        """ESPnet ``BatchScorerInterface.batch_score`` with per-utterance K/V and gates.
+
+        At the first step (states None) every row of ``xs`` is its own utterance
+        (ESPnet starts from one hypothesis); later the hypotheses share their
+        utterance's ``source``.
+        """
+        source = self._source_of(states, xs, ys)
+        cache = None
+        if states[0] is not None:
+            cache = [torch.stack([s.layers[i] for s in states]) for i in range(len(self.decoders))]
+        ys_mask = subsequent_mask(ys.size(-1), device=xs.device).unsqueeze(0)
+        out, new_cache = self.step(ys, ys_mask, source, cache, return_hs)
+        return out, [HypothesisState([c[b] for c in new_cache], source) for b in range(ys.size(0))]
 
     def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Skipped flags and per-step MACs of each layer's three modules."""

@@ -54,16 +54,20 @@ def test_skipped_modules_are_not_counted_and_all_on_equals_stock(models, counter
     dec_off = counter.utterance(10, {"encoder": "on", "decoder": "off"})
     assert dec_off["encoder"] == on["encoder"] and dec_off["decoder"] == off["decoder"]
     stock_on = flops.utterance_gflops(stock, 2.0, 10, 3, lang_sym="<fra>", task_sym="<asr>")
-    assert stock_on == on
+    assert stock_on["encoder"] == on["encoder"]
+    # stock ESPnet re-projects the source keys/values at every step for every hypothesis
+    assert stock_on["decoder"] > 2 * on["decoder"]
 
 
-def test_a_cached_step_is_affine_in_the_prefix_length(models, counter):
-    _, cost = counter.costs("on")
-    prompt = len(counter.primer)
-    with flops.forced(models[1], "on"):
-        _, memory = counter._encoder()
-        assert counter._step(memory, 3, prompt + 5) == cost.second + 4 * cost.per_token
-    assert cost.per_token > 0
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_cached_step_is_affine_in_the_prefix_length(models, counter, which):
+    model = models[which]
+    c = counter if which == 1 else flops.FlopCounter(model, 2.0, 3, lang_sym="<fra>", task_sym="<asr>")
+    with flops.forced(model, "on"):
+        _, memory = c._encoder()
+        steps = c.decoder_steps(memory, steps=6)
+    growth = steps[2] - steps[1]
+    assert growth > 0 and all(b - a == growth for a, b in zip(steps[1:], steps[2:]))
 
 
 def test_forcing_is_restored_and_gate_names_checked(models):

@@ -40,11 +40,11 @@ def test_stock_training_entry_point_trains_the_dynprune_model(trained):
     assert "2epoch results" in log and best_model_file(run.exp_dir).exists()
 
 
-def speech2text(run, **kwargs):
+def speech2text(run, beam_size=2, **kwargs):
     from espnet2.bin.s2t_inference import Speech2Text
 
     return Speech2Text(s2t_train_config=str(run.config), s2t_model_file=str(run.model_file),
-                       beam_size=2, ctc_weight=0.0, **kwargs)
+                       beam_size=beam_size, ctc_weight=0.0, **kwargs)
 
 
 def test_speech2text_decodes_with_language_and_task(trained):
@@ -87,3 +87,46 @@ def test_asr_task_sees_the_encoder_and_decoder():
         check=True, capture_output=True, text=True,
     ).stdout
     assert "encoder: e_branchformer_dynprune" in out and "sparsity_target" in out
+
+
+def stock_config(run, path):
+    """The trained run's config with ESPnet's own encoder, decoder and model (same weights)."""
+    import inspect
+
+    import yaml
+    from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
+    from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+    from espnet2.s2t.espnet_model import ESPnetS2TModel
+
+    config = yaml.safe_load(run.config.read_text())
+    for key, name, cls in (("encoder", "e_branchformer", EBranchformerEncoder),
+                           ("decoder", "transformer", TransformerDecoder),
+                           ("model", "espnet", ESPnetS2TModel)):
+        config[key] = name
+        accepted = inspect.signature(cls.__init__).parameters
+        config[f"{key}_conf"] = {k: v for k, v in config[f"{key}_conf"].items() if k in accepted}
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_cached_beam_search_gives_stock_hypotheses_with_kv_projected_once(trained, tmp_path):
+    """Dense dynprune (gates on, source K/V once per utterance) == stock ESPnet, beam 5."""
+    from espnet2.bin.s2t_inference import Speech2Text
+
+    corpus, run = trained
+    stock = Speech2Text(s2t_train_config=str(stock_config(run, tmp_path / "stock.yaml")),
+                        s2t_model_file=str(run.model_file), beam_size=5, ctc_weight=0.0)
+    dyn = speech2text(run, beam_size=5)
+    dyn.s2t_model.force_gates("on")
+    assert type(stock.s2t_model.decoder).__name__ == "TransformerDecoder"
+    projections = []
+    dyn.s2t_model.decoder.decoders[0].src_attn.linear_k.register_forward_hook(
+        lambda m, a, o: projections.append(a[0].size(0)))
+    wavs = list(read_map(corpus / "data" / "test" / "wav.scp").values())
+    for wav_path in wavs:
+        wav = read_wav(wav_path)
+        for lang, task in (("<fra>", "<asr>"), ("<deu>", "<st_eng>")):
+            expected = [h[-1].yseq.tolist() for h in stock(wav, lang_sym=lang, task_sym=task)]
+            got = [h[-1].yseq.tolist() for h in dyn(wav, lang_sym=lang, task_sym=task)]
+            assert got == expected
+    assert projections == [1] * (2 * len(wavs))

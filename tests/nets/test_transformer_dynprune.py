@@ -79,10 +79,14 @@ def test_skipped_source_attention_is_not_computed(memory):
     _, dyn = decoder_pair()
     calls = []
     for layer in dyn.decoders:
-        layer.src_attn.register_forward_hook(lambda m, a, o: calls.append(a[0].size(0)))
+        for name in ("linear_q", "linear_k", "linear_v", "linear_out"):
+            getattr(layer.src_attn, name).register_forward_hook(
+                lambda m, a, o, name=name: calls.append((name, a[0].size(0)))
+            )
     dyn.force_gates(torch.tensor([[1, 0, 1, 1, 0, 1], [1, 1, 1, 1, 0, 1]]))
     dyn.batch_score(torch.tensor([[SOS, FRA, ASR], [SOS, DEU, ASR]]), [None, None], memory[0])
-    assert calls == [1]  # layer 0: utterance 1 only; layer 1: nobody
+    # layer 0: utterance 1 only; layer 1: nobody
+    assert calls == [("linear_k", 1), ("linear_v", 1), ("linear_q", 1), ("linear_out", 1)]
 
 
 def test_context_is_read_after_sos_and_checked(memory):
