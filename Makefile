@@ -4,6 +4,7 @@
 #   make sysdeps  apt-get install espeak-ng ffmpeg if one is missing (root only)
 #   make test     run the test suite
 #   make demo     run the end-to-end demo (espnet_dynprune.bin.demo)
+#   make bench    OWSM v3.1 decoding speed, stock ESPnet vs dynprune (BENCH_ARGS=...)
 
 PY ?= python3.11
 VENV ?= .venv
@@ -12,11 +13,12 @@ PIP := $(VPY) -m pip
 STAMP := $(VENV)/.installed
 PYTEST_FLAGS ?= -q -p no:cacheprovider -rfEs
 DEMO_ARGS ?=
+BENCH_ARGS ?=
 # Byte-compiled explicitly: with PYTHONDONTWRITEBYTECODE=1 an editable install
 # would otherwise recompile the start-up hook on every interpreter start.
 HOOK_SOURCES := espnet_dynprune/__init__.py espnet_dynprune/_import_hook.py
 
-.PHONY: venv sysdeps test demo clean
+.PHONY: venv sysdeps test demo bench clean
 
 venv: $(STAMP)
 	@$(VPY) -m compileall -q $(HOOK_SOURCES)
@@ -55,6 +57,9 @@ test: venv sysdeps
 
 demo: venv sysdeps
 	$(VPY) -m espnet_dynprune.bin.demo $(DEMO_ARGS)
+
+bench: venv
+	$(VPY) -m espnet_dynprune.bin.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info

@@ -134,6 +134,7 @@ setup(
         "typeguard",
     ],
     extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["espnet-dynprune-bench=espnet_dynprune.bin.bench:main"]},
     cmdclass=cmdclass,
     zip_safe=False,
 )

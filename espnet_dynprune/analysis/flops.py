@@ -49,10 +49,15 @@ Gates = Union[None, str, float, Mapping[str, Union[str, float, Mapping[str, bool
 
 
 def count_macs(module: torch.nn.Module, inputs: tuple) -> float:
-    """fvcore's count of ``module(*inputs)``; unsupported ops listed at debug level."""
+    """fvcore's count of ``module(*inputs)``; unsupported ops listed at debug level.
+
+    Traced without autograd: a 1B model's traced graph with saved activations does
+    not fit in 24 GB.
+    """
     analysis = FlopCountAnalysis(module, inputs)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-    total = float(analysis.total())
+    with torch.no_grad():
+        total = float(analysis.total())
     if analysis.unsupported_ops():
         logging.debug(f"fvcore did not count: {dict(analysis.unsupported_ops())}")
     return total
@@ -151,9 +156,10 @@ class FlopCounter:
         self.task_sym = task_sym or vocabulary.tasks[0]
         primer = [self.lang_sym, self.task_sym] + (["<notimestamps>"] if "<notimestamps>" in tokens else [])
         self.primer = [model.sos] + [tokens.index(t) for t in primer]
-        speech = torch.zeros(1, max(1, round(speech_seconds * sample_rate)))
+        self.device = next(model.parameters()).device
+        speech = torch.zeros(1, max(1, round(speech_seconds * sample_rate)), device=self.device)
         with torch.no_grad():
-            feats, lengths = model.frontend(speech, torch.tensor([speech.size(1)]))
+            feats, lengths = model.frontend(speech, torch.tensor([speech.size(1)], device=self.device))
             if model.normalize is not None:
                 feats, lengths = model.normalize(feats, lengths)
         self.feats, self.feat_lengths = feats, lengths
@@ -164,7 +170,8 @@ class FlopCounter:
         if not hasattr(self.model.encoder, "context"):
             return nullcontext()
         lang, task = self.model.context_vocabulary.symbol_indices(self.lang_sym, self.task_sym)
-        return self.model.encoder.context(torch.tensor([lang]), torch.tensor([task]))
+        return self.model.encoder.context(torch.tensor([lang], device=self.device),
+                                          torch.tensor([task], device=self.device))
 
     def _encoder(self) -> tuple[float, torch.Tensor]:
         """Encoder MACs and its output (the decoder's memory), conv2d subsampling included."""
@@ -184,7 +191,7 @@ class FlopCounter:
         per-utterance work in its states (cached source keys/values) is counted as it runs.
         """
         decoder = self.model.decoder
-        ys = torch.tensor(self.primer).unsqueeze(0)
+        ys = torch.tensor(self.primer, device=self.device).unsqueeze(0)
         states: list = [None]
         costs = []
         for step in range(steps):
@@ -199,7 +206,7 @@ class FlopCounter:
             if step == 0:  # the beam fills up from the one initial hypothesis
                 states = [decoder.select_state(states, 0)] * self.beam_size
                 ys = ys.expand(self.beam_size, -1)
-            ys = torch.cat([ys, torch.full((ys.size(0), 1), self.model.eos)], dim=1)
+            ys = torch.cat([ys, torch.full((ys.size(0), 1), self.model.eos, device=self.device)], dim=1)
         return costs
 
     def costs(self, gates: Gates = None) -> tuple[float, DecoderCost]:

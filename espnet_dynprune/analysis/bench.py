@@ -1,0 +1,220 @@
+"""Wall-clock benchmark of OWSM v3.1 decoding: stock ESPnet vs dynprune, side by side.
+
+One run measures every configuration in round-robin order (warm-ups first, then
+``repeats`` rounds), so drifts of the machine hit all of them alike; ratios are
+taken between medians of the same run. An utterance is what ESPnet's
+Speech2Text runs: ``speech_seconds`` of audio (OWSM pads to 30 s), the encoder,
+then a beam-5 search of exactly ``steps`` steps (the ``<eos>`` logit is pushed
+down so no hypothesis ends early; random weights cannot know when to stop).
+GMAC are fvcore counts of the gate pattern each configuration actually ran.
+On a GPU (``device="cuda"``) each timed part ends with a device synchronisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+import torch
+from espnet.nets.batch_beam_search import BatchBeamSearch
+
+from espnet_dynprune.analysis.flops import FlopCounter
+from espnet_dynprune.analysis.owsm_architecture import owsm_pair
+from espnet_dynprune.nets.batch_beam_search import batch_beam_search
+
+PARTS = ("encoder", "decoder", "both")
+SPARSITIES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
+MIXED_CONTEXTS = (("<fra>", "<asr>"), ("<deu>", "<st_eng>"), ("<ita>", "<asr>"), ("<hun>", "<st_eng>"),
+                  ("<bul>", "<asr>"), ("<fra>", "<st_eng>"), ("<deu>", "<asr>"), ("<ita>", "<st_eng>"))
+
+
+@dataclass
+class Timing:
+    """Seconds of the encoder and the decoder (beam search) over the repeats."""
+
+    encoder: List[float] = field(default_factory=list)
+    decoder: List[float] = field(default_factory=list)
+
+    def add(self, enc: float, dec: float) -> None:
+        self.encoder.append(enc)
+        self.decoder.append(dec)
+
+    def summary(self) -> Dict[str, float]:
+        totals = [e + d for e, d in zip(self.encoder, self.decoder)]
+        med = statistics.median(totals)
+        return {"encoder_s": statistics.median(self.encoder), "decoder_s": statistics.median(self.decoder),
+                "total_s": med, "spread": (max(totals) - min(totals)) / med if med else 0.0}
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    model: str  # "stock" or "dynprune"
+    gates: Dict[str, object]  # per part: "on" or a forced sparsity
+
+
+def configurations(parts: Sequence[str], sparsities: Sequence[float]) -> List[Config]:
+    """Stock ESPnet, dynprune dense, then each part at each forced sparsity."""
+    configs = [Config("stock ESPnet", "stock", {}),
+               Config("dynprune dense", "dynprune", {"encoder": "on", "decoder": "on"})]
+    for part in parts:
+        for s in sparsities:
+            gates = {p: (s if part in (p, "both") else "on") for p in ("encoder", "decoder")}
+            configs.append(Config(f"{part} {s:.1f}", "dynprune", gates))
+    return configs
+
+
+@contextmanager
+def forced(model: torch.nn.Module, gates: Dict[str, object]) -> Iterator[None]:
+    for part, spec in gates.items():
+        model.force_gates(spec, part)
+    try:
+        yield
+    finally:
+        if gates:
+            model.force_gates(None)
+
+
+class Bench:
+    """One OWSM size: the shared-weight stock and dynprune models and their inputs."""
+
+    def __init__(self, size: str, speech_seconds: float, steps: int, beam_size: int, seed: int = 0,
+                 device: str = "cpu") -> None:
+        self.size, self.steps, self.beam_size = size, steps, beam_size
+        self.speech_seconds = speech_seconds
+        self.device = torch.device(device)
+        stock, dyn = (m.to(self.device) for m in owsm_pair(size, seed))
+        tokens = list(stock.token_list)
+        with torch.no_grad():  # the same push on <eos> in both models: fixed-length searches
+            stock.decoder.output_layer.bias[stock.eos] -= 1e4
+            dyn.decoder.output_layer.bias[dyn.eos] -= 1e4
+        self.models = {"stock": stock, "dynprune": dyn}
+        self.ids = {t: i for i, t in enumerate(tokens)}
+        generator = torch.Generator().manual_seed(seed)
+        samples = round(speech_seconds * 16000)
+        self.speech = 0.1 * torch.randn(len(MIXED_CONTEXTS), samples, generator=generator).to(self.device)
+        self.searches = {name: self._search(m) for name, m in self.models.items()}
+        self.counters: Dict[str, FlopCounter] = {}
+
+    def _search(self, model: torch.nn.Module) -> BatchBeamSearch:
+        return BatchBeamSearch(
+            scorers={"decoder": model.decoder}, weights={"decoder": 1.0}, beam_size=self.beam_size,
+            vocab_size=len(model.token_list), sos=model.sos, eos=model.eos, token_list=None,
+            pre_beam_score_key="full",
+        ).eval()
+
+    def _clock(self) -> float:
+        """Seconds, after the device has finished what was queued."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def prompt(self, lang: str, task: str) -> List[int]:
+        return [self.ids["<sos>"], self.ids[lang], self.ids[task], self.ids["<notimestamps>"]]
+
+    def _encode(self, model, speech: torch.Tensor, contexts) -> torch.Tensor:
+        """Encoder output of a batch; a dynprune encoder reads each row's language and task."""
+        lengths = torch.full((speech.size(0),), speech.size(1), device=speech.device)
+        context = nullcontext()
+        if hasattr(model.encoder, "context"):
+            idx = torch.tensor([model.context_vocabulary.symbol_indices(l, t) for l, t in contexts],
+                               device=speech.device)
+            context = model.encoder.context(idx[:, 0], idx[:, 1])
+        with context:
+            return model.encode(speech, lengths)[0]
+
+    def run(self, config: Config, index: int = 0) -> tuple[float, float, List[int]]:
+        """(encoder s, decoder s, best hypothesis) of utterance ``index`` under ``config``."""
+        model, search = self.models[config.model], self.searches[config.model]
+        lang, task = MIXED_CONTEXTS[index]
+        search.set_hyp_primer(self.prompt(lang, task))
+        with forced(model, config.gates), torch.inference_mode():
+            start = self._clock()
+            enc = self._encode(model, self.speech[index:index + 1], [(lang, task)])
+            middle = self._clock()
+            hyps = search(enc[0], maxlenratio=-float(self.steps), minlenratio=0.0)
+            end = self._clock()
+        return middle - start, end - middle, hyps[0].yseq.tolist()
+
+    def run_batch(self, rows: Sequence[int], gates) -> tuple[float, float]:
+        """(encoder s, decoder s) of utterances ``rows`` decoded together (dynprune)."""
+        model = self.models["dynprune"]
+        contexts = [MIXED_CONTEXTS[i] for i in rows]
+        prompts = torch.tensor([self.prompt(l, t) for l, t in contexts], device=self.device)
+        with forced(model, gates), torch.inference_mode():
+            start = self._clock()
+            enc = self._encode(model, self.speech[list(rows)], contexts)
+            middle = self._clock()
+            batch_beam_search(model.decoder, enc, None, prompts, self.beam_size, model.eos,
+                              maxlenratio=-float(self.steps))
+            end = self._clock()
+        return middle - start, end - middle
+
+    def gmac(self, config: Config) -> Dict[str, float]:
+        """fvcore GMAC of the pattern ``config`` last ran (utterance 0); each pattern traced once."""
+        model = self.models[config.model]
+        if config.model not in self.counters:
+            lang, task = MIXED_CONTEXTS[0]
+            self.counters[config.model] = FlopCounter(model, self.speech_seconds, self.beam_size,
+                                                      lang_sym=lang, task_sym=task)
+        counter = self.counters[config.model]
+        gates = None
+        if config.model == "dynprune":
+            self.run(config)  # the pattern of this input
+            gates = {name: part.last_gates.as_dict() for name, part in model.gated_parts().items()}
+            gates = {name: {g: keep[0] for g, keep in d.items()} for name, d in gates.items()}
+        return counter.utterance(self.steps - 1, gates)
+
+
+def measure(bench: Bench, configs: Sequence[Config], repeats: int, warmup: int,
+            log: Callable[[str], None] = logging.info,
+            save: Optional[Callable[[dict], None]] = None) -> Dict[str, Dict[str, float]]:
+    """Median times (round-robin over ``configs``) and GMAC of every configuration.
+
+    ``save`` gets the timings before the (slow, for 1B) GMAC counts start.
+    """
+    timings = {c.name: Timing() for c in configs}
+    hyps: Dict[str, List[int]] = {}
+    for r in range(warmup + repeats):
+        for c in configs:
+            enc, dec, hyp = bench.run(c)
+            if r >= warmup:
+                timings[c.name].add(enc, dec)
+            hyps[c.name] = hyp
+        log(f"{bench.size}: round {r + 1}/{warmup + repeats} done")
+    results = {c.name: timings[c.name].summary() for c in configs}
+    results["stock ESPnet"]["same_hypothesis_as_dense"] = hyps["stock ESPnet"] == hyps["dynprune dense"]
+    if save:
+        save(results)
+    for c in configs:
+        results[c.name].update({f"gmac_{k}": v for k, v in bench.gmac(c).items()})
+    return results
+
+
+def measure_mixed_batch(bench: Bench, sparsity: float, repeats: int, warmup: int) -> Dict[str, float]:
+    """Batch of 8 utterances with different languages/tasks at a forced sparsity (both parts).
+
+    Each row keeps its own pattern (the predictor ranks the modules per utterance).
+    The per-utterance ideal is the same 8 utterances decoded one at a time, each
+    with its own pattern and no batching effects: throughput ratio = t_alone / t_batch.
+    """
+    rows = list(range(len(MIXED_CONTEXTS)))
+    gates = {"encoder": sparsity, "decoder": sparsity}
+    batch, alone = Timing(), Timing()
+    for r in range(warmup + repeats):
+        enc, dec = bench.run_batch(rows, gates)
+        single = [bench.run_batch([i], gates) for i in rows]
+        if r >= warmup:
+            batch.add(enc, dec)
+            alone.add(sum(e for e, _ in single), sum(d for _, d in single))
+    parts = bench.models["dynprune"].gated_parts().values()
+    bench.run_batch(rows, gates)
+    patterns = {tuple(torch.cat([p.last_gates.keep[i] for p in parts]).tolist()) for i in rows}
+    b, a = batch.summary(), alone.summary()
+    return {"sparsity": sparsity, "batch_s": b["total_s"], "batch_spread": b["spread"],
+            "alone_s": a["total_s"], "alone_spread": a["spread"],
+            "distinct_patterns": len(patterns), "throughput_ratio": a["total_s"] / b["total_s"]}

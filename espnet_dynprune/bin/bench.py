@@ -1,0 +1,76 @@
+"""``python -m espnet_dynprune.bin.bench`` (or ``espnet-dynprune-bench``): OWSM decoding speed.
+
+Builds OWSM v3.1 architectures with random weights and prints, per size, the
+side-by-side table of stock ESPnet, dynprune dense (cached source K/V) and
+forced sparsities, with the targets; writes everything as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+
+from espnet_dynprune.analysis.bench import PARTS, SPARSITIES, Bench, configurations, measure, measure_mixed_batch
+from espnet_dynprune.analysis.bench_report import markdown, targets
+from espnet_dynprune.analysis.owsm_architecture import OWSM_V31
+
+
+def _floats(text: str) -> List[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="base,1b", help=f"comma-separated, of {sorted(OWSM_V31)}")
+    parser.add_argument("--parts", default=",".join(PARTS), help="pruned parts to sweep")
+    parser.add_argument("--sparsities", type=_floats, default=list(SPARSITIES))
+    parser.add_argument("--speech_seconds", type=float, default=30.0, help="OWSM pads every input to 30 s")
+    parser.add_argument("--steps", type=int, default=23, help="beam-search steps (output tokens + 1)")
+    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--mixed_sparsity", type=float, default=0.5,
+                        help="forced sparsity of the batch-8 mixed-pattern run; negative skips it")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--output", type=Path, default=Path("bench.json"))
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("espnet").setLevel(logging.WARNING)
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"--parts: unknown {sorted(unknown)}; choose from {list(PARTS)}")
+    report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__,
+                          "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
+              "sizes": {}}
+    for size in [s for s in args.sizes.split(",") if s]:
+        bench = Bench(size, args.speech_seconds, args.steps, args.beam_size, device=args.device)
+        def save(partial: dict, size: str = size) -> None:
+            report["sizes"][size] = {"results": partial}
+            args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
+
+        results = measure(bench, configurations(parts, args.sparsities), args.repeats, args.warmup,
+                          save=save)
+        mixed = None
+        if args.mixed_sparsity >= 0:
+            mixed = measure_mixed_batch(bench, args.mixed_sparsity, args.repeats, args.warmup)
+        print(markdown(size, results, mixed), flush=True)
+        report["sizes"][size] = {"results": results, "mixed_batch": mixed, "targets": targets(results, mixed)}
+        args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    logging.info(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
