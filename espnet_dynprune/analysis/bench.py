@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import statistics
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from espnet.nets.batch_beam_search import BatchBeamSearch
 
-from espnet_dynprune.analysis.flops import FlopCounter
+from espnet_dynprune.analysis.flops import FlopCounter, forced
 from espnet_dynprune.analysis.owsm_architecture import owsm_pair
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
 
@@ -54,29 +54,18 @@ class Timing:
 class Config:
     name: str
     model: str  # "stock" or "dynprune"
-    gates: Dict[str, object]  # per part: "on" or a forced sparsity
+    gates: Optional[Dict[str, object]]  # per part: "on" or a forced sparsity; None: as built
 
 
 def configurations(parts: Sequence[str], sparsities: Sequence[float]) -> List[Config]:
     """Stock ESPnet, dynprune dense, then each part at each forced sparsity."""
-    configs = [Config("stock ESPnet", "stock", {}),
+    configs = [Config("stock ESPnet", "stock", None),
                Config("dynprune dense", "dynprune", {"encoder": "on", "decoder": "on"})]
     for part in parts:
         for s in sparsities:
             gates = {p: (s if part in (p, "both") else "on") for p in ("encoder", "decoder")}
             configs.append(Config(f"{part} {s:.1f}", "dynprune", gates))
     return configs
-
-
-@contextmanager
-def forced(model: torch.nn.Module, gates: Dict[str, object]) -> Iterator[None]:
-    for part, spec in gates.items():
-        model.force_gates(spec, part)
-    try:
-        yield
-    finally:
-        if gates:
-            model.force_gates(None)
 
 
 class Bench:
@@ -205,15 +194,15 @@ def measure_mixed_batch(bench: Bench, sparsity: float, repeats: int, warmup: int
     rows = list(range(len(MIXED_CONTEXTS)))
     gates = {"encoder": sparsity, "decoder": sparsity}
     batch, alone = Timing(), Timing()
+    parts = bench.models["dynprune"].gated_parts().values()
     for r in range(warmup + repeats):
         enc, dec = bench.run_batch(rows, gates)
+        if r == 0:  # each row's (encoder, decoder) pattern, before the single runs replace them
+            patterns = {tuple(torch.cat([p.last_gates.keep[i] for p in parts]).tolist()) for i in rows}
         single = [bench.run_batch([i], gates) for i in rows]
         if r >= warmup:
             batch.add(enc, dec)
             alone.add(sum(e for e, _ in single), sum(d for _, d in single))
-    parts = bench.models["dynprune"].gated_parts().values()
-    bench.run_batch(rows, gates)
-    patterns = {tuple(torch.cat([p.last_gates.keep[i] for p in parts]).tolist()) for i in rows}
     b, a = batch.summary(), alone.summary()
     return {"sparsity": sparsity, "batch_s": b["total_s"], "batch_spread": b["spread"],
             "alone_s": a["total_s"], "alone_spread": a["spread"],
