@@ -3,7 +3,8 @@
 #                 packaging files below change; the stamp is .venv/.installed)
 #   make sysdeps  apt-get install espeak-ng ffmpeg if one is missing (root only)
 #   make test     run the test suite
-#   make demo     run the end-to-end demo (espnet_dynprune.bin.demo)
+#   make demo     the recipe egs2/europarl_st/s2t1/run.sh end to end on the mini
+#                 corpus and the shipped stand-in (DEMO_ARGS=... go to run.sh)
 #   make bench    OWSM v3.1 decoding speed, stock ESPnet vs dynprune (BENCH_ARGS=...)
 
 PY ?= python3.11
@@ -56,7 +57,7 @@ test: venv sysdeps
 	$(VPY) -m pytest $(PYTEST_FLAGS) tests
 
 demo: venv sysdeps
-	$(VPY) -m espnet_dynprune.bin.demo $(DEMO_ARGS)
+	. $(abspath $(VENV))/bin/activate && cd egs2/europarl_st/s2t1 && ./run.sh $(DEMO_ARGS)
 
 bench: venv
 	$(VPY) -m espnet_dynprune.bin.bench $(BENCH_ARGS)

@@ -35,7 +35,7 @@ import logging
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from fvcore.nn import FlopCountAnalysis
@@ -311,10 +311,13 @@ def decode_dir_gflops(model: torch.nn.Module, decode_dir: PathLike, speech_secon
 
 def flops_of_decode(decode_dir: PathLike, data_dir: PathLike, s2t_train_config: Optional[PathLike] = None,
                     s2t_model_file: Optional[PathLike] = None, beam_size: Optional[int] = None,
-                    max_utts: int = 20, output: Optional[PathLike] = None) -> dict:
+                    max_utts: int = 20, output: Optional[PathLike] = None,
+                    models: Optional[Dict[Tuple[str, str], tuple]] = None) -> dict:
     """The CLI: load the model, take the input length Speech2Text uses, count, write ``output``.
 
     Model files and beam size default to those the decode used (its ``decode_summary.json``).
+    ``models`` caches loaded models by (config, model file) across calls: a recipe counts many
+    test sets of one model, and each load costs seconds.
     """
     from espnet2.tasks.s2t import S2TTask
 
@@ -332,7 +335,11 @@ def flops_of_decode(decode_dir: PathLike, data_dir: PathLike, s2t_train_config: 
     from espnet_dynprune.registration import register_s2t
 
     register_s2t()
-    model, train_args = S2TTask.build_model_from_file(s2t_train_config, s2t_model_file, "cpu")
+    key = (str(s2t_train_config), str(s2t_model_file))
+    models = {} if models is None else models
+    if key not in models:
+        models[key] = S2TTask.build_model_from_file(s2t_train_config, s2t_model_file, "cpu")
+    model, train_args = models[key]
     pre = train_args.preprocessor_conf or {}
     if "speech_length" not in pre:
         raise ValueError(f"{s2t_train_config}: preprocessor_conf has no speech_length (Speech2Text pads to it)")
@@ -345,21 +352,33 @@ def flops_of_decode(decode_dir: PathLike, data_dir: PathLike, s2t_train_config: 
     return result
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--decode_dir", type=Path, required=True, help="holds token and gates.jsonl")
-    parser.add_argument("--data_dir", type=Path, required=True, help="the test set's dump dir")
+    parser.add_argument("--decode_dir", type=Path, nargs="+", required=True,
+                        help="decode dirs (one per test set) holding token and gates.jsonl")
+    parser.add_argument("--data_dir", type=Path, nargs="+", required=True,
+                        help="the test sets' dump dirs, in the order of --decode_dir")
     parser.add_argument("--s2t_train_config", type=Path, default=None, help="default: the decode's")
     parser.add_argument("--s2t_model_file", type=Path, default=None, help="default: the decode's")
     parser.add_argument("--beam_size", type=int, default=None, help="default: the decode's")
     parser.add_argument("--max_utts", type=int, default=20, help="utterances whose gates are averaged")
-    parser.add_argument("--output", type=Path, default=None, help="flops.json to write")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="flops.json to write (one --decode_dir only; default: DECODE_DIR/flops.json)")
     args = parser.parse_args(argv)
+    if len(args.decode_dir) != len(args.data_dir):
+        parser.error(f"{len(args.decode_dir)} --decode_dir but {len(args.data_dir)} --data_dir: give one per test set")
+    if args.output is not None and len(args.decode_dir) > 1:
+        parser.error("--output names one file: with several --decode_dir each gets DECODE_DIR/flops.json")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     torch.set_num_threads(1)  # one job of several: stay on one core
-    result = flops_of_decode(**vars(args))
-    print(json.dumps(result["gflops"]))
-    return result
+    options = {k: v for k, v in vars(args).items() if k not in ("decode_dir", "data_dir", "output")}
+    models: Dict[Tuple[str, str], tuple] = {}
+    results = []
+    for decode_dir, data_dir in zip(args.decode_dir, args.data_dir):
+        output = args.output or decode_dir / "flops.json"
+        results.append(flops_of_decode(decode_dir, data_dir, output=output, models=models, **options))
+        print(f"{decode_dir}: {json.dumps(results[-1]['gflops'])}")
+    return results
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def collect(exp_dirs: Sequence[PathLike]) -> List[Dict[str, object]]:
         if not decodes:
             logging.warning(f"{exp} has no decode_* directory")
         for decode in decodes:
-            for test_dir in sorted(d for d in decode.iterdir() if d.is_dir()):
+            # DECODE/logdir holds the logs of the decoding JOB array, not a test set.
+            for test_dir in sorted(d for d in decode.iterdir() if d.is_dir() and d.name != "logdir"):
                 rows.append(row_of_test_set(exp.name, decode.name, test_dir))
     return rows
 

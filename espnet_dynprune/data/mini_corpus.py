@@ -35,13 +35,18 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from espnet_dynprune.data import europarl_st_layout as ep
 from espnet_dynprune.data import fleurs_layout as fl
-from espnet_dynprune.data.espeak import SynthesisJob, espeak_binary, speaker_pool, synthesize_many
+from espnet_dynprune.data.espeak import SynthesisJob, espeak_binary, pad_with_noise, speaker_pool, synthesize_many
 from espnet_dynprune.data.sentences import OBJECTS, SUBJECTS, TIMES, VERBS, Frame, make_pair, render
 
 SPLITS = ("train", "dev", "test")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 P_TIME = 0.5  # share of sentences with a time phrase, as in sentences.sample_pairs
 NOISE_DBFS = -55.0
+#: Every recording is padded with the noise floor to this length, just under the stand-in's
+#: speech_length of 6 s (segment times are rounded to 10 ms): S2TPreprocessor zero-pads shorter
+#: inputs, and exact zeros (log-mel -23 vs -11 for the floor) otherwise make up ~half of all
+#: frames and dominate the global-MVN statistics (pitfall 5 of shared/notes/mini-scale-training-probe.md).
+SEGMENT_SECONDS = 5.95
 SPEAKERS_PER_LANG = 8
 GENERATOR = "espnet_dynprune.data.mini_corpus"
 EUROPARL_SUBDIR = Path("europarl_st", "v1.1")
@@ -242,8 +247,12 @@ def generate_mini_corpus(
     fleurs_test: int = 30,
     seed: int = 0,
     num_workers: int = 4,
+    segment_seconds: float = SEGMENT_SECONDS,
 ) -> MiniCorpus:
     """Generate the corpus under ``out`` (see the module docstring); sizes are sentences per language.
+
+    Each sentence recording (a Europarl-ST segment or a FLEURS file) is padded with the noise floor
+    to ``segment_seconds`` (0: natural lengths); longer ones are kept whole.
 
     Deterministic in everything but ``num_workers`` (which only sets the thread count).
     """
@@ -255,6 +264,7 @@ def generate_mini_corpus(
     arguments: Dict[str, Any] = {
         "format": FORMAT_VERSION, "europarl_langs": list(europarl_langs), "fleurs_langs": list(fleurs_langs),
         **ep_sizes, **{f"fleurs_{k}": v for k, v in fl_sizes.items()}, "seed": seed,
+        "segment_seconds": segment_seconds,
     }  # fmt: skip
 
     root = Path(out).resolve()
@@ -282,6 +292,9 @@ def generate_mini_corpus(
         jobs += [SynthesisJob(r.text, r.speaker, r.path) for r in recordings]
         logger.info("synthesising %d sentences with espeak-ng (%d workers)", len(jobs), num_workers)
         synthesize_many(jobs, num_workers=num_workers, seed=seed, noise_dbfs=NOISE_DBFS)
+        if segment_seconds > 0:
+            for job in jobs:
+                pad_with_noise(job.out_path, segment_seconds, noise_dbfs=NOISE_DBFS, seed=seed)
 
         def build(t: _TalkPlan) -> List[Tuple[float, float]]:
             out_path = ep.audio_path(root / EUROPARL_SUBDIR, t.lang, t.talk.audio_id)
@@ -347,6 +360,10 @@ def main(argv: Optional[Sequence[str]] = None) -> MiniCorpus:
     parser.add_argument("--fleurs_test", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num_workers", type=int, default=4, help="parallel espeak-ng / ffmpeg processes")
+    parser.add_argument(
+        "--segment_seconds", type=float, default=SEGMENT_SECONDS,
+        help="pad every recording with the noise floor to this length (0: natural lengths)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
@@ -366,6 +383,7 @@ def main(argv: Optional[Sequence[str]] = None) -> MiniCorpus:
         fleurs_test=args.fleurs_test,
         seed=args.seed,
         num_workers=args.num_workers,
+        segment_seconds=args.segment_seconds,
     )
     state = "up to date" if corpus.reused else f"generated in {corpus.manifest['build_seconds']} s"
     print(f"{corpus.root}: {state}; {corpus.manifest['total_seconds'] / 60:.1f} min of audio")

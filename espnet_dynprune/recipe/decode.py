@@ -1,8 +1,11 @@
-"""Recipe stage 12: decode one test set (one language x task) with ESPnet's Speech2Text.
+"""Recipe stage 12: decode test sets (one language x task each) with ESPnet's Speech2Text.
 
 ``python -m espnet_dynprune.recipe.decode --data_dir dump/raw/test_epst_fra_asr
 --s2t_train_config exp/X/config.yaml --s2t_model_file exp/X/valid.acc.ave.pth
 --gates predicted --output_dir exp/X/decode_<tag>/test_epst_fra_asr --nj 4 --job J``
+
+Several ``--data_dir`` with as many ``--output_dir`` decode shard J of each set in one
+process, loading ESPnet and the model once (seconds per process on a CPU).
 
 Why our own stage instead of ``espnet2.bin.s2t_inference``: each utterance needs
 its wall-clock time and its gate decisions (which modules ran), and a gate
@@ -111,6 +114,20 @@ def load_speech2text(s2t_train_config: PathLike, s2t_model_file: PathLike, beam_
     )
     force_gates(s2t.s2t_model, gates, s2t_train_config)
     return s2t
+
+
+class LazySpeech2Text:
+    """:func:`load_speech2text` on first use: a resumed run whose shards are all done loads nothing,
+    and the test sets of one process share one model."""
+
+    def __init__(self, num_threads: int = 1, **kwargs) -> None:
+        self.num_threads, self.kwargs, self.s2t = num_threads, kwargs, None
+
+    def get(self):
+        if self.s2t is None:
+            torch.set_num_threads(self.num_threads)
+            self.s2t = load_speech2text(**self.kwargs)
+        return self.s2t
 
 
 def force_gates(model, gates: GateSpec, where: PathLike = "the model") -> None:
@@ -283,10 +300,12 @@ def decode(
     ngpu: int = 0,
     num_threads: int = 1,
     warmup: int = 1,
+    model: Optional[LazySpeech2Text] = None,
 ) -> Optional[dict]:
     """Decode shard ``job``, or merge (``merge``), or decode everything and merge (neither).
 
-    Returns the decode summary when it merges, else None.
+    Returns the decode summary when it merges, else None. ``model`` shares one loaded model
+    between calls with the same model options.
     """
     if merge and job is not None:
         raise ValueError("--merge true and --job are exclusive: decode the shards first, then merge")
@@ -304,12 +323,12 @@ def decode(
         todo = [j for j in jobs if not _check_done(output_dir / "logdir" / f"output.{j}" / "done", settings)]
         if len(todo) < len(jobs):
             logging.info(f"{output_dir}: shard(s) {sorted(set(jobs) - set(todo))} are done; skipping them")
-        if todo:  # a resumed run does not even load the model
-            torch.set_num_threads(num_threads)
-            s2t = load_speech2text(s2t_train_config, s2t_model_file, beam_size, ctc_weight, maxlenratio,
-                                   minlenratio, ngpu, spec)
-            for j in todo:
-                decode_shard(s2t, data_dir, output_dir, settings, j, warmup)
+        if model is None:
+            model = LazySpeech2Text(num_threads, s2t_train_config=s2t_train_config, s2t_model_file=s2t_model_file,
+                                    beam_size=beam_size, ctc_weight=ctc_weight, maxlenratio=maxlenratio,
+                                    minlenratio=minlenratio, ngpu=ngpu, gates=spec)
+        for j in todo:  # a resumed run does not even load the model
+            decode_shard(model.get(), data_dir, output_dir, settings, j, warmup)
         if job is not None:
             return None
     summary = merge_shards(data_dir, output_dir, settings)
@@ -318,11 +337,12 @@ def decode(
     return summary
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
+def main(argv: Optional[Sequence[str]] = None) -> List[Optional[dict]]:
+    """Decode (or merge) every ``--data_dir``; one summary (or None) per test set."""
     # ESPnet's parser: `--config decode.yaml` sets any of these options, as s2t_inference's does.
     parser = ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data_dir", type=Path, required=True, help="OWSM dump dir of one test set")
-    parser.add_argument("--output_dir", type=Path, required=True)
+    parser.add_argument("--data_dir", type=Path, nargs="+", required=True, help="OWSM dump dirs, one per test set")
+    parser.add_argument("--output_dir", type=Path, nargs="+", required=True, help="one per --data_dir")
     parser.add_argument("--s2t_train_config", type=Path, required=True)
     parser.add_argument("--s2t_model_file", type=Path, required=True)
     parser.add_argument("--lang_sym", default=None, help="e.g. fra or <fra>; default: from data_dir/text")
@@ -340,8 +360,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[dict]:
     parser.add_argument("--warmup", type=int, default=1, help="untimed decodes of a shard's first utt")
     args = vars(parser.parse_args(argv))
     args.pop("config")
+    data_dirs, output_dirs = args.pop("data_dir"), args.pop("output_dir")
+    if len(data_dirs) != len(output_dirs):
+        parser.error(f"{len(data_dirs)} --data_dir but {len(output_dirs)} --output_dir: give one per test set")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    return decode(**args)
+    model = LazySpeech2Text(args["num_threads"], gates=parse_gates(args["gates"]), **{
+        k: args[k] for k in ("s2t_train_config", "s2t_model_file", "beam_size", "ctc_weight", "maxlenratio",
+                             "minlenratio", "ngpu")})  # fmt: skip
+    return [decode(data_dir, output_dir, model=model, **args) for data_dir, output_dir in zip(data_dirs, output_dirs)]
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from espnet_dynprune.analysis import flops
@@ -99,11 +100,16 @@ def test_cli_averages_the_decisions_of_real_utterances(models, counter, tmp_path
         json.dumps({"utt": u, "gates": {p: dict.fromkeys(n, keep) for p, n in names.items()},
                     "decoder_calls": [[1, 4, 0]] + [[3, 4 + k, 1] for k in (1, 2, 3)]}) + "\n"
         for u, keep in patterns.items()))
-    result = flops.main(["--s2t_train_config", str(config), "--s2t_model_file", str(model_file),
-                         "--decode_dir", str(decode_dir), "--data_dir", str(data), "--beam_size", "3",
-                         "--max_utts", "2", "--output", str(decode_dir / "flops.json")])
+    again = tmp_path / "decode_again"  # a second test set of the same model: one process, one load
+    shutil.copytree(decode_dir, again)
+    result, result_again = flops.main(["--s2t_train_config", str(config), "--s2t_model_file", str(model_file),
+                                       "--decode_dir", str(decode_dir), str(again), "--data_dir", str(data), str(data),
+                                       "--beam_size", "3", "--max_utts", "2"])
     expected = (counter.utterance(3, "on")["total"] + counter.utterance(3, "off")["total"]) / 2
     assert result["gflops"]["total"] == pytest.approx(expected)
     assert result["gflops_as_run"]["total"] == pytest.approx(expected)  # the calls follow the convention
     assert (result["num_utts_used"], result["num_gate_patterns"], result["speech_seconds"]) == (2, 2, 2.0)
     assert json.loads((decode_dir / "flops.json").read_text()) == result
+    assert json.loads((again / "flops.json").read_text()) == result_again == result
+    with pytest.raises(SystemExit):
+        flops.main(["--decode_dir", str(decode_dir), str(again), "--data_dir", str(data)])

@@ -38,6 +38,7 @@ def test_tables_from_two_experiments(tmp_path, caplog, capsys):
                   0.3, 10.0, 0.0)
     fake_test_set(b, "decode_gates_predicted", "test_fra_asr", "fra", "asr", {"wer": 22.25, "cer": 10.0},
                   0.25, 6.0, 0.5, skip=("flops.json",))
+    (b / "decode_gates_predicted" / "logdir").mkdir()  # the decoding JOB array's logs: not a test set
     with caplog.at_level(logging.WARNING):
         text = results_table.main(["--exp_dirs", str(a), str(b), "--output_dir", str(tmp_path / "results")])
     assert "test_fra_asr/flops.json is missing" in caplog.text

@@ -143,7 +143,7 @@ def test_segments_lie_in_the_audio_and_hold_speech(corpus: mini_corpus.MiniCorpu
         audio = _decode(path)
         assert spans == sorted(spans) and spans[-1][1] <= len(audio) / 16000
         for start, end in spans:
-            assert start > 0.1 and end - start > 1.0
+            assert start > 0.1 and end - start == pytest.approx(mini_corpus.SEGMENT_SECONDS, abs=0.01)  # padded
             assert _dbfs(audio[int(start * 16000) : int(end * 16000)]) > -35.0  # speech
         for (_, end), (start, _) in zip(spans[:-1], spans[1:], strict=True):
             assert start > end and _dbfs(audio[int(end * 16000) : int(start * 16000)]) < -50.0  # noise floor only
@@ -172,7 +172,7 @@ def test_fleurs_layout_and_parallel_ids(corpus: mini_corpus.MiniCorpus) -> None:
                 assert chars == fl.chars(text) and gender in ("MALE", "FEMALE") and re.fullmatch(r"\d{19}\.wav", name)
                 info = soundfile.info(str(root / config / "audio" / split / name))
                 assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
-                assert info.frames == int(num_samples)
+                assert info.frames == int(num_samples) == round(16000 * mini_corpus.SEGMENT_SECONDS)  # padded
     hu_train = {r[3] for r in _tsv(root / "hu_hu" / "train.tsv")}
     assert not hu_train & {r[3] for r in _tsv(root / "hu_hu" / "test.tsv")}
 

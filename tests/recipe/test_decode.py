@@ -59,7 +59,7 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
     decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "1"))
     with pytest.raises(FileNotFoundError, match=r"1 of 2 shards are not done: .*output\.2"):
         decode.main(argv(model_files, test_set, out, "--nj", "2", "--merge", "true"))
-    assert decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "2")) is None
+    assert decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "2")) == [None]
     assert read_map(out / "logdir" / "output.1" / "text").keys() == {"utt0", "utt1", "utt2"}
 
     def fail(*args, **kwargs):
@@ -71,7 +71,7 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
         decode.main(argv(model_files, test_set, out, "--nj", "2", "--job", "1", "--gates", "on"))
     monkeypatch.undo()
 
-    summary = decode.main(argv(model_files, test_set, out, "--nj", "2", "--merge", "true"))
+    [summary] = decode.main(argv(model_files, test_set, out, "--nj", "2", "--merge", "true"))
     assert summary["num_utts"] == 5 and summary["seconds_per_utt"] > 0
     assert set(summary["sparsity"]) == set(summary["sparsity_flops"]) == {"encoder", "decoder"}
     assert summary["settings"]["lang_sym"] == "<fra>" and summary["settings"]["task_sym"] == "<asr>"
@@ -86,16 +86,29 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
     calls = records[0]["decoder_calls"]
     assert calls[0] == [1, 4, 0] and all(c[1:] == [5 + i, 1] and 1 <= c[0] <= 2 for i, c in enumerate(calls[1:]))
 
-    single = decode.main(argv(model_files, test_set, tmp_path / "single"))
+    [single] = decode.main(argv(model_files, test_set, tmp_path / "single"))
     assert read_map(tmp_path / "single" / "text") == text and single["num_utts"] == 5
 
 
+def test_several_test_sets_share_one_process_and_one_model(model_files, test_set, tmp_path, monkeypatch):
+    loads, real_load = [], decode.load_speech2text
+    monkeypatch.setattr(decode, "load_speech2text", lambda **kw: loads.append(kw) or real_load(**kw))
+    outs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    both = argv(model_files, test_set, tmp_path / "unused")
+    both[1:4] = [str(test_set), str(test_set), "--output_dir", *outs]  # --data_dir D D --output_dir A B
+    summaries = decode.main(both)
+    assert len(loads) == 1 and [s["num_utts"] for s in summaries] == [5, 5]
+    assert read_map(tmp_path / "a" / "text") == read_map(tmp_path / "b" / "text")
+    with pytest.raises(SystemExit):  # one output dir for two test sets
+        decode.main(both[:5] + both[6:])
+
+
 def test_forced_gates_are_realised_and_stock_models_refuse_them(model_files, test_set, tmp_path):
-    summary = decode.main(argv(model_files, test_set, tmp_path / "off", "--gates", "off", "--warmup", "0"))
+    [summary] = decode.main(argv(model_files, test_set, tmp_path / "off", "--gates", "off", "--warmup", "0"))
     assert summary["sparsity"] == {"encoder": 1.0, "decoder": 1.0}
     assert summary["sparsity_flops"]["encoder"] == pytest.approx(1.0)
     stock = write_tiny_model(tmp_path, dynprune=False)
     with pytest.raises(ValueError, match="--gates off needs a dynprune model"):
         decode.main(argv(stock, test_set, tmp_path / "stock", "--gates", "off"))
-    dense = decode.main(argv(stock, test_set, tmp_path / "stock", "--gates", "on"))
+    [dense] = decode.main(argv(stock, test_set, tmp_path / "stock", "--gates", "on"))
     assert dense["sparsity"] == {} and dense["num_utts"] == 5

@@ -102,19 +102,19 @@ if run_stage 11; then
         --resume true --output_dir "${s2t_exp}" ${s2t_args}
 fi
 
-# decode_one MODEL_CONFIG MODEL_FILE DECODE_ROOT GATES: every test set, nj jobs each, resumable.
+# decode_one MODEL_CONFIG MODEL_FILE DECODE_ROOT GATES: every test set, resumable. Job J of the
+# nj-job array decodes shard J of every set (ESPnet and the model load once per job).
 # Language and task come from each test set's text (one language x task per set).
 decode_one() {
-    local dset out
+    local dset data_dirs=() out_dirs=()
     for dset in ${test_sets}; do
-        out="$3/${dset}"
-        mkdir -p "${out}/logdir"
-        local args=(--config "${inference_config}" --data_dir "${dumpdir}/raw/${dset}" --output_dir "${out}"
-                    --s2t_train_config "$1" --s2t_model_file "$2" --gates "$4" --nj "${nj}")
-        ${decode_cmd} JOB=1:"${nj}" "${out}/logdir/decode.JOB.log" \
-            python -m espnet_dynprune.recipe.decode "${args[@]}" --job JOB
-        python -m espnet_dynprune.recipe.decode "${args[@]}" --merge true
+        data_dirs+=("${dumpdir}/raw/${dset}") out_dirs+=("$3/${dset}")
     done
+    mkdir -p "$3/logdir"
+    local args=(--config "${inference_config}" --data_dir "${data_dirs[@]}" --output_dir "${out_dirs[@]}"
+                --s2t_train_config "$1" --s2t_model_file "$2" --gates "$4" --nj "${nj}")
+    ${decode_cmd} JOB=1:"${nj}" "$3/logdir/decode.JOB.log" python -m espnet_dynprune.recipe.decode "${args[@]}" --job JOB
+    python -m espnet_dynprune.recipe.decode "${args[@]}" --merge true
 }
 
 if run_stage 12; then
@@ -136,14 +136,16 @@ if run_stage 13; then
     log "Stage 13: scoring, GFLOPs and results tables"
     for decode_dir in "${s2t_exp}/${inference_tag}"_gates_* exp/pretrained/"${inference_tag}"_gates_*; do
         [ -d "${decode_dir}" ] || continue
+        decoded=() datas=()
         for dset in ${test_sets}; do
             [ -f "${decode_dir}/${dset}/decode_summary.json" ] || continue
             task=$(head -n 1 "${dumpdir}/raw/${dset}/text" | sed -E 's/^[^ ]+ <[a-z]+><([a-z_]+)>.*/\1/')
             python -m espnet_dynprune.analysis.scoring --ref_text "${dumpdir}/raw/${dset}/text" \
                 --hyp_text "${decode_dir}/${dset}/text" --task "${task}" --output "${decode_dir}/${dset}/result.json"
-            python -m espnet_dynprune.analysis.flops --decode_dir "${decode_dir}/${dset}" \
-                --data_dir "${dumpdir}/raw/${dset}" --output "${decode_dir}/${dset}/flops.json"
+            decoded+=("${decode_dir}/${dset}") datas+=("${dumpdir}/raw/${dset}")
         done
+        # One process per model (loading ESPnet and the model costs seconds): DIR/flops.json per test set.
+        [ ${#decoded[@]} -eq 0 ] || python -m espnet_dynprune.analysis.flops --decode_dir "${decoded[@]}" --data_dir "${datas[@]}"
     done
     python -m espnet_dynprune.analysis.results_table --exp_dirs "${s2t_exp}" exp/pretrained \
         --output_dir exp/results
