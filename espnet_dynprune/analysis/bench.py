@@ -117,7 +117,8 @@ class Bench:
             return model.encode(speech, lengths)[0]
 
     def run(self, config: Config, index: int = 0) -> tuple[float, float, List[int]]:
-        """(encoder s, decoder s, best hypothesis) of utterance ``index`` under ``config``."""
+        """(encoder s, decoder s, best hypothesis) of utterance ``index`` under ``config``;
+        :meth:`pattern` then reads the gate pattern it ran."""
         model, search = self.models[config.model], self.searches[config.model]
         lang, task = MIXED_CONTEXTS[index]
         search.set_hyp_primer(self.prompt(lang, task))
@@ -143,20 +144,20 @@ class Bench:
             end = self._clock()
         return middle - start, end - middle
 
-    def gmac(self, config: Config) -> Dict[str, float]:
-        """fvcore GMAC of the pattern ``config`` last ran (utterance 0); each pattern traced once."""
-        model = self.models[config.model]
+    def pattern(self, config: Config) -> Optional[Dict[str, Dict[str, bool]]]:
+        """The gate pattern of the utterance ``config`` last ran (None: a stock model runs all)."""
+        if config.model != "dynprune":
+            return None
+        parts = self.models["dynprune"].gated_parts().items()
+        return {name: {g: keep[0] for g, keep in part.last_gates.as_dict().items()} for name, part in parts}
+
+    def gmac(self, config: Config, gates: Optional[Dict[str, Dict[str, bool]]]) -> Dict[str, float]:
+        """fvcore GMAC of ``config`` running the pattern ``gates`` (utterance 0); each pattern traced once."""
         if config.model not in self.counters:
             lang, task = MIXED_CONTEXTS[0]
-            self.counters[config.model] = FlopCounter(model, self.speech_seconds, self.beam_size,
-                                                      lang_sym=lang, task_sym=task)
-        counter = self.counters[config.model]
-        gates = None
-        if config.model == "dynprune":
-            self.run(config)  # the pattern of this input
-            gates = {name: part.last_gates.as_dict() for name, part in model.gated_parts().items()}
-            gates = {name: {g: keep[0] for g, keep in d.items()} for name, d in gates.items()}
-        return counter.utterance(self.steps - 1, gates)
+            self.counters[config.model] = FlopCounter(self.models[config.model], self.speech_seconds,
+                                                      self.beam_size, lang_sym=lang, task_sym=task)
+        return self.counters[config.model].utterance(self.steps - 1, gates)
 
 
 def measure(bench: Bench, configs: Sequence[Config], repeats: int, warmup: int,
@@ -168,19 +169,20 @@ def measure(bench: Bench, configs: Sequence[Config], repeats: int, warmup: int,
     """
     timings = {c.name: Timing() for c in configs}
     hyps: Dict[str, List[int]] = {}
+    patterns: Dict[str, Optional[Dict[str, Dict[str, bool]]]] = {}
     for r in range(warmup + repeats):
         for c in configs:
             enc, dec, hyp = bench.run(c)
             if r >= warmup:
                 timings[c.name].add(enc, dec)
-            hyps[c.name] = hyp
+            hyps[c.name], patterns[c.name] = hyp, bench.pattern(c)
         log(f"{bench.size}: round {r + 1}/{warmup + repeats} done")
     results = {c.name: timings[c.name].summary() for c in configs}
     results["stock ESPnet"]["same_hypothesis_as_dense"] = hyps["stock ESPnet"] == hyps["dynprune dense"]
     if save:
         save(results)
     for c in configs:
-        results[c.name].update({f"gmac_{k}": v for k, v in bench.gmac(c).items()})
+        results[c.name].update({f"gmac_{k}": v for k, v in bench.gmac(c, patterns[c.name]).items()})
     return results
 
 
