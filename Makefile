@@ -29,11 +29,16 @@ $(VPY):
 
 # pip<25.3: newer pip refuses espnet's dependency ci_sdr.  torch/torchaudio go
 # in first, next to setuptools<74 (the editable-install .pth hook in setup.py
-# is tested with it, see pyproject.toml).  --no-build-isolation builds with the
-# setuptools/wheel installed here instead of downloading a fresh backend.
+# is tested with it, see pyproject.toml).  --no-build-isolation builds every
+# sdist with what is installed here instead of a fresh isolated backend, so
+# everything those builds import must be here first: BUILD_REQUIRES (pyworld's
+# setup.py imports numpy and cythonizes).  Check a change of this list with an
+# empty pip cache (PIP_NO_CACHE_DIR=1, as .ci/run does): a cached wheel hides a
+# missing build step.
+BUILD_REQUIRES := "setuptools<74" wheel numpy cython
 $(STAMP): setup.py pyproject.toml espnet_dynprune.pth | $(VPY)
-	$(PIP) install --upgrade "pip<25.3" "setuptools<74" wheel
-	$(PIP) install "setuptools<74" torch==2.11.0 torchaudio==2.11.0
+	$(PIP) install --upgrade "pip<25.3" $(BUILD_REQUIRES)
+	$(PIP) install $(BUILD_REQUIRES) torch==2.11.0 torchaudio==2.11.0
 	$(PIP) install --no-build-isolation -e ".[test]"
 	touch $@
 

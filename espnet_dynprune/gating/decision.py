@@ -112,10 +112,6 @@ class GateDecision:
         """(B,) keep values of one gate."""
         return self.values[:, gate]
 
-    def keep_rate(self) -> torch.Tensor:
-        """(G,) fraction of the batch that keeps each gate."""
-        return self.keep.float().mean(0)
-
     def realised_sparsity(self) -> torch.Tensor:
         """Fraction of gated modules skipped, averaged over the batch (differentiable)."""
         return 1.0 - self.values.mean()

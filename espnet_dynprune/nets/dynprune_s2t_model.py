@@ -3,14 +3,15 @@
 Registered as ``model: dynprune``. It is ESPnet's ``ESPnetS2TModel`` plus three
 things: it reads each utterance's ``<lang><task>`` from the OWSM text prefix and
 hands them to the encoder's gate predictor (the decoder reads them from its own
-input), it adds ``sparsity_loss_weight * (realised - target)^2`` for every
-pruned part to the loss, and it reports the realised sparsity to ESPnet's logs.
+input) when a context-aware predictor needs them, it adds
+``sparsity_loss_weight * (realised - target)^2`` for every pruned part to the
+loss, and it reports the realised sparsity to ESPnet's logs.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
@@ -72,23 +73,28 @@ class DynPruneS2TModel(ESPnetS2TModel):
         }
 
     @contextmanager
-    def inference_context(self, language: str, task: str) -> Iterator[None]:
-        """Use ``<lang>``/``<task>`` symbols for ``encode`` calls inside (inference)."""
-        lang_idx, task_idx = self.context_vocabulary.symbol_indices(language, task)
-        self._inference_context = (lang_idx, task_idx)
+    def inference_context(self, language: Optional[str], task: Optional[str]) -> Iterator[None]:
+        """Use ``<lang>``/``<task>`` symbols for ``encode`` calls inside (inference).
+
+        None for both: the language is not known yet (language identification);
+        the encoder then decides with its "not known" context.
+        """
+        if (language is None) != (task is None):
+            raise ValueError(f"give both a language and a task symbol or neither, got {language!r}, {task!r}")
+        previous = self._inference_context
+        if language is not None:
+            self._inference_context = self.context_vocabulary.symbol_indices(language, task)
         try:
             yield
         finally:
-            self._inference_context = None
+            self._inference_context = previous
 
-    def _encoder_context(self, language: torch.Tensor, task: torch.Tensor):
-        if isinstance(self.encoder, EBranchformerDynPruneEncoder):
-            return self.encoder.context(language, task)
-        return nullcontext()
+    def _encoder_reads_context(self) -> bool:
+        return isinstance(self.encoder, EBranchformerDynPruneEncoder) and self.encoder.gate_predictor.reads_context
 
     def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """ESPnet's encode; inside ``inference_context`` the encoder gets its symbols."""
-        if self._inference_context is None or not isinstance(self.encoder, EBranchformerDynPruneEncoder):
+        if self._inference_context is None or not self._encoder_reads_context():
             return super().encode(speech, speech_lengths)
         batch = speech.size(0)
         language, task = (
@@ -111,8 +117,10 @@ class DynPruneS2TModel(ESPnetS2TModel):
         **kwargs,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
         """ESPnet's loss plus the sparsity losses; ``text`` starts with ``<lang><task>``."""
-        language, task = self._context_of_text(text)
-        with self._encoder_context(language, task):
+        encoder_context = nullcontext()
+        if self._encoder_reads_context():
+            encoder_context = self.encoder.context(*self._context_of_text(text))
+        with encoder_context:
             loss, stats, weight = super().forward(
                 speech, speech_lengths, text, text_lengths, text_prev, text_prev_lengths,
                 text_ctc, text_ctc_lengths, **kwargs,

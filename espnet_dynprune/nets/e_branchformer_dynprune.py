@@ -2,16 +2,19 @@
 
 Masao Someki et al., "Context-aware Dynamic Pruning for Speech Foundation
 Models", ICLR 2025. Registered as ``encoder: e_branchformer_dynprune``; every
-``encoder_conf`` key of ESPnet's ``e_branchformer`` keeps its meaning, and the
-state dict is ESPnet's plus ``gate_predictor.*``.
+``encoder_conf`` key of ESPnet's ``e_branchformer`` keeps its meaning (layer drop,
+InterCTC and gradient checkpointing compose with the gates), and the state dict
+is ESPnet's plus ``gate_predictor.*``.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import partial
 from typing import Iterator, Optional, Tuple
 
 import torch
+import torch.utils.checkpoint
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.subsampling import (
     TooShortUttError,
@@ -21,13 +24,14 @@ from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from typeguard import typechecked
 
 from espnet_dynprune.gating.decision import GateDecision
+from espnet_dynprune.gating.row_dispatch import keepalive
 from espnet_dynprune.nets.gated_e_branchformer_layer import (
     ATTN,
     CGMLP,
     FFN1,
     FFN2,
-    MODULE_TYPES,
     layer_gated_forward,
+    layer_module_types,
     module_gated_forward,
     unit_macs_per_frame,
 )
@@ -37,22 +41,26 @@ from espnet_dynprune.nets.gated_part import GatedPart
 class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
     """E-Branchformer encoder whose FFN1 / attention / cgMLP / FFN2 are gated.
 
+    Layers built without the macaron FFN1 (``macaron_ffn: false``) or without
+    feed-forward modules (``use_ffn: false``) gate the modules they have.
+
     Args:
         input_size: input feature dimension (as ESPnet's ``e_branchformer``).
         sparsity_target: fraction of gated modules to skip, in [0, 1).
         gate_predictor: ``context`` (speech + language + task, the paper),
             ``speech`` (I3D-style, speech only) or ``none`` (dense).
-        gate_granularity: ``module`` (4 gates per layer) or ``layer`` (1).
+        gate_granularity: ``module`` (a gate per module a layer has) or ``layer`` (1).
         gate_hidden_size: hidden width of the gate predictor's MLP.
         gate_context_size: size of the language and the task embeddings.
         gumbel_tau_start, gumbel_tau_end, gumbel_anneal_steps: Gumbel-softmax
             temperature, annealed linearly over training updates.
         skip_rows_in_training: skip modules for real in training too (faster at
             high sparsity; skipped gates then get no task-loss gradient).
+        context_dropout: in training, the probability of hiding an utterance's
+            language, and independently its task, from the gate predictor, so it
+            also learns to decide without them (language identification).
         **kwargs: every other ``e_branchformer`` key (``output_size``, ...).
     """
-
-    module_types = MODULE_TYPES
 
     @typechecked
     def __init__(
@@ -67,14 +75,15 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
         gumbel_tau_end: float = 0.1,
         gumbel_anneal_steps: int = 10000,
         skip_rows_in_training: bool = False,
+        context_dropout: float = 0.0,
         **kwargs,
     ) -> None:
-        _check_supported(kwargs)
         super().__init__(input_size, **kwargs)
+        self.module_types = layer_module_types(self.encoders[0])
         self._init_gating(
             self.output_size(), len(self.encoders), sparsity_target, gate_predictor,
             gate_granularity, gate_hidden_size, gate_context_size, gumbel_tau_start,
-            gumbel_tau_end, gumbel_anneal_steps, skip_rows_in_training,
+            gumbel_tau_end, gumbel_anneal_steps, skip_rows_in_training, context_dropout,
         )
         self._context: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
 
@@ -83,7 +92,8 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
         """Language/task embedding indices (B,) for the forward passes inside.
 
         ESPnet's models call ``encoder(feats, lens)`` with no context argument,
-        so ``model: dynprune`` sets it around its call instead.
+        so ``model: dynprune`` sets it around its call instead. Outside, the
+        gate predictor decides with its "not known" context.
         """
         self._context = (language, task)
         try:
@@ -103,35 +113,52 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
     ) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
         """Encode, deciding the gates of every layer from the subsampled input.
 
-        Same arguments and outputs as ESPnet's ``EBranchformerEncoder.forward``.
+        Same arguments and outputs as ESPnet's ``EBranchformerEncoder.forward``,
+        with its layer drop, InterCTC and gradient checkpointing.
         """
         if masks is None:
             masks = (~make_pad_mask(ilens)[:, None, :]).to(xs_pad.device)
         else:
             masks = ~masks[:, None, :]
-        xs, masks = self._embed(xs_pad, masks)
+        xs, masks = self._checkpointed(0, self._embed, xs_pad, masks)
         x, pos_emb = xs if isinstance(xs, tuple) else (xs, None)
 
         language, task = self._context if self._context is not None else (None, None)
         decision = self.gate_predictor(x, masks.squeeze(1), language, task)
 
-        hidden = []
+        intermediate = []
         for i, layer in enumerate(self.encoders):
             if max_layer is not None and i >= max_layer:
                 break
-            if self.gate_granularity == "layer":
-                x = layer_gated_forward(layer, x, masks, pos_emb, decision, i)
-            else:
-                x = module_gated_forward(
-                    layer, x, masks, pos_emb, decision, lambda m, i=i: self.gate_index(i, m)
-                )
+            if self.training and torch.empty(1).uniform_().item() < self.layer_drop_rate:
+                x = keepalive(x, (layer,))  # ESPnet's layer drop; DDP still sees every parameter
+                continue
+            x = self._checkpointed(i + 1, self._gated_layer(i, decision), x, masks, pos_emb)
             if return_all_hs:
-                hidden.append(x)
+                intermediate.append(x)
+            elif i + 1 in self.interctc_layer_idx:
+                intermediate.append((i + 1, x))
+                if self.interctc_use_conditioning:
+                    x = x + self.conditioning_layer(ctc.softmax(x))
         x = self.after_norm(x)
         olens = masks.squeeze(1).sum(1)
-        if hidden:
-            return (x, hidden), olens, None
+        if intermediate:
+            return (x, intermediate), olens, None
         return x, olens, None
+
+    def _gated_layer(self, i: int, decision: GateDecision):
+        layer = self.encoders[i]
+        if self.gate_granularity == "layer":
+            return partial(layer_gated_forward, layer, decision=decision, gate=i)
+        return partial(module_gated_forward, layer, decision=decision,
+                       gate_of=lambda m: self.gate_index(i, m))
+
+    def _checkpointed(self, index: int, fn, *args):
+        """``fn(*args)``, recomputed in backward when ``gradient_checkpoint_layers`` has ``index``
+        (0 = the input layer, i = layer i), as in ESPnet."""
+        if index in self.gradient_checkpoint_layers and torch.is_grad_enabled():
+            return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
+        return fn(*args)
 
     def _embed(self, xs_pad: torch.Tensor, masks: torch.Tensor):
         too_short, limit = check_short_utt(self.embed, xs_pad.size(1))
@@ -147,37 +174,13 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
         return self.embed(xs_pad, masks)
 
     def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Skipped flags and MACs of FFN1, attention, cgMLP, merge, FFN2 per layer."""
+        """Skipped flags and MACs of FFN1, attention, cgMLP, merge, FFN2 (those a layer has)."""
         macs = unit_macs_per_frame(self.encoders[0], num_frames)
         keep = self.gates_per_module(decision).detach()
         kept = {m: keep[..., i] for i, m in enumerate(self.module_types)}
-        merge_kept = 1.0 - (1.0 - kept[ATTN]) * (1.0 - kept[CGMLP])
-        order = (FFN1, ATTN, CGMLP, "merge", FFN2)
-        skipped = torch.stack(
-            [1.0 - (merge_kept if u == "merge" else kept[u]) for u in order], dim=-1
-        ).flatten(1)
+        kept["merge"] = 1.0 - (1.0 - kept[ATTN]) * (1.0 - kept[CGMLP])
+        order = [u for u in (FFN1, ATTN, CGMLP, "merge", FFN2) if u in kept]
+        skipped = torch.stack([1.0 - kept[u] for u in order], dim=-1).flatten(1)
         costs = torch.tensor([macs[u] * num_frames for u in order], dtype=torch.float64)
         return skipped.cpu().double(), costs.repeat(self.num_gated_layers)
 
-
-def _check_supported(kwargs: dict) -> None:
-    """Reject e_branchformer options that gating does not support, naming the key."""
-    unsupported = {
-        "interctc_layer_idx": lambda v: bool(v),
-        "layer_drop_rate": lambda v: v != 0.0,
-        "gradient_checkpoint_layers": lambda v: bool(v),
-        "attention_layer_type": lambda v: v == "fast_selfattn",
-    }
-    for key, bad in unsupported.items():
-        if key in kwargs and bad(kwargs[key]):
-            raise ValueError(
-                f"encoder_conf {key}: {kwargs[key]!r} is not supported by "
-                "e_branchformer_dynprune (gates replace layer drop; no InterCTC, "
-                "gradient checkpointing or fast_selfattn)"
-            )
-    for key in ("use_ffn", "macaron_ffn"):
-        if kwargs.get(key) is not True:
-            raise ValueError(
-                f"encoder_conf {key} must be true for e_branchformer_dynprune "
-                f"(OWSM's macaron layout gates FFN1 and FFN2), got {kwargs.get(key)!r}"
-            )

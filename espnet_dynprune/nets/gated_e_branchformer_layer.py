@@ -3,7 +3,10 @@
 The layer object (and so its state-dict keys) is ESPnet's own; only the order
 of calls is taken over, so each sub-module can be skipped per utterance:
 
-- FFN1 (macaron) and FFN2 have their own residual: skipped = identity.
+- FFN1 (macaron) and FFN2 have their own residual: skipped = identity. A layer
+  built with ``use_ffn: false`` has neither, one with ``macaron_ffn: false`` only
+  FFN2 (ESPnet's single feed-forward module after the merge): only the modules a
+  layer has are gated (:func:`layer_module_types`).
 - Self-attention and cgMLP are parallel branches meeting in the merge
   (depthwise conv + projection), which carries the residual. When one branch
   is skipped, the merge sees zeros in that half of its input (its conv and
@@ -19,6 +22,7 @@ from typing import Callable, Optional
 
 import torch
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
+from espnet2.asr.layers.fastformer import FastSelfAttention
 
 from espnet_dynprune.gating.decision import GateDecision, RowSet
 from espnet_dynprune.gating.row_dispatch import gated_branch, gated_residual, take_rows
@@ -28,6 +32,17 @@ MODULE_TYPES = (FFN1, ATTN, CGMLP, FFN2)
 GateOf = Callable[[str], int]
 
 
+def layer_module_types(layer: EBranchformerEncoderLayer) -> tuple[str, ...]:
+    """The gateable modules ``layer`` has, in execution order (2, 3 or 4 of them)."""
+    present = {
+        FFN1: layer.feed_forward_macaron is not None,
+        ATTN: True,
+        CGMLP: True,
+        FFN2: layer.feed_forward is not None,
+    }
+    return tuple(m for m in MODULE_TYPES if present[m])
+
+
 def _feed_forward(norm: torch.nn.Module, ffn: torch.nn.Module, dropout: torch.nn.Module):
     return lambda h: dropout(ffn(norm(h)))
 
@@ -35,6 +50,8 @@ def _feed_forward(norm: torch.nn.Module, ffn: torch.nn.Module, dropout: torch.nn
 def _attention(layer: EBranchformerEncoderLayer):
     def run(h: torch.Tensor, mask: torch.Tensor, pos_emb: Optional[torch.Tensor]) -> torch.Tensor:
         h = layer.norm_mha(h)
+        if isinstance(layer.attn, FastSelfAttention):
+            return layer.dropout(layer.attn(h, mask))
         if pos_emb is None:
             return layer.dropout(layer.attn(h, h, h, mask))
         return layer.dropout(layer.attn(h, h, h, pos_emb, mask))
@@ -72,13 +89,14 @@ def module_gated_forward(
     def unit(name: str) -> tuple[RowSet, torch.Tensor]:
         return decision.rows(gate_of(name)), decision.value(gate_of(name))
 
-    rows, value = unit(FFN1)
-    x = gated_residual(
-        x, rows, value,
-        _feed_forward(layer.norm_ff_macaron, layer.feed_forward_macaron, layer.dropout),
-        scale=layer.ff_scale, zero_skipped=zero,
-        owners=(layer.norm_ff_macaron, layer.feed_forward_macaron),
-    )
+    if layer.feed_forward_macaron is not None:
+        rows, value = unit(FFN1)
+        x = gated_residual(
+            x, rows, value,
+            _feed_forward(layer.norm_ff_macaron, layer.feed_forward_macaron, layer.dropout),
+            scale=layer.ff_scale, zero_skipped=zero,
+            owners=(layer.norm_ff_macaron, layer.feed_forward_macaron),
+        )
 
     att_rows, att_value = unit(ATTN)
     cg_rows, cg_value = unit(CGMLP)
@@ -104,11 +122,12 @@ def module_gated_forward(
                 layer.depthwise_conv_fusion, layer.merge_proj),
     )
 
-    rows, value = unit(FFN2)
-    x = gated_residual(
-        x, rows, value, _feed_forward(layer.norm_ff, layer.feed_forward, layer.dropout),
-        scale=layer.ff_scale, zero_skipped=zero, owners=(layer.norm_ff, layer.feed_forward),
-    )
+    if layer.feed_forward is not None:
+        rows, value = unit(FFN2)
+        x = gated_residual(
+            x, rows, value, _feed_forward(layer.norm_ff, layer.feed_forward, layer.dropout),
+            scale=layer.ff_scale, zero_skipped=zero, owners=(layer.norm_ff, layer.feed_forward),
+        )
     return layer.norm_final(x)
 
 
@@ -133,19 +152,20 @@ def layer_gated_forward(
 
 
 def unit_macs_per_frame(layer: EBranchformerEncoderLayer, num_frames: int) -> dict[str, int]:
-    """Multiply-accumulates per frame of each gateable unit (FLOPs weighting).
+    """Multiply-accumulates per frame of each gateable unit the layer has (FLOPs weighting).
 
     Self-attention's score and context products grow with the sequence length.
     """
     d = layer.size
-    ff = layer.feed_forward.w_1.out_features
     cg = layer.cgmlp.channel_proj1[0].out_features
     cg_kernel = layer.cgmlp.csgu.conv.kernel_size[0]
     merge_kernel = layer.depthwise_conv_fusion.kernel_size[0]
-    return {
-        FFN1: 2 * d * ff,
+    macs = {
         ATTN: 4 * d * d + 2 * num_frames * d,
         CGMLP: d * cg + (cg // 2) * cg_kernel + (cg // 2) * d,
         "merge": 2 * d * merge_kernel + 2 * d * d,
-        FFN2: 2 * d * ff,
     }
+    for name, ffn in ((FFN1, layer.feed_forward_macaron), (FFN2, layer.feed_forward)):
+        if ffn is not None:
+            macs[name] = 2 * d * ffn.w_1.out_features
+    return macs

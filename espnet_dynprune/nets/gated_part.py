@@ -24,7 +24,7 @@ class GatedPart:
     """Mixin for an ESPnet encoder or decoder with per-utterance module gates.
 
     Subclasses set ``module_types`` (gate names within a layer, for
-    ``gate_granularity: module``) and implement ``unit_costs``.
+    ``gate_granularity: module``; before ``_init_gating``) and implement ``unit_costs``.
     """
 
     module_types: tuple[str, ...] = ()
@@ -43,6 +43,7 @@ class GatedPart:
         gumbel_tau_end: float,
         gumbel_anneal_steps: int,
         skip_rows_in_training: bool,
+        context_dropout: float,
     ) -> None:
         if gate_granularity not in GRANULARITIES:
             raise ValueError(f"gate_granularity {gate_granularity!r} is not one of {GRANULARITIES}")
@@ -63,6 +64,7 @@ class GatedPart:
             tau_end=gumbel_tau_end,
             anneal_steps=gumbel_anneal_steps,
             skip_rows_in_training=skip_rows_in_training,
+            context_dropout=context_dropout,
         )
 
     @property

@@ -3,22 +3,55 @@
 Stock ``Speech2Text`` puts ``<lang><task>`` into the decoder's prompt but calls
 ``model.encode(speech, lengths)`` with no context, so the encoder's gate
 predictor would not know them. For a ``model: dynprune`` this subclass wraps
-each call in ``model.inference_context``; for any other model it is the stock
-class. Registration installs it as ``espnet2.bin.s2t_inference.Speech2Text``,
-so ``python -m espnet2.bin.s2t_inference`` and s2t.sh use it unchanged.
+each call in ``model.inference_context``. Registration installs it as
+``espnet2.bin.s2t_inference.Speech2Text``, so ``python -m
+espnet2.bin.s2t_inference`` and s2t.sh use it unchanged.
+
+``lang_sym=None`` (in the constructor or the call) means "identify the language
+first": ESPnet's ``Speech2Language`` computation runs on the same model (gates
+decided with the "not known" context), and the utterance is then decoded, and
+pruned, with the language it found. This works for stock OWSM models too.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 from espnet2.bin.s2t_inference import Speech2Text
 
 from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
+from espnet_dynprune.nets.language_detection import LoadedSpeech2Language
+
+STOCK_DEFAULT_LANGUAGE = "<eng>"  # Speech2Text's own default, which it type-checks as a str
 
 
 class DynPruneSpeech2Text(Speech2Text):
-    """Speech2Text for dynamically pruned OWSM models (same arguments)."""
+    """Speech2Text for dynamically pruned OWSM models (same arguments).
+
+    Args:
+        lang_sym: as in ESPnet, or None to identify each utterance's language.
+        *args, **kwargs: everything ``Speech2Text`` takes.
+    """
+
+    def __init__(self, *args, lang_sym: Optional[str] = STOCK_DEFAULT_LANGUAGE, **kwargs) -> None:
+        super().__init__(*args, lang_sym=lang_sym or STOCK_DEFAULT_LANGUAGE, **kwargs)
+        self.lang_sym = lang_sym
+        self._language_detector: Optional[LoadedSpeech2Language] = None
+
+    def identify_language(self, speech) -> str:
+        """The most likely language symbol of ``speech`` (ESPnet's Speech2Language)."""
+        if self._language_detector is None:
+            self._language_detector = LoadedSpeech2Language(self)
+        model = self.s2t_model
+        if isinstance(model, DynPruneS2TModel):
+            with model.inference_context(None, None):
+                found = self._language_detector(speech)
+        else:
+            found = self._language_detector(speech)
+        symbol, prob = found[0]
+        logging.info(f"identified language {symbol} (p={prob:.3f})")
+        return symbol
 
     def __call__(
         self,
@@ -28,10 +61,12 @@ class DynPruneSpeech2Text(Speech2Text):
         task_sym: Optional[str] = None,
         predict_time: Optional[bool] = None,
     ):
+        language = lang_sym if lang_sym is not None else self.lang_sym
+        if language is None:
+            language = self.identify_language(speech)
         model = self.s2t_model
         if not isinstance(model, DynPruneS2TModel):
-            return super().__call__(speech, text_prev, lang_sym, task_sym, predict_time)
-        language = lang_sym if lang_sym is not None else self.lang_sym
+            return super().__call__(speech, text_prev, language, task_sym, predict_time)
         task = task_sym if task_sym is not None else self.task_sym
         with model.inference_context(language, task):
             return super().__call__(speech, text_prev, language, task, predict_time)

@@ -5,7 +5,9 @@ ESPnet's ``transformer`` keeps its meaning, and the state dict is ESPnet's plus
 ``gate_predictor.*``. The gates of all layers are decided once from the
 time-averaged encoder output and the ``<lang><task>`` symbols that follow
 ``<sos>`` in the decoder input (OWSM's prompt), so training, ``score`` and
-``batch_score`` (ESPnet beam search) all see the same context.
+``batch_score`` (ESPnet beam search) all see the same context. A prompt that
+stops at ``<sos>`` (ESPnet's ``Speech2Language`` scores that one step) decides
+with the predictor's "not known" context.
 
 In beam search the decision and each layer's source-attention keys/values are
 made once per utterance, at the first step, and travel in the hypotheses'
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any, List, Optional, Tuple
 
 import torch
+import torch.utils.checkpoint
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
@@ -47,8 +50,9 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         vocab_size, encoder_output_size: as ESPnet's ``transformer`` decoder.
         sparsity_target, gate_predictor, gate_granularity, gate_hidden_size,
         gate_context_size, gumbel_tau_start, gumbel_tau_end, gumbel_anneal_steps,
-        skip_rows_in_training: as for ``e_branchformer_dynprune``.
-        **kwargs: every other ``transformer`` decoder key.
+        skip_rows_in_training, context_dropout: as for ``e_branchformer_dynprune``.
+        **kwargs: every other ``transformer`` decoder key; ``layer_drop_rate`` has
+            no effect, as in ESPnet's own decoder (its forward never applies it).
     """
 
     module_types = MODULE_TYPES
@@ -67,19 +71,20 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         gumbel_tau_end: float = 0.1,
         gumbel_anneal_steps: int = 10000,
         skip_rows_in_training: bool = False,
+        context_dropout: float = 0.0,
         **kwargs,
     ) -> None:
         for key, ok in (("normalize_before", True), ("concat_after", False)):
             if kwargs.get(key, ok) != ok:
-                raise ValueError(f"decoder_conf {key} must be {ok} for transformer_dynprune")
-        for key in ("layer_drop_rate", "gradient_checkpoint_layers"):
-            if kwargs.get(key):
-                raise ValueError(f"decoder_conf {key} is not supported by transformer_dynprune")
+                raise ValueError(
+                    f"decoder_conf {key}: {kwargs[key]!r} is not supported by transformer_dynprune "
+                    f"(only {key}: {ok}, OWSM's layout, makes a skipped module the identity)"
+                )
         super().__init__(vocab_size, encoder_output_size, **kwargs)
         self._init_gating(
             encoder_output_size, len(self.decoders), sparsity_target, gate_predictor,
             gate_granularity, gate_hidden_size, gate_context_size, gumbel_tau_start,
-            gumbel_tau_end, gumbel_anneal_steps, skip_rows_in_training,
+            gumbel_tau_end, gumbel_anneal_steps, skip_rows_in_training, context_dropout,
         )
         self.vocabulary: Optional[ContextVocabulary] = None
 
@@ -89,16 +94,18 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         self.vocabulary = vocabulary
 
     def _context_of(self, ys: torch.Tensor) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Language and task indices read from the tokens after ``<sos>``."""
-        if not self.gate_predictor.needs_context or self.vocabulary is None:
+        """Language and task indices read from the tokens after ``<sos>``.
+
+        (None, None), "not known", when the predictor does not read them or the
+        prompt ends at ``<sos>`` (language identification).
+        """
+        if not self.gate_predictor.reads_context or self.vocabulary is None:
             return None, None
-        if ys.size(1) < 3:
-            raise ValueError(
-                "decoder input must start with <sos><lang><task> for gate_predictor: context"
-            )
         start = (ys == self.vocabulary.sos_id).int().argmax(dim=1, keepdim=True)
+        if ys.size(1) - 1 <= int(start.max()):
+            return None, None
         if ys.size(1) - 2 <= int(start.max()):
-            raise ValueError("decoder input has no <lang><task> after <sos>")
+            raise ValueError("decoder input has a <lang> but no <task> after <sos>")
         return self.vocabulary.lookup(ys.gather(1, start + 1).squeeze(1), ys.gather(1, start + 2).squeeze(1))
 
     def _gates(self, layer: int) -> tuple[int, int, int]:
@@ -139,9 +146,11 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         decision = source.decision_for(x.size(0))
         outputs = []
         for i, (layer, cache) in enumerate(zip(self.decoders, caches)):
-            x = gated_forward(
-                layer, x, tgt_mask, source.keys_values[i], decision, self._gates(i), cache
-            )
+            args = (layer, x, tgt_mask, source.keys_values[i], decision, self._gates(i), cache)
+            if i + 1 in self.gradient_checkpoint_layers and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(gated_forward, *args, use_reentrant=False)
+            else:
+                x = gated_forward(*args)
             outputs.append(x)
         return x, outputs
 

@@ -35,10 +35,37 @@ def test_context_changes_the_decision_inputs():
     assert not torch.allclose(a, b) and not torch.allclose(a, c)
 
 
-def test_context_predictor_without_context_says_what_supplies_it():
-    predictor = context_predictor()
-    with pytest.raises(ValueError, match="model: dynprune"):
-        predictor(torch.randn(1, 5, 8))
+def test_missing_context_uses_the_not_known_rows_and_warns_when_they_are_untrained(caplog):
+    torch.manual_seed(0)
+    predictor = context_predictor().eval()
+    x = torch.randn(2, 5, 8)
+    assert predictor.language_embed.num_embeddings == 4 and predictor.task_embed.num_embeddings == 3
+    with caplog.at_level("WARNING"):
+        none_given = predictor.logits(x, None, None, None)
+    assert "context_dropout: 0" in caplog.text
+    minus_one = predictor.logits(x, None, torch.tensor([-1, -1]), torch.tensor([-1, -1]))
+    last_rows = predictor.logits(x, None, torch.tensor([3, 3]), torch.tensor([2, 2]))
+    assert torch.equal(none_given, minus_one) and torch.equal(minus_one, last_rows)
+    known = predictor.logits(x, None, torch.tensor([0, 0]), torch.tensor([0, 0]))
+    assert not torch.allclose(known, none_given)
+    mixed = predictor.logits(x, None, torch.tensor([0, -1]), torch.tensor([0, -1]))
+    assert torch.equal(mixed[0], known[0]) and torch.equal(mixed[1], none_given[1])
+
+
+def test_context_dropout_hides_language_and_task_in_training_only():
+    torch.manual_seed(0)
+    predictor = context_predictor(context_dropout=0.5).eval()
+    x, lang, task = torch.randn(400, 5, 8), torch.zeros(400, dtype=torch.long), torch.zeros(400, dtype=torch.long)
+    known, unknown = (predictor.logits(x, None, i, i).detach() for i in (lang, lang - 1))
+    with torch.no_grad():
+        trained = predictor.train().logits(x, None, lang, task)
+    neither = (trained - unknown).abs().amax((1, 2)) < 1e-6
+    both = (trained - known).abs().amax((1, 2)) < 1e-6
+    assert 0.15 < neither.float().mean() < 0.35 and 0.15 < both.float().mean() < 0.35  # 0.5 x 0.5 each
+    predictor.eval()
+    assert torch.equal(predictor.logits(x, None, lang, task), known)
+    with pytest.raises(ValueError, match="context_dropout"):
+        context_predictor(context_dropout=1.0)
 
 
 def test_speech_predictor_needs_no_context_and_none_is_dense():
@@ -62,8 +89,16 @@ def test_inference_is_deterministic_and_training_counts_updates():
     assert torch.equal(first, predictor(x, None, lang, task).keep)
     assert int(predictor.num_updates) == 0
     predictor.train()
-    predictor(x, None, lang, task)
-    assert int(predictor.num_updates) == 1
+    optimizer = torch.optim.SGD(predictor.parameters(), lr=0.1)
+    for _ in range(4):  # accum_grad 2: four forward passes, two updates
+        predictor(x, None, lang, task).values.sum().backward()
+    assert int(predictor.num_updates) == 0
+    optimizer.step()
+    optimizer.step()
+    assert int(predictor.num_updates) == 2
+    torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1).step()  # another model's optimiser
+    assert int(predictor.num_updates) == 2
+    assert predictor.temperature() == predictor.schedule(2)
 
 
 def test_forcing_patterns():

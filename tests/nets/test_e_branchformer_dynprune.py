@@ -3,9 +3,12 @@ import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+
+from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
 
-from .tiny_nets import ENCODER_CONF, encoder_pair
+from .tiny_nets import ENCODER_CONF, TOKENS, encoder_pair
 
 CONTEXT = (torch.tensor([0, 1, 2]), torch.tensor([0, 1, 0]))
 
@@ -109,7 +112,7 @@ def test_skip_rows_in_training_runs_kept_rows_only(speech):
     ("sparsity_target", -0.2, "sparsity_target"),
     ("gate_predictor", "sigmoid", "gate_predictor 'sigmoid'"),
     ("gate_granularity", "head", "gate_granularity 'head'"),
-    ("interctc_layer_idx", [1], "interctc_layer_idx"),
+    ("context_dropout", 1.0, "context_dropout"),
 ])
 def test_bad_options_name_key_and_value(key, value, match):
     conf = {**ENCODER_CONF, key: value}
@@ -121,3 +124,90 @@ def test_too_short_input_names_its_length():
     _, dyn = encoder_pair(gate_predictor="speech")
     with pytest.raises(TooShortUttError, match="input of 5 frames is too short"):
         dyn(torch.randn(1, 5, 20), torch.tensor([5]))
+
+
+# Every E-Branchformer layout ESPnet builds: without macaron FFN1, without any FFN, fast_selfattn.
+LAYOUTS = {
+    "no_macaron": dict(macaron_ffn=False),
+    "no_ffn": dict(use_ffn=False, macaron_ffn=False),
+    "fast_selfattn": dict(attention_layer_type="fast_selfattn", pos_enc_layer_type="abs_pos"),
+    "rel_pos": dict(attention_layer_type="rel_selfattn", pos_enc_layer_type="rel_pos"),
+}
+
+
+def stock_and_dynprune(extra, **gating):
+    conf = {**ENCODER_CONF, **extra}
+    torch.manual_seed(0)
+    stock = EBranchformerEncoder(20, **conf).eval()
+    dyn = EBranchformerDynPruneEncoder(20, **gating, **conf).eval()
+    dyn.load_state_dict(stock.state_dict(), strict=False)
+    dyn.bind_context(ContextVocabulary(TOKENS))
+    return stock, dyn
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_layer_layout_equals_stock_with_gates_on_and_gates_the_modules_it_has(speech, layout):
+    stock, dyn = stock_and_dynprune(LAYOUTS[layout])
+    expected = {"no_macaron": ("attn", "cgmlp", "ffn2"), "no_ffn": ("attn", "cgmlp")}
+    assert dyn.module_types == expected.get(layout, ("ffn1", "attn", "cgmlp", "ffn2"))
+    assert dyn.gate_names[: len(dyn.module_types)] == tuple(f"layer0.{m}" for m in dyn.module_types)
+    dyn.force_gates("on")
+    assert (stock(*speech)[0] - run(dyn, *speech)).abs().max() <= 1e-5
+    dyn.force_gates("off")  # skipping all of a layer's modules leaves its final norm
+    x, _ = stock.embed(speech[0], None)
+    for layer in stock.encoders:
+        x = layer.norm_final(x[0] if isinstance(x, tuple) else x)
+    assert (run(dyn, *speech) - stock.after_norm(x)).abs().max() <= 1e-5
+    dyn.force_gates(None)
+    assert set(dyn.sparsity_stats("enc")) >= {"enc_sparsity", "enc_sparsity_flops"}
+
+
+def test_no_macaron_skips_its_one_ffn_for_real(speech):
+    _, dyn = stock_and_dynprune(LAYOUTS["no_macaron"])
+    ffn = count_rows(dyn.encoders[0].feed_forward)
+    dyn.force_gates(torch.tensor([[1, 1, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1], [1, 1, 0, 1, 1, 1]]))
+    run(dyn, *speech)
+    assert ffn == [1]
+
+
+def test_layer_drop_composes_with_the_gates_in_training_only(speech):
+    stock, dyn = stock_and_dynprune({"layer_drop_rate": 1.0})
+    dyn.train()
+    out = run(dyn, *speech)  # every layer dropped, as ESPnet drops them
+    x, _ = stock.embed(speech[0], None)
+    assert (out - stock.after_norm(x)).abs().max() <= 1e-5
+    out.sum().backward()  # DDP needs a gradient for every parameter, dropped layers included
+    assert all(p.grad is not None for p in dyn.encoders.parameters())
+    dyn.eval()
+    stock.eval()
+    dyn.force_gates("on")
+    assert (stock(*speech)[0] - run(dyn, *speech)).abs().max() <= 1e-5
+
+
+def test_interctc_and_conditioning_match_stock(speech):
+    from espnet2.asr.ctc import CTC
+
+    extra = {"interctc_layer_idx": [1], "interctc_use_conditioning": True}
+    stock, dyn = stock_and_dynprune(extra)
+    torch.manual_seed(1)
+    ctc = CTC(len(TOKENS), 32)
+    for encoder in (stock, dyn):  # the model attaches it, as ESPnet's models do
+        torch.manual_seed(2)
+        encoder.conditioning_layer = torch.nn.Linear(len(TOKENS), 32)
+    dyn.force_gates("on")
+    (ref, ref_inter), _, _ = stock(*speech, ctc=ctc)
+    with dyn.context(*CONTEXT):
+        (out, inter), _, _ = dyn(*speech, ctc=ctc)
+    assert [i for i, _ in inter] == [i for i, _ in ref_inter] == [1]
+    assert (out - ref).abs().max() <= 1e-5 and (inter[0][1] - ref_inter[0][1]).abs().max() <= 1e-5
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(speech):
+    grads = []
+    for layers in ([], [0, 1, 2]):
+        _, dyn = stock_and_dynprune({"gradient_checkpoint_layers": layers})
+        dyn.train()
+        torch.manual_seed(5)
+        run(dyn, *speech).square().sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in dyn.parameters() if p.grad is not None]))
+    assert grads[0].shape == grads[1].shape and torch.allclose(grads[0], grads[1], atol=1e-5)
