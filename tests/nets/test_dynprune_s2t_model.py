@@ -93,3 +93,26 @@ def test_stock_checkpoint_loads_strictly_except_gate_predictors(tmp_path):
     assert "did you mean encoder.encoders.0.attn.linear_q.weight" in message
     with pytest.raises(FileNotFoundError, match="nothere.pth"):
         load_pretrained(model, tmp_path / "nothere.pth")
+
+
+@pytest.mark.parametrize("predictor", ["speech", "none"])
+def test_targets_without_a_language_train_when_no_part_reads_the_context(predictor):
+    """ESPnetS2TModel takes any target; only a context-aware predictor needs <lang><task>."""
+    model = build_model({"gate_predictor": predictor}, {"gate_predictor": predictor})
+    data = batch()
+    data["text"][:, 0] = 2  # <na> where <lang> belongs
+    loss, _, _ = model(**data)
+    assert torch.isfinite(loss)
+
+
+def test_encode_without_a_context_uses_the_not_known_one():
+    model = build_model().eval()
+    speech, lens = torch.randn(1, 60, 20), torch.tensor([60])
+    with model.inference_context(None, None):
+        model.encode(speech, lens)
+    unknown = model.encoder.last_gates.keep
+    model.encode(speech, lens)
+    assert torch.equal(model.encoder.last_gates.keep, unknown)
+    with pytest.raises(ValueError, match="both a language and a task symbol or neither"):
+        with model.inference_context("<fra>", None):
+            pass

@@ -97,3 +97,45 @@ def test_context_is_read_after_sos_and_checked(memory):
         dyn.batch_score(torch.tensor([[SOS, 10, ASR]]), [None], memory[0][:1])
     with pytest.raises(ValueError, match="expected a task symbol"):
         dyn.batch_score(torch.tensor([[SOS, FRA, 11]]), [None], memory[0][:1])
+
+
+def test_a_prompt_that_stops_at_sos_decides_with_the_not_known_context(memory):
+    """ESPnet's Speech2Language scores one step from <sos> alone."""
+    _, dyn = decoder_pair()
+    logp, _ = dyn.batch_score(torch.tensor([[SOS]]), [None], memory[0][:1])
+    assert logp.shape == (1, len(TOKENS))
+    predictor = dyn.gate_predictor
+    unknown = predictor(memory[0][:1], None, torch.tensor([-1]), torch.tensor([-1])).keep
+    assert torch.equal(dyn.last_gates.keep, unknown)
+    with pytest.raises(ValueError, match="<lang> but no <task>"):
+        dyn.batch_score(torch.tensor([[SOS, FRA]]), [None], memory[0][:1])
+
+
+@pytest.mark.parametrize("forced", ["on", "off", torch.ones(6)])
+def test_a_forced_pattern_reads_no_context(memory, forced):
+    _, dyn = decoder_pair()
+    dyn.force_gates(forced)
+    dyn.batch_score(torch.tensor([[SOS, 10, 11]]), [None], memory[0][:1])  # no <lang><task>: fine
+    dyn.force_gates(0.5)  # a ranked sparsity asks the predictor, which needs them
+    with pytest.raises(ValueError, match="expected a language symbol"):
+        dyn.batch_score(torch.tensor([[SOS, 10, 11]]), [None], memory[0][:1])
+
+
+def test_gradient_checkpointing_and_layer_drop_rate_are_accepted_as_in_espnet(memory):
+    ys, lens = torch.tensor([[SOS, FRA, ASR, 10, 11], [SOS, DEU, ST_ENG, 12, EOS]]), torch.tensor([5, 4])
+    grads = []
+    for conf in ({}, {"gradient_checkpoint_layers": [1, 2], "layer_drop_rate": 0.5}):
+        _, dyn = decoder_pair(**conf)
+        dyn.train()
+        torch.manual_seed(4)
+        dyn(*memory, ys, lens)[0].square().sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in dyn.parameters() if p.grad is not None]))
+    assert grads[0].shape == grads[1].shape and torch.allclose(grads[0], grads[1], atol=1e-5)
+
+
+@pytest.mark.parametrize("key,value", [("normalize_before", False), ("concat_after", True)])
+def test_post_norm_layouts_are_refused_naming_key_and_value(key, value):
+    from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
+
+    with pytest.raises(ValueError, match=f"decoder_conf {key}: {value!r} is not supported"):
+        TransformerDynPruneDecoder(len(TOKENS), 32, **{key: value})
