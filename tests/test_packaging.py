@@ -107,6 +107,8 @@ def test_wheel_ships_pth_at_root(built_wheels, kind):
     if kind == "regular":
         assert "espnet_dynprune/__init__.py" in names
         assert "espnet_dynprune/_import_hook.py" in names
+        # conf/ (the drop-in configs the benchmark builds) travels as espnet_dynprune/conf
+        assert {f"espnet_dynprune/conf/{p.name}" for p in (REPO_ROOT / "conf").glob("*.yaml")} <= set(names)
     else:  # editable: setuptools' own finder/pth, package stays in the source
         assert any(n.startswith("__editable__.") and n.endswith(".pth") for n in names)
         assert "espnet_dynprune/__init__.py" not in names

@@ -40,8 +40,9 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Uni
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from espnet_dynprune.data.owsm_datadir import read_map
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.owsm.datadir import context_of, read_map
+from espnet_dynprune.owsm.symbols import NOTIME
 
 PathLike = Union[str, Path]
 #: None (as the model stands), "on"/"off"/sparsity for every part, or per part a spec or {gate: keep}.
@@ -154,7 +155,7 @@ class FlopCounter:
             raise ValueError("the token list has no <lang> or <task> symbols for the decoder prompt")
         self.lang_sym = lang_sym or vocabulary.languages[0]
         self.task_sym = task_sym or vocabulary.tasks[0]
-        primer = [self.lang_sym, self.task_sym] + (["<notimestamps>"] if "<notimestamps>" in tokens else [])
+        primer = [self.lang_sym, self.task_sym] + ([NOTIME] if NOTIME in tokens else [])
         self.primer = [model.sos] + [tokens.index(t) for t in primer]
         self.device = next(model.parameters()).device
         speech = torch.zeros(1, max(1, round(speech_seconds * sample_rate)), device=self.device)
@@ -331,7 +332,6 @@ def flops_of_decode(decode_dir: PathLike, data_dir: PathLike, s2t_train_config: 
         s2t_model_file = s2t_model_file or settings["s2t_model_file"]
         beam_size = beam_size or settings["beam_size"]
 
-    from espnet_dynprune.recipe.decode import context_of
     from espnet_dynprune.registration import register_s2t
 
     register_s2t()
@@ -343,7 +343,7 @@ def flops_of_decode(decode_dir: PathLike, data_dir: PathLike, s2t_train_config: 
     pre = train_args.preprocessor_conf or {}
     if "speech_length" not in pre:
         raise ValueError(f"{s2t_train_config}: preprocessor_conf has no speech_length (Speech2Text pads to it)")
-    lang_sym, task_sym = context_of(Path(data_dir), None, None)
+    lang_sym, task_sym = context_of(data_dir)
     result = decode_dir_gflops(model, decode_dir, float(pre["speech_length"]), beam_size, max_utts,
                                lang_sym, task_sym)
     result["s2t_model_file"] = str(s2t_model_file)

@@ -1,26 +1,30 @@
 """OWSM v3.1 architectures with random weights, stock and dynprune, for timing and FLOPs.
 
 The released weights cannot be downloaded here, and timing does not need them:
-the sizes below (shared notes, confirmed by exact parameter counts with 80 mels
-and a 50002-entry vocabulary) give the real compute. The token list follows
-OWSM's layout (specials, 151 languages, ``<asr>``, 25 ``<st_xxx>``,
-``<notimestamps>``, 1501 timestamps, BPE pieces, ``<sos> <eos> <sop>``) with
-placeholder pieces. Both models are built by ESPnet's ``S2TTask`` from a config,
-as ``s2t_train`` would build them, and share every weight.
+the architectures are the project's drop-in configs ``conf/owsm_v3.1_ebf_{size}_dynprune.yaml``
+(the released training configs with the dynprune names; shipped in the package as
+``espnet_dynprune/conf``), and the stock model is the same config with ESPnet's own names
+(:func:`espnet_dynprune.zoo.finetune_config.strip_pruning`). With 80 mels and a 50002-entry
+vocabulary they give the released parameter counts. The token list follows OWSM's layout
+(specials, 151 languages, ``<asr>``, 25 ``<st_xxx>``, ``<notimestamps>``, 1501 timestamps,
+BPE pieces, ``<sos> <eos> <sop>``) with placeholder pieces. Both models are built by ESPnet's
+``S2TTask`` from a config, as ``s2t_train`` would build them, and share every weight. Any
+other dynprune S2T config file can be given instead of a size name.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Union
 
 import torch
 import yaml
 
-from espnet_dynprune.data.s2t_config import make_s2t_config
+from espnet_dynprune.owsm.token_layout import owsm_special_symbols, owsm_token_list as layout_token_list
+from espnet_dynprune.zoo.finetune_config import strip_pruning
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 VOCAB_SIZE = 50002
 ST_TARGETS = ("ara cat ces cym deu eng est fas fra ind ita jpn lav mon nld por ron rus slv spa swe "
               "tam tur vie zho").split()
@@ -29,19 +33,20 @@ KNOWN_LANGUAGES = ("bul deu eng fra hun ita spa por nld pol rus zho jpn kor ara 
 NUM_LANGUAGES = 151
 
 
-@dataclass(frozen=True)
-class OwsmSize:
-    output_size: int
-    attention_heads: int
-    linear_units: int
-    num_blocks: int
+def owsm_sizes() -> Dict[str, Path]:
+    """The released OWSM v3.1 sizes with a drop-in config: ``{"base": conf file, ...}``."""
+    prefix, suffix = "owsm_v3.1_ebf_", "_dynprune.yaml"
+    return {p.name[len(prefix):-len(suffix)]: p for p in sorted(CONF_DIR.glob(f"{prefix}*{suffix}"))}
 
 
-OWSM_V31 = {
-    "base": OwsmSize(384, 6, 1536, 6),
-    "small": OwsmSize(768, 12, 3072, 9),
-    "1b": OwsmSize(1024, 16, 4096, 18),
-}
+def config_file(size: Union[str, Path]) -> Path:
+    """The config of a size name (``base``, ``small``, ``1b``) or a YAML file given as such."""
+    sizes = owsm_sizes()
+    if str(size) in sizes:
+        return sizes[str(size)]
+    if str(size).endswith((".yaml", ".yml")) and Path(size).is_file():
+        return Path(size)
+    raise ValueError(f"unknown OWSM v3.1 size {str(size)!r}; choose from {sorted(sizes)} or give a config .yaml file")
 
 
 def owsm_token_list() -> List[str]:
@@ -50,33 +55,22 @@ def owsm_token_list() -> List[str]:
     Languages beyond the common ones use ISO 639-3's local-use codes (qaa...).
     """
     local = [f"q{a}{b}" for a in "abcdefghijklmnopqrst" for b in "abcdefghijklmnopqrstuvwxyz"]
-    languages = KNOWN_LANGUAGES + local[: NUM_LANGUAGES - len(KNOWN_LANGUAGES)]
-    tokens = ["<blank>", "<unk>", "<na>", "<nospeech>"]
-    tokens += [f"<{lang}>" for lang in sorted(languages)] + ["<asr>"]
-    tokens += [f"<st_{t}>" for t in ST_TARGETS] + ["<notimestamps>"]
-    tokens += [f"<{i * 0.02:.2f}>" for i in range(1501)]
-    pieces = VOCAB_SIZE - len(tokens) - 3
-    tokens += [f"\u2581p{i}" for i in range(pieces)] + ["<sos>", "<eos>", "<sop>"]
-    return tokens
+    languages = sorted(KNOWN_LANGUAGES + local[: NUM_LANGUAGES - len(KNOWN_LANGUAGES)])
+    specials = owsm_special_symbols(languages, [f"st_{t}" for t in ST_TARGETS])
+    pieces = VOCAB_SIZE - len(specials) - 5  # <blank> <unk> before, <sos> <eos> <sop> after
+    return layout_token_list(specials + [f"\u2581p{i}" for i in range(pieces)])
 
 
-def owsm_config(size: str, dynprune: bool, token_list: List[str]) -> Dict:
-    """The S2T config of OWSM v3.1 ``size`` (``base``, ``small``, ``1b``), stock or dynprune."""
-    if size not in OWSM_V31:
-        raise ValueError(f"unknown OWSM v3.1 size {size!r}; choose from {sorted(OWSM_V31)}")
-    s = OWSM_V31[size]
-    names = {}
-    if dynprune:
-        names = dict(encoder="e_branchformer_dynprune", decoder="transformer_dynprune", model="dynprune")
-    return make_s2t_config(
-        speech_length=30.0, output_size=s.output_size, attention_heads=s.attention_heads,
-        linear_units=s.linear_units, encoder_blocks=s.num_blocks, decoder_blocks=s.num_blocks,
-        n_mels=80, hop_length=160, **names,
-        extra={"token_list": token_list, "token_type": "bpe", "bpemodel": None, "normalize": None},
-    )
+def owsm_config(size: Union[str, Path], dynprune: bool, token_list: List[str]) -> Dict:
+    """The S2T config of OWSM v3.1 ``size`` (or of a config file), dynprune or stock."""
+    config = yaml.safe_load(config_file(size).read_text(encoding="utf-8"))
+    if not dynprune:
+        config = strip_pruning(config)
+    config.update(token_list=token_list, token_type="bpe", bpemodel=None, normalize=None)
+    return config
 
 
-def build_owsm(size: str, dynprune: bool = False, seed: int = 0) -> torch.nn.Module:
+def build_owsm(size: Union[str, Path], dynprune: bool = False, seed: int = 0) -> torch.nn.Module:
     """An OWSM v3.1 ``size`` model with random weights (seeded), built by ESPnet's S2TTask."""
     from espnet2.tasks.s2t import S2TTask
 
@@ -92,7 +86,7 @@ def build_owsm(size: str, dynprune: bool = False, seed: int = 0) -> torch.nn.Mod
     return S2TTask.build_model(args).eval()
 
 
-def owsm_pair(size: str, seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
+def owsm_pair(size: Union[str, Path], seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
     """(stock, dynprune) OWSM v3.1 ``size`` models sharing every ESPnet weight."""
     stock = build_owsm(size, dynprune=False, seed=seed)
     dyn = build_owsm(size, dynprune=True, seed=seed)

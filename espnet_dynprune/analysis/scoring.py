@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -26,12 +25,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import jiwer
 import sacrebleu
 
-from espnet_dynprune.data.owsm_datadir import read_map
+from espnet_dynprune.owsm.datadir import read_map
+from espnet_dynprune.owsm.symbols import SPECIAL_SYMBOL, check_task, has_prefix, parse_target, symbol_name
 
 PathLike = Union[str, Path]
 
-SPECIAL_TOKEN = re.compile(r"<[^<>\s]*>")
-_TASK = re.compile(r"^(asr|st_[a-z]{3})$")
 #: Typographic apostrophes and hyphens folded into ASCII before deciding what is punctuation.
 _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2010": "-", "\u2011": "-"})
 ASR_NORMALISATION = (
@@ -43,13 +41,13 @@ ASR_NORMALISATION = (
 
 def strip_special_tokens(text: str) -> str:
     """Remove ``<...>`` tokens and collapse the whitespace they leave."""
-    return " ".join(SPECIAL_TOKEN.sub(" ", text).split())
+    return " ".join(SPECIAL_SYMBOL.sub(" ", text).split())
 
 
 def normalise_for_wer(text: str) -> str:
     """The ASR normalisation described by ``ASR_NORMALISATION``."""
     text = unicodedata.normalize("NFKC", text)
-    text = SPECIAL_TOKEN.sub(" ", text).lower().translate(_FOLD)
+    text = SPECIAL_SYMBOL.sub(" ", text).lower().translate(_FOLD)
     out = []
     for i, char in enumerate(text):
         if char in "'-":
@@ -64,10 +62,7 @@ def normalise_for_wer(text: str) -> str:
 
 def normalise_task(task: str) -> str:
     """``asr`` / ``<asr>`` / ``st_eng`` / ``<st_eng>`` -> ``asr`` / ``st_eng``, or ValueError."""
-    name = task[1:-1] if task.startswith("<") and task.endswith(">") else task
-    if not _TASK.match(name):
-        raise ValueError(f"--task {task!r} must be 'asr' or 'st_xxx' (e.g. st_eng)")
-    return name
+    return check_task(symbol_name(task), "--task")
 
 
 def read_references(path: PathLike, task: Optional[str] = None) -> Dict[str, str]:
@@ -78,10 +73,10 @@ def read_references(path: PathLike, task: Optional[str] = None) -> Dict[str, str
     """
     refs = {}
     for utt, line in read_map(path).items():
-        prefix = re.match(r"^(?:<[^<>\s]*>)*", line).group(0)
-        specials = SPECIAL_TOKEN.findall(prefix)
-        if task is not None and len(specials) >= 2 and specials[1] != f"<{task}>":
-            raise ValueError(f"{path}: {utt} is a {specials[1]} reference, not <{task}>: {line!r}")
+        if task is not None and has_prefix(line):
+            found = parse_target(line, f"{path}: {utt}").task
+            if found != task:
+                raise ValueError(f"{path}: {utt} is a <{found}> reference, not <{task}>: {line!r}")
         refs[utt] = strip_special_tokens(line)
     return refs
 

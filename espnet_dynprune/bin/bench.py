@@ -1,6 +1,7 @@
 """``python -m espnet_dynprune.bin.bench`` (or ``espnet-dynprune-bench``): OWSM decoding speed.
 
-Builds OWSM v3.1 architectures with random weights and prints, per size, the
+Builds OWSM v3.1 architectures (the drop-in configs in conf/, or any dynprune
+S2T config file) with random weights and prints, per size, the
 side-by-side table of stock ESPnet, dynprune dense (cached source K/V) and
 forced sparsities, with the targets; writes everything as JSON.
 """
@@ -18,7 +19,7 @@ import torch
 
 from espnet_dynprune.analysis.bench import PARTS, SPARSITIES, Bench, configurations, measure, measure_mixed_batch
 from espnet_dynprune.analysis.bench_report import markdown, targets
-from espnet_dynprune.analysis.owsm_architecture import OWSM_V31
+from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 
 
 def _floats(text: str) -> List[float]:
@@ -27,7 +28,8 @@ def _floats(text: str) -> List[float]:
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="base,1b", help=f"comma-separated, of {sorted(OWSM_V31)}")
+    parser.add_argument("--sizes", default="base,1b",
+                        help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
     parser.add_argument("--parts", default=",".join(PARTS), help="pruned parts to sweep")
     parser.add_argument("--sparsities", type=_floats, default=list(SPARSITIES))
     parser.add_argument("--speech_seconds", type=float, default=30.0, help="OWSM pads every input to 30 s")

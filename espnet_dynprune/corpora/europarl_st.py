@@ -1,4 +1,4 @@
-"""Read Europarl-ST v1.1 into OWSM utterances (ASR of the source, ST into English).
+"""Europarl-ST v1.1 (source -> English): read it into OWSM utterances, or write synthetic talks.
 
 Layout under the root (the ``v1.1`` dir, db.sh ``EUROPARL_ST``)::
 
@@ -10,109 +10,153 @@ Layout under the root (the ``v1.1`` dir, db.sh ``EUROPARL_ST``)::
 Each audio file is one speech by one Member of Parliament, and the corpus gives no speaker ids
 that link speeches, so the speaker is the audio id (one speech per speaker). Segments stay
 segments of the speech (Kaldi ``segments``); stage 2-4 cuts them out.
+
+The writer keeps that shape for the same reason: a reader must cut by time. A synthetic talk is
+one espeak speaker saying consecutive sentences with noise-floor pauses between them; its audio
+id mimics the real ones (``fr.20110412.12.3-145``: language, sitting date, agenda point, item,
+speaker number) and segment times have 2 decimals.
 """
 
 from __future__ import annotations
 
+import datetime
+import random
+import shutil
+import subprocess
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Sequence, Set, Tuple, Union
+
+import numpy as np
 
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, time_span, utt_id
-from espnet_dynprune.data.owsm_datadir import Segment, Utterance
+from espnet_dynprune.data.espeak import SAMPLE_RATE, Speaker, read_wav
+from espnet_dynprune.data.sentences import SentencePair
+from espnet_dynprune.owsm.datadir import Segment, Utterance
 
 CORPUS = "epst"
 DB_VAR = "EUROPARL_ST"
 TARGET = "en"
 SPLITS = ("train", "dev", "test")
+#: Sentences per synthetic talk (the last talk of a split may be shorter).
+TALK_SENTENCES = (3, 8)
+_LEAD_S, _GAP_S = (0.2, 1.0), (0.1, 0.5)
+_FIRST_SITTING = datetime.date(2008, 1, 7)
 
 
+@dataclass(frozen=True)
+class EuroparlSegment:
+    """One segment: a line of segments.lst and the same line of the transcript and translation."""
+
+    audio_id: str
+    start: float
+    end: float
+    transcript: str
+    translation: str
+
+
+def audio_path(root: Path, src: str, audio_id: str) -> Path:
+    """``ROOT/{src}/audios/{audio_id}.m4a``."""
+    return root / src / "audios" / f"{audio_id}.m4a"
+
+
+def segment_files(root: Path, src: str, split: str) -> Tuple[Path, Path, Path]:
+    """``segments.lst``, ``segments.{src}`` and ``segments.en`` of ``ROOT/{src}/en/{split}``."""
+    split_dir = root / src / TARGET / split
+    return split_dir / "segments.lst", split_dir / f"segments.{src}", split_dir / f"segments.{TARGET}"
+
+
+# ---------------------------------------------------------------- reading
 def _read_lines(path: Path) -> List[str]:
     if not path.is_file():
         raise FileNotFoundError(f"Europarl-ST file {path} not found")
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def read_split(root: Path, src: str, split: str, tasks: Sequence[str]) -> List[Utterance]:
-    """Utterances of one ``{src}/en/{split}`` dir, for each OWSM task in ``tasks``.
+def read_segments(root: Path, src: str, split: str) -> List[EuroparlSegment]:
+    """The segments of one split in file order, texts whitespace-normalised.
 
-    Line counts of the three files must agree (else ``ValueError`` naming them); segments with an
-    empty transcript, ``end <= start`` or a missing audio file are skipped (counted and logged),
-    as are ST examples with an empty translation and repeated segments.
+    Line counts of the three files must agree (else ``ValueError`` naming them), and every
+    segments.lst line must be ``<audio_id> <start> <end>`` (else naming file and line).
     """
-    if src == TARGET:
-        raise ValueError(f"Europarl-ST source language {src!r} is the target language {TARGET!r}")
-    lang = to_iso639_3(src)
-    pair_dir = root / src / TARGET / split
-    files = [pair_dir / "segments.lst", pair_dir / f"segments.{src}", pair_dir / f"segments.{TARGET}"]
+    files = segment_files(root, src, split)
     segs, sources, targets = (_read_lines(f) for f in files)
     if not len(segs) == len(sources) == len(targets):
         counts = ", ".join(f"{f} has {n} lines" for f, n in zip(files, map(len, (segs, sources, targets))))
         raise ValueError(f"Europarl-ST files are not line-aligned: {counts}")
-
-    skips = Skips(f"segments of {src}/{TARGET}/{split}")
-    audio_exists: Dict[str, bool] = {}
-    seen = set()
-    utts: List[Utterance] = []
+    out: List[EuroparlSegment] = []
     for lineno, (seg, source, target) in enumerate(zip(segs, sources, targets), 1):
-        where = f"{files[0]}:{lineno}"
         fields = seg.split()
         try:
             audio_id, start, end = fields[0], float(fields[1]), float(fields[2])
             if len(fields) != 3:
                 raise ValueError
         except (ValueError, IndexError):
-            raise ValueError(f"{where}: expected '<audio_id> <start> <end>', got {seg!r}") from None
-        source, target = " ".join(source.split()), " ".join(target.split())
-        audio = root / src / "audios" / f"{audio_id}.m4a"
-        if audio_id not in audio_exists:
-            audio_exists[audio_id] = audio.is_file()
-        if end <= start:
+            raise ValueError(f"{files[0]}:{lineno}: expected '<audio_id> <start> <end>', got {seg!r}") from None
+        out.append(EuroparlSegment(audio_id, start, end, " ".join(source.split()), " ".join(target.split())))
+    return out
+
+
+def read_split(root: Path, src: str, split: str, tasks: Sequence[str]) -> List[Utterance]:
+    """Utterances of one ``{src}/en/{split}`` dir, for each OWSM task in ``tasks``.
+
+    Segments with an empty transcript, ``end <= start`` or a missing audio file are skipped
+    (counted and logged), as are ST examples with an empty translation and repeated segments.
+    """
+    if src == TARGET:
+        raise ValueError(f"Europarl-ST source language {src!r} is the target language {TARGET!r}")
+    lang = to_iso639_3(src)
+    lst, transcripts, _ = segment_files(root, src, split)
+    segments = read_segments(root, src, split)
+    skips = Skips(f"segments of {src}/{TARGET}/{split}")
+    audio_exists: Dict[str, bool] = {}
+    seen = set()
+    utts: List[Utterance] = []
+    for lineno, seg in enumerate(segments, 1):
+        where = f"{lst}:{lineno}"
+        audio = audio_path(root, src, seg.audio_id)
+        if seg.audio_id not in audio_exists:
+            audio_exists[seg.audio_id] = audio.is_file()
+        span = time_span(seg.start, seg.end)
+        if seg.end <= seg.start:
             skips.add("end <= start", where)
-        elif not audio_exists[audio_id]:
+        elif not audio_exists[seg.audio_id]:
             skips.add("audio file missing", str(audio))
-        elif not source:
-            skips.add(f"empty transcript in {files[1].name}", where)
-        elif (audio_id, time_span(start, end)) in seen:
+        elif not seg.transcript:
+            skips.add(f"empty transcript in {transcripts.name}", where)
+        elif (seg.audio_id, span) in seen:
             skips.add("repeats an earlier segment", where)
         else:
-            seen.add((audio_id, time_span(start, end)))
-            utts.extend(_utterances(lang, audio_id, str(audio), start, end, source, target, tasks, skips, where))
-    skips.log(total=len(segs))
+            seen.add((seg.audio_id, span))
+            utts.extend(_utterances(lang, seg, str(audio), tasks, skips, where))
+    skips.log(total=len(segments))
     return utts
 
 
 def _utterances(
-    lang: str,
-    audio_id: str,
-    wav: str,
-    start: float,
-    end: float,
-    source: str,
-    translation: str,
-    tasks: Sequence[str],
-    skips: Skips,
-    where: str,
+    lang: str, seg: EuroparlSegment, wav: str, tasks: Sequence[str], skips: Skips, where: str
 ) -> List[Utterance]:
-    speaker = speaker_id(CORPUS, lang, audio_id)
+    speaker = speaker_id(CORPUS, lang, seg.audio_id)
     out = []
     for task in tasks:
-        target = source if task == "asr" else translation
+        target = seg.transcript if task == "asr" else seg.translation
         if not target:
             skips.add(f"empty translation ({task} example dropped)", where)
             continue
         out.append(
             Utterance(
-                utt_id=utt_id(speaker, time_span(start, end), task),
+                utt_id=utt_id(speaker, time_span(seg.start, seg.end), task),
                 wav=wav,
                 speaker=speaker,
                 lang=lang,
                 task=task,
-                source_text=source,
+                source_text=seg.transcript,
                 target_text=target,
-                duration=end - start,
-                segment=Segment(speaker, start, end),
+                duration=seg.end - seg.start,
+                segment=Segment(speaker, seg.start, seg.end),
             )
         )
     return out
@@ -125,3 +169,155 @@ def read_europarl_st(
     (2-letter codes) and OWSM tasks ``tasks`` (``asr``, ``st_eng``)."""
     base = require_root(root, "Europarl-ST", DB_VAR)
     return {split: [u for src in langs for u in read_split(base, src, split, tasks)] for split in SPLITS}
+
+
+# ---------------------------------------------------------------- writing
+class FfmpegError(RuntimeError):
+    """ffmpeg is missing or failed to encode a talk."""
+
+
+@dataclass(frozen=True)
+class Talk:
+    """One synthetic audio file of the corpus: ``speaker`` says ``pairs`` in order."""
+
+    audio_id: str
+    speaker: Speaker
+    pairs: Tuple[SentencePair, ...]
+
+
+#: (lang, split, talk, (start, end) seconds of each sentence in the talk)
+TalkTimes = Tuple[str, str, Talk, Sequence[Tuple[float, float]]]
+
+
+def audio_ids(lang: str, n: int, *, seed: int) -> List[str]:
+    """``n`` distinct, deterministic ids like ``fr.20110412.12.3-145``."""
+    rng = random.Random(f"europarl-st-ids-{lang}-{seed}")
+    ids: List[str] = []
+    seen: Set[str] = set()
+    while len(ids) < n:
+        day = _FIRST_SITTING + datetime.timedelta(days=rng.randrange(5 * 365))
+        audio_id = f"{lang}.{day:%Y%m%d}.{rng.randint(1, 25)}.{rng.randint(1, 9)}-{rng.randint(1, 400):03d}"
+        if audio_id not in seen:
+            seen.add(audio_id)
+            ids.append(audio_id)
+    return ids
+
+
+def plan_talks(
+    pairs: Sequence[SentencePair], speakers: Sequence[Speaker], ids: Sequence[str], *, rng: random.Random
+) -> List[Talk]:
+    """Cut ``pairs`` into consecutive talks of :data:`TALK_SENTENCES` sentences.
+
+    Talk ``k`` gets ``ids[k]`` and a speaker drawn from ``speakers``; raises when ``ids`` run out.
+    """
+    talks: List[Talk] = []
+    start = 0
+    while start < len(pairs):
+        if len(talks) == len(ids):
+            raise ValueError(f"{len(ids)} audio ids are not enough for {len(pairs)} sentences")
+        size = rng.randint(*TALK_SENTENCES)
+        talks.append(Talk(ids[len(talks)], rng.choice(list(speakers)), tuple(pairs[start : start + size])))
+        start += size
+    return talks
+
+
+def ffmpeg_binary() -> str:
+    """Path of ``ffmpeg``; raises :class:`FfmpegError` with the install hint when absent."""
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise FfmpegError("`ffmpeg` was not found on PATH; install it with `apt-get install ffmpeg` (`make sysdeps`)")
+    return path
+
+
+def encode_m4a(audio: np.ndarray, path: Path, *, bitrate: str = "64k") -> None:
+    """Encode mono float audio at :data:`SAMPLE_RATE` to AAC in ``path`` (.m4a), bit-exactly.
+
+    ``+bitexact`` and no metadata keep the file identical across runs; the ``fast`` AAC coder is
+    ~5x cheaper than the default ``twoloop`` (0.14 vs 0.68 CPU-s per minute of speech).
+    """
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+    cmd = [
+        ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-c:a", "aac", "-aac_coder", "fast", "-b:a", bitrate,
+        "-fflags", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1",
+        str(path),
+    ]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(cmd, input=pcm, capture_output=True, check=False)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise FfmpegError(f"ffmpeg failed (rc={proc.returncode}) writing {path}: {err}")
+
+
+def assemble_talk(
+    talk: Talk, sentence_wavs: Sequence[Path], out_path: Path, *, seed: int, noise_dbfs: float
+) -> List[Tuple[float, float]]:
+    """Concatenate the sentence WAVs with noise-floor pauses into ``out_path``; return segment times.
+
+    A segment spans one sentence WAV (speech plus its short padded lead-in and tail); the pauses,
+    the lead-in before the first and the tail after the last sentence are noise at ``noise_dbfs``,
+    the level espeak.py gives the sentence files, so the floor is continuous.
+    """
+    if len(sentence_wavs) != len(talk.pairs):
+        raise ValueError(f"talk {talk.audio_id}: {len(sentence_wavs)} WAVs for {len(talk.pairs)} sentences")
+    rng = random.Random(f"talk-{talk.audio_id}-{seed}")
+    noise = np.random.default_rng([seed, zlib.crc32(talk.audio_id.encode("utf-8"))])
+    level = np.float32(10.0 ** (noise_dbfs / 20.0))
+
+    def pause(low_high: Tuple[float, float]) -> np.ndarray:
+        n = int(round(rng.uniform(*low_high) * SAMPLE_RATE))
+        return noise.standard_normal(n).astype(np.float32) * level
+
+    parts: List[np.ndarray] = [pause(_LEAD_S)]
+    times: List[Tuple[float, float]] = []
+    offset = parts[0].shape[0]
+    for k, wav in enumerate(sentence_wavs):
+        if k:
+            parts.append(pause(_GAP_S))
+            offset += parts[-1].shape[0]
+        parts.append(read_wav(wav))
+        times.append((offset / SAMPLE_RATE, (offset + parts[-1].shape[0]) / SAMPLE_RATE))
+        offset += parts[-1].shape[0]
+    parts.append(pause(_LEAD_S))
+    encode_m4a(np.concatenate(parts), out_path)
+    return times
+
+
+def write_split(root: Path, src: str, split: str, segments: Sequence[EuroparlSegment]) -> int:
+    """Write segments.lst / segments.{src} / segments.en of one split; return the segment count.
+
+    A text with a line break would shift every later line of its file, so it raises instead.
+    """
+    lst, transcripts, translations = [], [], []
+    for seg in segments:
+        for name, text in (("transcript", seg.transcript), ("translation", seg.translation)):
+            if "\n" in text or "\r" in text:
+                raise ValueError(f"Europarl-ST segment {seg.audio_id} {seg.start:.2f}: {name}={text!r} spans lines")
+        lst.append(f"{seg.audio_id} {seg.start:.2f} {seg.end:.2f}\n")
+        transcripts.append(seg.transcript + "\n")
+        translations.append(seg.translation + "\n")
+    files = segment_files(root, src, split)
+    files[0].parent.mkdir(parents=True, exist_ok=True)
+    for path, lines in zip(files, (lst, transcripts, translations), strict=True):
+        path.write_text("".join(lines), encoding="utf-8", newline="\n")
+    return len(lst)
+
+
+def write_splits(root: Path, entries: Sequence[TalkTimes]) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Write every split of ``(lang, split, talk, segment times)`` entries, keeping their order.
+
+    Returns ``{lang: {split: {"talks": n, "sentences": n, "seconds": s}}}`` (seconds of segments).
+    """
+    counts: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for lang, split in dict.fromkeys((e[0], e[1]) for e in entries):
+        sel = [(talk, tt) for lg, sp, talk, tt in entries if (lg, sp) == (lang, split)]
+        segments = [
+            EuroparlSegment(talk.audio_id, start, end, pair.source, pair.english)
+            for talk, tt in sel
+            for pair, (start, end) in zip(talk.pairs, tt, strict=True)
+        ]
+        n = write_split(root, lang, split, segments)
+        seconds = sum(end - start for _, tt in sel for start, end in tt)
+        counts.setdefault(lang, {})[split] = {"talks": len(sel), "sentences": n, "seconds": round(seconds, 2)}
+    return counts

@@ -1,33 +1,43 @@
-"""Read FLEURS (google/fleurs, audio extracted) into OWSM utterances (ASR, and ST into English).
+"""FLEURS (google/fleurs, audio extracted): read it into OWSM utterances, or write synthetic recordings.
 
 Layout under the root (db.sh ``FLEURS``)::
 
-    {lang_region}/{train,dev,test}.tsv     no header; tab-separated: id, file_name,
-                                           raw_transcription, transcription, chars, num_samples, gender
-    {lang_region}/audio/{split}/{file_name}   16 kHz wav
+    {lang_dir}/{train,dev,test}.tsv          one :class:`FleursRow` per line, no header
+    {lang_dir}/audio/{split}/{file_name}     16 kHz mono wav
 
-Targets: ASR uses the ``transcription`` column (FLEURS' normalised text: lower case, no
-punctuation), which is also ``text.ctc``. FLEURS is n-way parallel (rows with the same ``id`` say
-the same sentence in every language), so ST joins on ``id`` with ``en_us/{split}.tsv`` and uses the
-English ``raw_transcription``: cased and punctuated, like Europarl-ST's translations and OWSM's own
-ST targets, and scored with BLEU. Several rows of one ``id`` (different readers) each become an
-utterance; all English rows of one ``id`` carry the same sentence, the first one is used. Rows
-whose ``id`` is missing from the English file get no ST example (counted and logged).
+``lang_dir`` is ``{lang}_{region}`` (:func:`~espnet_dynprune.corpora.languages.fleurs_dir`). TSV
+columns, tab-separated: ``id file_name raw_transcription transcription chars num_samples gender``.
+``id`` is the sentence id shared by all languages: FLEURS is n-way parallel, so rows with the
+same ``id`` say the same sentence in every language, the ``en_us`` one in English.
 
+Reading: ASR uses the ``transcription`` column (FLEURS' normalised text: lower case, no
+punctuation), which is also ``text.ctc``. ST joins on ``id`` with ``en_us/{split}.tsv`` and uses
+the English ``raw_transcription``: cased and punctuated, like Europarl-ST's translations and
+OWSM's own ST targets, and scored with BLEU. Several rows of one ``id`` (different readers) each
+become an utterance; all English rows of one ``id`` carry the same sentence, the first one is
+used. Rows whose ``id`` is missing from the English file get no ST example (counted and logged).
 FLEURS has no speaker ids, so each row (recording) is its own speaker.
+
+Writing: a synthetic recording's row derives ``raw_transcription`` (capital first letter, final
+period) and ``chars`` from its lower-case ``transcription``; ``num_samples`` is read from its WAV.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+
+import soundfile
 
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import fleurs_dir, to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, utt_id
-from espnet_dynprune.data.owsm_datadir import Utterance
+from espnet_dynprune.data.espeak import Speaker
+from espnet_dynprune.owsm.datadir import Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -35,22 +45,62 @@ CORPUS = "fleurs"
 DB_VAR = "FLEURS"
 SPLITS = ("train", "dev", "test")
 SAMPLE_RATE = 16000
-_NUM_FIELDS = 7
+GENDERS = ("MALE", "FEMALE")
 
 
 @dataclass(frozen=True)
 class FleursRow:
-    """One line of a FLEURS ``{split}.tsv`` (the columns we use)."""
+    """One line of a FLEURS ``{split}.tsv``: one recording. ``num_samples`` is None when the
+    column is not a number."""
 
     id: str
     file_name: str
     raw_transcription: str
     transcription: str
+    chars: str
     num_samples: Optional[int]
+    gender: str
+
+    @classmethod
+    def from_text(
+        cls, sentence_id: int, file_name: str, transcription: str, num_samples: int, gender: str
+    ) -> FleursRow:
+        """The row of a synthetic recording; the other text columns come from ``transcription``."""
+        if gender not in GENDERS:
+            raise ValueError(f"FleursRow {file_name}: gender={gender!r} must be MALE or FEMALE")
+        if not transcription.strip():
+            raise ValueError(f"FleursRow {file_name}: transcription={transcription!r} is empty")
+        raw = raw_transcription(transcription)
+        return cls(str(sentence_id), file_name, raw, transcription, chars(transcription), num_samples, gender)
+
+    def tsv_line(self) -> str:
+        """The row as a TSV line; a field holding a tab or line break raises (it would shift columns)."""
+        values = dataclasses.astuple(self)
+        fields = ["" if v is None else str(v) for v in values]
+        for name, value in zip(COLUMNS, fields, strict=True):
+            if any(c in value for c in "\t\n\r"):
+                raise ValueError(f"FleursRow {self.file_name}: {name}={value!r} must be one TSV field")
+        return "\t".join(fields) + "\n"
 
 
+#: The TSV columns, in file order.
+COLUMNS: Tuple[str, ...] = tuple(f.name for f in dataclasses.fields(FleursRow))
+
+
+def tsv_path(root: Path, lang_dir: str, split: str) -> Path:
+    """``ROOT/{lang_dir}/{split}.tsv``."""
+    return root / lang_dir / f"{split}.tsv"
+
+
+def wav_path(root: Path, lang_dir: str, split: str, file_name: str) -> Path:
+    """``ROOT/{lang_dir}/audio/{split}/{file_name}``."""
+    return root / lang_dir / "audio" / split / file_name
+
+
+# ---------------------------------------------------------------- reading
 def read_tsv(path: Path) -> List[FleursRow]:
-    """Rows of a FLEURS tsv; a line without the 7 columns raises naming file and line."""
+    """Rows of a FLEURS tsv, texts whitespace-normalised; a line without the 7 columns raises
+    naming file and line."""
     rows = []
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -58,10 +108,10 @@ def read_tsv(path: Path) -> List[FleursRow]:
             if not line.strip():
                 continue
             fields = line.split("\t")
-            if len(fields) != _NUM_FIELDS or not fields[0] or not fields[1]:
+            if len(fields) != len(COLUMNS) or not fields[0] or not fields[1]:
                 raise ValueError(
-                    f"{path}:{lineno}: expected {_NUM_FIELDS} tab-separated columns (id, file_name, "
-                    f"raw_transcription, transcription, chars, num_samples, gender), got {len(fields)}"
+                    f"{path}:{lineno}: expected {len(COLUMNS)} tab-separated columns ({', '.join(COLUMNS)}), "
+                    f"got {len(fields)}"
                 )
             samples = fields[5].strip()
             rows.append(
@@ -70,7 +120,9 @@ def read_tsv(path: Path) -> List[FleursRow]:
                     file_name=fields[1].strip(),
                     raw_transcription=" ".join(fields[2].split()),
                     transcription=" ".join(fields[3].split()),
+                    chars=fields[4].strip(),
                     num_samples=int(samples) if samples.isdigit() else None,
+                    gender=fields[6].strip(),
                 )
             )
     return rows
@@ -78,7 +130,7 @@ def read_tsv(path: Path) -> List[FleursRow]:
 
 def english_by_id(root: Path, split: str) -> Optional[Dict[str, str]]:
     """``id -> English raw transcription`` from ``en_us/{split}.tsv`` (None if it is absent)."""
-    path = root / fleurs_dir("en") / f"{split}.tsv"
+    path = tsv_path(root, fleurs_dir("en"), split)
     if not path.is_file():
         return None
     out: Dict[str, str] = {}
@@ -89,10 +141,10 @@ def english_by_id(root: Path, split: str) -> Optional[Dict[str, str]]:
 
 
 def read_split(root: Path, lang: str, split: str, tasks: Sequence[str]) -> List[Utterance]:
-    """Utterances of ``{lang_region}/{split}.tsv`` for each OWSM task in ``tasks``."""
+    """Utterances of ``{lang_dir}/{split}.tsv`` for each OWSM task in ``tasks``."""
     iso = to_iso639_3(lang)
-    lang_dir = root / fleurs_dir(lang)
-    tsv = lang_dir / f"{split}.tsv"
+    lang_dir = fleurs_dir(lang)
+    tsv = tsv_path(root, lang_dir, split)
     if not tsv.is_file():
         raise FileNotFoundError(f"FLEURS file {tsv} not found (language {lang!r}, split {split!r})")
     rows = read_tsv(tsv)
@@ -101,13 +153,13 @@ def read_split(root: Path, lang: str, split: str, tasks: Sequence[str]) -> List[
     if st_tasks and lang != "en":
         english = english_by_id(root, split)
         if english is None:
-            en_tsv = root / fleurs_dir("en") / f"{split}.tsv"
+            en_tsv = tsv_path(root, fleurs_dir("en"), split)
             logger.warning("no %s: FLEURS %s/%s gets no ST examples", en_tsv, lang, split)
     skips = Skips(f"rows of {tsv}")
     seen = set()
     utts: List[Utterance] = []
     for row in rows:
-        audio = lang_dir / "audio" / split / row.file_name
+        audio = wav_path(root, lang_dir, split, row.file_name)
         if row.file_name in seen:
             skips.add("repeats an earlier file_name", row.file_name)
             continue
@@ -150,3 +202,78 @@ def read_fleurs(root: Union[str, Path], langs: Sequence[str], tasks: Sequence[st
     ``tasks``; English itself (``en``) gets ASR only."""
     base = require_root(root, "FLEURS", DB_VAR)
     return {split: [u for lang in langs for u in read_split(base, lang, split, tasks)] for split in SPLITS}
+
+
+# ---------------------------------------------------------------- writing
+@dataclass(frozen=True)
+class Recording:
+    """A synthetic recording to synthesise to ``path``, then describe with a :class:`FleursRow`."""
+
+    lang_dir: str
+    split: str
+    sentence_id: int
+    text: str
+    path: Path
+    speaker: Speaker
+
+
+def raw_transcription(text: str) -> str:
+    """The written form FLEURS keeps next to the normalised one: ``Le conseil examine le rapport.``"""
+    return text[:1].upper() + text[1:] + "."
+
+
+def chars(text: str) -> str:
+    """``"le rapport"`` -> ``"l e | r a p p o r t"``."""
+    return " | ".join(" ".join(word) for word in text.split())
+
+
+def gender(speaker: Speaker) -> str:
+    """FLEURS gender of an espeak speaker: the ``f*`` variants are female."""
+    return "FEMALE" if speaker.variant.startswith("f") else "MALE"
+
+
+def sentence_ids(n: int, *, seed: int) -> List[int]:
+    """``n`` distinct sentence ids in FLoRes' range (1..2009, wider when ``n`` needs it)."""
+    rng = random.Random(f"fleurs-ids-{seed}")
+    return rng.sample(range(1, max(2010, 4 * n)), n)
+
+
+def file_names(lang_dir: str, n: int, *, seed: int) -> List[str]:
+    """``n`` distinct file names like the real ones (``10004088536354799741.wav``)."""
+    rng = random.Random(f"fleurs-files-{lang_dir}-{seed}")
+    names: List[str] = []
+    seen: Set[str] = set()
+    while len(names) < n:
+        name = f"{rng.randrange(10**18, 10**19)}.wav"
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+def write_tsv(root: Path, lang_dir: str, split: str, rows: Sequence[FleursRow]) -> Path:
+    """Write ``ROOT/{lang_dir}/{split}.tsv``; return its path."""
+    path = tsv_path(root, lang_dir, split)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(row.tsv_line() for row in rows), encoding="utf-8", newline="\n")
+    return path
+
+
+def write_tsvs(root: Path, recordings: Sequence[Recording]) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """Write the TSV of every (lang_dir, split) for synthesised ``recordings`` (in order).
+
+    Returns ``{lang_dir: {split: {"sentences": n, "seconds": s}}}``; ``num_samples`` is read from each WAV.
+    """
+    rows: Dict[Tuple[str, str], List[FleursRow]] = {}
+    samples: Dict[Tuple[str, str], int] = {}
+    for rec in recordings:
+        num_samples = soundfile.info(str(rec.path)).frames
+        row = FleursRow.from_text(rec.sentence_id, rec.path.name, rec.text, num_samples, gender(rec.speaker))
+        rows.setdefault((rec.lang_dir, rec.split), []).append(row)
+        samples[rec.lang_dir, rec.split] = samples.get((rec.lang_dir, rec.split), 0) + num_samples
+    counts: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for (lang_dir, split), split_rows in rows.items():
+        write_tsv(root, lang_dir, split, split_rows)
+        seconds = samples[lang_dir, split] / SAMPLE_RATE
+        counts.setdefault(lang_dir, {})[split] = {"sentences": len(split_rows), "seconds": round(seconds, 2)}
+    return counts

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet_dynprune.corpora.audio_io import AudioError, decode, write_wav
 from espnet_dynprune.corpora.checks import Skips
-from espnet_dynprune.data.owsm_datadir import WHOLE_FILE_END, read_map, read_segments, write_map
+from espnet_dynprune.owsm.datadir import WHOLE_FILE_END, read_map, read_segments, write_map
 
 logger = logging.getLogger(__name__)
 

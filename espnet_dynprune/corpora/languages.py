@@ -1,69 +1,96 @@
-"""Language codes: the corpora name languages with 2-letter ISO-639-1 codes, OWSM with ISO-639-3.
+"""The one language table: each language's code in every corpus, in OWSM and in espeak-ng.
 
-OWSM v3/v3.1 language tokens are ISO-639-3 (``<fra>``, ``<eng>``); a code outside the table is an
-error listing the known ones, rather than a guess that would give the model an unknown token.
+The corpora name languages with 2-letter ISO 639-1 codes (Europarl-ST dirs and file suffixes,
+VoxForge dirs, the recipe's language lists), FLEURS with a ``{lang}_{region}`` dir, OWSM v3/v3.1
+with ISO 639-3 tokens (``<fra>``, ``<eng>``) and espeak-ng with its own voice names. A code
+outside the table is an error listing the known ones, rather than a guess that would give the
+model an unknown token.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List
+from dataclasses import dataclass
+from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
-#: ISO-639-1 -> ISO-639-3 (the OWSM language token without brackets).
-ISO639_3: Dict[str, str] = {
-    "bg": "bul",
-    "cs": "ces",
-    "de": "deu",
-    "en": "eng",
-    "es": "spa",
-    "fr": "fra",
-    "hu": "hun",
-    "it": "ita",
-    "nl": "nld",
-    "pl": "pol",
-    "pt": "por",
-    "ro": "ron",
-}
 
-#: ISO-639-1 -> FLEURS directory name (``{lang}_{region}``).
-FLEURS_DIRS: Dict[str, str] = {
-    "bg": "bg_bg",
-    "cs": "cs_cz",
-    "de": "de_de",
-    "en": "en_us",
-    "es": "es_419",
-    "fr": "fr_fr",
-    "hu": "hu_hu",
-    "it": "it_it",
-    "nl": "nl_nl",
-    "pl": "pl_pl",
-    "pt": "pt_br",
-    "ro": "ro_ro",
-}
+@dataclass(frozen=True)
+class Language:
+    """One language; FLEURS has every language of the table."""
+
+    #: ISO 639-1, as the corpora and the recipe's language lists name it (``fr``).
+    code: str
+    #: ISO 639-3, OWSM's language token without brackets (``fra``).
+    iso639_3: str
+    #: The FLEURS directory (``fr_fr``).
+    fleurs_dir: str
+    #: The espeak-ng voice (``fr``); None where no synthetic corpus speaks the language.
+    espeak_voice: Optional[str]
+    #: Whether Europarl-ST v1.1 has the language (as a source, or as the English target).
+    europarl_st: bool
+
+
+LANGUAGES: Tuple[Language, ...] = (
+    Language("bg", "bul", "bg_bg", "bg", europarl_st=False),
+    Language("cs", "ces", "cs_cz", None, europarl_st=False),
+    Language("de", "deu", "de_de", "de", europarl_st=True),
+    Language("en", "eng", "en_us", "en", europarl_st=True),
+    Language("es", "spa", "es_419", "es", europarl_st=True),
+    Language("fr", "fra", "fr_fr", "fr", europarl_st=True),
+    Language("hu", "hun", "hu_hu", "hu", europarl_st=False),
+    Language("it", "ita", "it_it", "it", europarl_st=True),
+    Language("nl", "nld", "nl_nl", "nl", europarl_st=True),
+    Language("pl", "pol", "pl_pl", None, europarl_st=True),
+    Language("pt", "por", "pt_br", None, europarl_st=True),
+    Language("ro", "ron", "ro_ro", None, europarl_st=True),
+)
+_BY_CODE: Dict[str, Language] = {lang.code: lang for lang in LANGUAGES}
+_VOICES: Dict[str, str] = {lang.iso639_3: lang.espeak_voice for lang in LANGUAGES if lang.espeak_voice}
+
+
+def language(code: str) -> Language:
+    """The row of ISO 639-1 ``code``; an unknown code raises ``ValueError`` listing the known ones."""
+    try:
+        return _BY_CODE[code]
+    except KeyError:
+        raise ValueError(f"unknown language code {code!r}; known: {', '.join(sorted(_BY_CODE))}") from None
 
 
 def to_iso639_3(code: str) -> str:
-    """``fr`` -> ``fra``; an unknown code raises ``ValueError`` listing the known ones."""
-    try:
-        return ISO639_3[code]
-    except KeyError:
-        raise ValueError(f"unknown language code {code!r}; known: {', '.join(sorted(ISO639_3))}") from None
+    """``fr`` -> ``fra`` (OWSM's language token without brackets)."""
+    return language(code).iso639_3
 
 
 def fleurs_dir(code: str) -> str:
     """``hu`` -> ``hu_hu``: the FLEURS directory of a language."""
+    return language(code).fleurs_dir
+
+
+def espeak_voice(iso639_3: str) -> str:
+    """``fra`` -> ``fr``: the espeak-ng voice of an OWSM language; raises listing the voiced ones."""
     try:
-        return FLEURS_DIRS[code]
+        return _VOICES[iso639_3]
     except KeyError:
-        raise ValueError(
-            f"no FLEURS directory known for language {code!r}; known: {', '.join(sorted(FLEURS_DIRS))}"
-        ) from None
+        raise ValueError(f"language {iso639_3!r} has no espeak-ng voice; known: {', '.join(sorted(_VOICES))}") from None
 
 
-def parse_langs(value: str) -> List[str]:
-    """``"fr,de"`` -> ``["fr", "de"]`` (checked against the table; duplicates are an error)."""
-    codes = [c.strip() for c in value.split(",") if c.strip()]
+def check_langs(codes: Sequence[str], what: str, choices: Optional[Collection[str]] = None) -> List[str]:
+    """``codes`` as a list, each in the table (or in ``choices``, a subset of it), none twice.
+
+    Errors start with ``what`` (the option or key the codes came from).
+    """
     for code in codes:
-        to_iso639_3(code)
-    if len(set(codes)) != len(codes):
-        raise ValueError(f"language list {value!r} names a language twice")
-    return codes
+        if choices is not None and code not in choices:
+            raise ValueError(f"{what}: unknown language {code!r}; choose from {', '.join(sorted(choices))}")
+        try:
+            language(code)
+        except ValueError as exc:
+            raise ValueError(f"{what}: {exc}") from None
+    repeated = sorted({code for code in codes if codes.count(code) > 1})
+    if repeated:
+        raise ValueError(f"{what}: {', '.join(repeated)} named more than once")
+    return list(codes)
+
+
+def parse_langs(value: str, what: str = "language list", choices: Optional[Collection[str]] = None) -> List[str]:
+    """``"fr,de"`` -> ``["fr", "de"]``, ``""`` -> ``[]``; checked by :func:`check_langs`."""
+    return check_langs([c.strip() for c in value.split(",") if c.strip()], what, choices)

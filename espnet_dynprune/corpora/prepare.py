@@ -28,7 +28,7 @@ from espnet_dynprune.corpora.voxforge import CORPUS as VOXFORGE
 from espnet_dynprune.corpora.voxforge import read_voxforge
 from espnet_dynprune.corpora.languages import parse_langs
 from espnet_dynprune.corpora.naming import name_test_set, parse_tasks
-from espnet_dynprune.data.owsm_datadir import Utterance, write_datadir
+from espnet_dynprune.owsm.datadir import Utterance, write_datadir
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +54,13 @@ def prepare(
     task_list = parse_tasks(tasks)
     corpora: Dict[str, Dict[str, List[Utterance]]] = {}
     if europarl_st:
-        corpora[EPST] = read_europarl_st(europarl_st, parse_langs(europarl_st_langs), task_list)
+        epst_langs = parse_langs(europarl_st_langs, "--europarl_st_langs")
+        corpora[EPST] = read_europarl_st(europarl_st, epst_langs, task_list)
     if fleurs:
-        corpora[FLEURS] = read_fleurs(fleurs, parse_langs(fleurs_langs), task_list)
+        corpora[FLEURS] = read_fleurs(fleurs, parse_langs(fleurs_langs, "--fleurs_langs"), task_list)
     if voxforge:
-        corpora[VOXFORGE] = read_voxforge(
-            voxforge, parse_langs(voxforge_langs), voxforge_dev_fraction, voxforge_test_fraction
-        )
+        vox_langs = parse_langs(voxforge_langs, "--voxforge_langs")
+        corpora[VOXFORGE] = read_voxforge(voxforge, vox_langs, voxforge_dev_fraction, voxforge_test_fraction)
     if not corpora:
         raise ValueError("no corpus chosen: give at least one of --europarl_st, --fleurs, --voxforge")
 

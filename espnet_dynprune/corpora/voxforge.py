@@ -23,7 +23,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, utt_id
-from espnet_dynprune.data.owsm_datadir import Utterance
+from espnet_dynprune.owsm.datadir import Utterance
 
 logger = logging.getLogger(__name__)
 

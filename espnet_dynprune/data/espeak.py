@@ -2,11 +2,12 @@
 
 Why the post-processing: espeak-ng writes 22.05 kHz audio whose pauses are exact digital zeros.
 Together with the zero padding of ESPnet's S2TPreprocessor that drove the log-mel statistics to
-mean -14 / std 8-10 in the mini-scale probe (pitfall 5); a low white-noise floor (-55 dBFS) over
-the whole file, plus a short padded lead-in and tail, keeps the features and the global MVN sane.
+mean -14 / std 8-10 in a mini-scale training probe; a low white-noise floor (-55 dBFS) over the
+whole file, plus a short padded lead-in and tail, keeps the features and the global MVN sane.
 The noise is seeded per file, so a corpus is bit-identical across runs.
 
-A "speaker" is an espeak voice variant (``fr+m3``), a speed (words per minute) and a pitch (0-99).
+A "speaker" is an espeak voice variant (``fr+m3``), a speed (words per minute) and a pitch (0-99);
+the voice of each language comes from :mod:`espnet_dynprune.corpora.languages`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-#: ISO-639-3 (OWSM language token) -> espeak-ng voice name.
-ESPEAK_VOICES = {"fra": "fr", "deu": "de", "ita": "it", "eng": "en", "spa": "es", "nld": "nl", "hun": "hu", "bul": "bg"}
+from espnet_dynprune.corpora.languages import espeak_voice
+
 #: Built-in espeak-ng variants that sound clearly different and stay intelligible.
 VARIANTS: Tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
 SAMPLE_RATE = 16000
@@ -39,7 +40,7 @@ class EspeakError(RuntimeError):
 
 @dataclass(frozen=True)
 class Speaker:
-    """An espeak-ng voice configuration used as one speaker of the corpus."""
+    """An espeak-ng voice configuration used as one speaker of the corpus (``lang``: ISO 639-3)."""
 
     lang: str
     variant: str = "m1"
@@ -47,8 +48,10 @@ class Speaker:
     pitch: int = 50
 
     def __post_init__(self) -> None:
-        if self.lang not in ESPEAK_VOICES:
-            raise ValueError(f"Speaker.lang={self.lang!r} has no espeak voice; known: {sorted(ESPEAK_VOICES)}")
+        try:
+            espeak_voice(self.lang)
+        except ValueError as exc:
+            raise ValueError(f"Speaker.lang: {exc}") from None
         if not 80 <= self.speed <= 450:
             raise ValueError(f"Speaker.speed={self.speed} words/min is outside espeak's 80..450")
         if not 0 <= self.pitch <= 99:
@@ -57,7 +60,7 @@ class Speaker:
     @property
     def voice(self) -> str:
         """The ``-v`` argument, e.g. ``fr+m3``."""
-        return f"{ESPEAK_VOICES[self.lang]}+{self.variant}"
+        return f"{espeak_voice(self.lang)}+{self.variant}"
 
     @property
     def speaker_id(self) -> str:

@@ -4,8 +4,8 @@ Why: the recipe's default run has no real corpus, yet must exercise the very dat
 reads the real ones. Speech comes from espeak-ng, text from the closed templated lexicon of
 :mod:`sentences` (~40 word types per language, small enough for a model trained from scratch).
 
-    DIR/europarl_st/v1.1/...   source fr/de/it -> en talks (see :mod:`europarl_st_layout`)
-    DIR/fleurs/...             hu_hu, bg_bg and en_us, n-way parallel (see :mod:`fleurs_layout`)
+    DIR/europarl_st/v1.1/...   source fr/de/it -> en talks (see :mod:`espnet_dynprune.corpora.europarl_st`)
+    DIR/fleurs/...             hu_hu, bg_bg and en_us, n-way parallel (see :mod:`espnet_dynprune.corpora.fleurs`)
     DIR/README.txt             what this is, the command, the counts
     DIR/manifest.json          arguments and counts; written last, so it marks a finished corpus
 
@@ -33,9 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from espnet_dynprune.data import europarl_st_layout as ep
-from espnet_dynprune.data import fleurs_layout as fl
+from espnet_dynprune.corpora import europarl_st as ep
+from espnet_dynprune.corpora import fleurs as fl
+from espnet_dynprune.corpora.languages import LANGUAGES, check_langs, fleurs_dir, parse_langs, to_iso639_3
 from espnet_dynprune.data.espeak import SynthesisJob, espeak_binary, pad_with_noise, speaker_pool, synthesize_many
+from espnet_dynprune.data.sentences import LANGUAGES as LEXICON_SOURCES
 from espnet_dynprune.data.sentences import OBJECTS, SUBJECTS, TIMES, VERBS, Frame, make_pair, render
 
 SPLITS = ("train", "dev", "test")
@@ -45,15 +47,17 @@ NOISE_DBFS = -55.0
 #: Every recording is padded with the noise floor to this length, just under the stand-in's
 #: speech_length of 6 s (segment times are rounded to 10 ms): S2TPreprocessor zero-pads shorter
 #: inputs, and exact zeros (log-mel -23 vs -11 for the floor) otherwise make up ~half of all
-#: frames and dominate the global-MVN statistics (pitfall 5 of shared/notes/mini-scale-training-probe.md).
+#: frames and dominate the global-MVN statistics (as a mini-scale training probe found).
 SEGMENT_SECONDS = 5.95
 SPEAKERS_PER_LANG = 8
 GENERATOR = "espnet_dynprune.data.mini_corpus"
 EUROPARL_SUBDIR = Path("europarl_st", "v1.1")
 FLEURS_SUBDIR = Path("fleurs")
 _WORK_PREFIX = ".mini_corpus-"
-#: FLEURS languages that can be sources (English is the translation side, always generated).
-FLEURS_SOURCES = {k: v for k, v in fl.FLEURS_CONFIGS.items() if k != "en"}
+#: Europarl-ST source languages with a lexicon column (English is the target, never a source).
+EUROPARL_SOURCES = tuple(lang.code for lang in LANGUAGES if lang.europarl_st and lang.iso639_3 in LEXICON_SOURCES)
+#: FLEURS languages with a lexicon column; en_us, the translation side, is always generated.
+FLEURS_SOURCES = tuple(lang.code for lang in LANGUAGES if lang.iso639_3 in LEXICON_SOURCES)
 
 logger = logging.getLogger(__name__)
 
@@ -81,17 +85,6 @@ class FramePool:
 
     timed: Tuple[Frame, ...]
     untimed: Tuple[Frame, ...]
-
-
-def parse_langs(value: str, known: Mapping[str, str], flag: str) -> List[str]:
-    """``"fr,de"`` -> ``["fr", "de"]``; ``""`` -> ``[]``; unknown or repeated codes raise."""
-    langs = [v.strip() for v in value.split(",") if v.strip()]
-    for lang in langs:
-        if lang not in known:
-            raise ValueError(f"{flag}: unknown language {lang!r}; choose from {sorted(known)}")
-    if len(set(langs)) != len(langs):
-        raise ValueError(f"{flag}: repeated language in {value!r}")
-    return langs
 
 
 def partition_frames(demand: Mapping[str, int], *, seed: int) -> Dict[str, FramePool]:
@@ -181,7 +174,7 @@ def _plan_europarl(
 ) -> List[_TalkPlan]:
     plans: List[_TalkPlan] = []
     for lang in langs:
-        iso = ep.EUROPARL_ST_LANGS[lang]
+        iso = to_iso639_3(lang)
         speakers = speaker_pool(iso, SPEAKERS_PER_LANG, seed=seed)
         ids = iter(ep.audio_ids(lang, sum(sizes.values()), seed=seed))  # a talk has >= 1 sentence
         for split in SPLITS:
@@ -202,30 +195,24 @@ def _plan_fleurs(
     sentence_ids = fl.sentence_ids(sum(sizes.values()), seed=seed)
     recordings: List[fl.Recording] = []
     for lang in [*langs, "en"]:
-        config, iso = fl.FLEURS_CONFIGS[lang], fl.FLEURS_ISO3[lang]
+        lang_dir, iso = fleurs_dir(lang), to_iso639_3(lang)
         speakers = speaker_pool(iso, SPEAKERS_PER_LANG, seed=seed)
-        names = iter(fl.file_names(config, len(sentence_ids), seed=seed))
+        names = iter(fl.file_names(lang_dir, len(sentence_ids), seed=seed))
         ids = iter(sentence_ids)
-        rng = random.Random(f"fleurs-speakers-{config}-{seed}")
+        rng = random.Random(f"fleurs-speakers-{lang_dir}-{seed}")
         for split in SPLITS:
             for frame in frames[split]:
-                path = fl.wav_path(root, config, split, next(names))
+                path = fl.wav_path(root, lang_dir, split, next(names))
                 text, speaker = render(frame, iso), rng.choice(speakers)
-                recordings.append(fl.Recording(config, split, next(ids), text, path, speaker))
+                recordings.append(fl.Recording(lang_dir, split, next(ids), text, path, speaker))
     return recordings
 
 
 def _check_arguments(
     europarl_langs: Sequence[str], fleurs_langs: Sequence[str], ep_sizes: Mapping[str, int], fl_sizes: Mapping[str, int]
 ) -> None:
-    for lang in europarl_langs:
-        if lang not in ep.EUROPARL_ST_LANGS:
-            raise ValueError(f"europarl_langs: unknown language {lang!r}; choose from {sorted(ep.EUROPARL_ST_LANGS)}")
-    for lang in fleurs_langs:
-        if lang not in FLEURS_SOURCES:
-            raise ValueError(
-                f"fleurs_langs: unknown language {lang!r}; choose from {sorted(FLEURS_SOURCES)} (en_us is always made)"
-            )
+    check_langs(europarl_langs, "europarl_langs", EUROPARL_SOURCES)
+    check_langs(fleurs_langs, "fleurs_langs", FLEURS_SOURCES)
     if not europarl_langs and not fleurs_langs:
         raise ValueError("both europarl_langs and fleurs_langs are empty: nothing to generate")
     if europarl_langs:
@@ -351,7 +338,9 @@ def main(argv: Optional[Sequence[str]] = None) -> MiniCorpus:
     )
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--europarl_langs", default="fr,de,it", help="comma-separated Europarl-ST sources ('' = none)")
-    parser.add_argument("--fleurs_langs", default="hu,bg", help="comma-separated FLEURS languages ('' = none)")
+    parser.add_argument(
+        "--fleurs_langs", default="hu,bg", help="comma-separated FLEURS languages ('' = none; en_us is always made)"
+    )
     parser.add_argument("--train", type=int, default=400, help="Europarl-ST train sentences per language")
     parser.add_argument("--dev", type=int, default=40)
     parser.add_argument("--test", type=int, default=60)
@@ -367,8 +356,8 @@ def main(argv: Optional[Sequence[str]] = None) -> MiniCorpus:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     try:
-        europarl_langs = parse_langs(args.europarl_langs, ep.EUROPARL_ST_LANGS, "--europarl_langs")
-        fleurs_langs = parse_langs(args.fleurs_langs, FLEURS_SOURCES, "--fleurs_langs")
+        europarl_langs = parse_langs(args.europarl_langs, "--europarl_langs", EUROPARL_SOURCES)
+        fleurs_langs = parse_langs(args.fleurs_langs, "--fleurs_langs", FLEURS_SOURCES)
     except ValueError as exc:
         parser.error(str(exc))
     corpus = generate_mini_corpus(

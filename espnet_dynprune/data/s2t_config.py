@@ -4,10 +4,10 @@ Why a writer rather than a YAML file: the dynamic-pruning model reuses it by swi
 (``encoder: e_branchformer_dynprune``, ``decoder: transformer_dynprune``, ``model: dynprune``)
 and adding keys (``model_extra={"sparsity_target": 0.5}``), and tests vary sizes and epochs.
 Keys are those of ``espnet2.bin.s2t_train`` (``--print_config``); values follow the OWSM v3.1
-configs scaled down, with the settings the mini-scale probe found to learn fastest on CPU
-(shared/notes/mini-scale-training-probe.md): 40 mels at hop 320, no SpecAugment or dropout,
-Adam with warm-up, ``speech_length`` = longest utterance, ``time_apply_prob: 1.0`` (the texts
-carry ``<notimestamps>``) and ``text_prev_apply_prob: 0.0`` (text.prev is ``<na>``).
+configs scaled down, with the settings a mini-scale probe found to learn fastest on CPU: 40
+mels at hop 320, no SpecAugment or dropout, Adam with warm-up, ``speech_length`` = longest
+utterance, ``time_apply_prob: 1.0`` (the texts carry ``<notimestamps>``) and
+``text_prev_apply_prob: 0.0`` (text.prev is ``<na>``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import yaml
 
-from espnet_dynprune.data.owsm_datadir import max_duration
+from espnet_dynprune.owsm.datadir import max_duration
 
 PathLike = Union[str, Path]
 

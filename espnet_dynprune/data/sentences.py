@@ -1,11 +1,11 @@
 """Templated parliament-style sentences with aligned English translations.
 
-Why a closed, tiny vocabulary: the mini-scale probe (shared/notes/mini-scale-training-probe.md)
-found that with ~80 word types per language a small model learns the templates and ignores the
-audio, while with ~40-50 word types it learns to listen within a few CPU-minutes. Every sentence
-is ``subject verb object [time]`` (German: ``subject verb [time] object``, verb-second order;
-Hungarian keeps S V O [time], which is grammatical if not the most idiomatic order),
-all lower case and without punctuation so WER/BLEU need no normalisation.
+Why a closed, tiny vocabulary: in a mini-scale training probe, a small model given ~80 word types
+per language learned the templates and ignored the audio, while with ~40-50 word types it learned
+to listen within a few CPU-minutes. Every sentence is ``subject verb object [time]`` (German:
+``subject verb [time] object``, verb-second order; Hungarian keeps S V O [time], which is
+grammatical if not the most idiomatic order), all lower case and without punctuation so WER/BLEU
+need no normalisation.
 
 A sentence is identified by its *frame* (indices of subject, verb, object, time); frames are the
 same across languages, so the English side is exact by construction and splits are disjoint by
@@ -18,7 +18,9 @@ import random
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-#: One lexical item in every language: (english, fra, deu, ita, hun, bul).
+#: The language of each lexicon column (ISO 639-3, as in OWSM's ``<fra>`` tokens).
+COLUMNS: Tuple[str, ...] = ("eng", "fra", "deu", "ita", "hun", "bul")
+#: One lexical item in every language of :data:`COLUMNS`, in that order.
 Row = Tuple[str, str, str, str, str, str]
 
 # One row per lexical item; row order is part of the frame encoding. Hungarian objects carry the
@@ -76,9 +78,9 @@ TIMES: Tuple[Row, ...] = (
     ("on monday", "lundi", "am montag", "lunedì", "hétfőn", "в понеделник"),
 )
 
-#: Languages with a lexicon column (ISO-639-3, as in OWSM's ``<fra>`` tokens).
-LANGUAGES: Tuple[str, ...] = ("fra", "deu", "ita", "hun", "bul")
-_COLUMN: Dict[str, int] = {"eng": 0, "fra": 1, "deu": 2, "ita": 3, "hun": 4, "bul": 5}
+#: Source languages: every column but English, the translation side.
+LANGUAGES: Tuple[str, ...] = COLUMNS[1:]
+_COLUMN: Dict[str, int] = {lang: col for col, lang in enumerate(COLUMNS)}
 #: Languages whose time phrase goes between verb and object (verb-second order).
 _TIME_BEFORE_OBJECT = frozenset({"deu"})
 

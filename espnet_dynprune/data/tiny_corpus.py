@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from espnet_dynprune.data.espeak import SynthesisJob, pad_with_noise, speaker_pool, synthesize_many
-from espnet_dynprune.data.owsm_datadir import Utterance, read_map, write_datadir
 from espnet_dynprune.data.sentences import LANGUAGES, split_corpus
-from espnet_dynprune.data.token_list import default_langs, train_token_list
+from espnet_dynprune.zoo.token_list import default_langs, train_token_list
+from espnet_dynprune.owsm.datadir import Utterance, read_map, write_datadir
 
 SPLITS = ("train", "dev", "test")
 TASKS = ("asr", "st_eng")

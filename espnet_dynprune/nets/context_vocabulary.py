@@ -1,6 +1,6 @@
 """Language and task symbols of an OWSM token list, as gate-predictor indices.
 
-OWSM v3.1 prefixes every target with ``<lang><task>`` (e.g. ``<fra><st_eng>``).
+OWSM prefixes every target with ``<lang><task>`` (e.g. ``<fra><st_eng>``).
 The context-aware gate predictor embeds these two symbols; this module maps
 token ids and symbols to embedding rows and names the valid choices when an
 utterance carries something else. Its lookup tables are non-persistent
@@ -9,35 +9,35 @@ buffers: they follow the model across devices but add no state-dict keys.
 
 from __future__ import annotations
 
-import re
 from typing import Sequence
 
 import torch
 
-_LANGUAGE = re.compile(r"^<[a-z]{3}>$")
-_TASK = re.compile(r"^<(asr|st_[a-z]{3})>$")
-_RESERVED = {"<sos>", "<eos>", "<sop>", "<unk>", "<asr>"}
+from espnet_dynprune.owsm.symbols import SOS
+from espnet_dynprune.owsm.token_layout import context_symbols
 
 
 class ContextVocabulary(torch.nn.Module):
     """The language and task symbols found in a token list.
 
-    Languages are ISO 639-3 symbols (``<fra>``); tasks are ``<asr>`` and the
-    ``<st_xxx>`` translation targets, as in OWSM v3.1's token list.
+    Languages and tasks are read from the OWSM token-list layout
+    (:func:`espnet_dynprune.owsm.token_layout.context_symbols`), so both OWSM v3.1's
+    ``<fra>``/``<st_eng>`` and OWSM v1's ``<en>``/``<st_en>`` are found; a token
+    list without ``<asr>`` has none (the gate predictor then reports it).
 
     Args:
         token_list: the model's tokens, index = token id.
         sos_symbol: start-of-sentence symbol (the decoder prompt's anchor).
     """
 
-    def __init__(self, token_list: Sequence[str], sos_symbol: str = "<sos>") -> None:
+    def __init__(self, token_list: Sequence[str], sos_symbol: str = SOS) -> None:
         super().__init__()
         self.token_list = list(token_list)
         if sos_symbol not in self.token_list:
             raise ValueError(f"the token list has no start symbol {sos_symbol!r}")
         self.sos_id = self.token_list.index(sos_symbol)
-        self.languages = [t for t in self.token_list if _LANGUAGE.match(t) and t not in _RESERVED]
-        self.tasks = [t for t in self.token_list if _TASK.match(t)]
+        symbols = context_symbols(self.token_list)
+        self.languages, self.tasks = list(symbols.languages), list(symbols.tasks)
         self._language_index = {t: i for i, t in enumerate(self.languages)}
         self._task_index = {t: i for i, t in enumerate(self.tasks)}
         self.register_buffer("language_table", self._table(self._language_index), persistent=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from espnet2.bin.s2t_inference import Speech2Text
 from espnet2.bin.s2t_inference_language import Speech2Language
 
-from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.owsm.token_layout import context_symbols
 
 
 class LoadedSpeech2Language(Speech2Language):
@@ -27,7 +27,7 @@ class LoadedSpeech2Language(Speech2Language):
     def __init__(self, speech2text: Speech2Text, nbest: int = 1) -> None:
         # Speech2Language.__init__ would load the model from its files again.
         token_list = speech2text.s2t_model.token_list
-        languages = ContextVocabulary(token_list).languages
+        languages = context_symbols(token_list).languages
         if not languages:
             raise ValueError("the model's token list has no language symbols to identify")
         self.s2t_model = speech2text.s2t_model

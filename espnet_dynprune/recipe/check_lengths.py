@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import yaml
 
-from espnet_dynprune.data.owsm_datadir import read_map
+from espnet_dynprune.owsm.datadir import read_map
 
 PathLike = Union[str, Path]
 

@@ -15,7 +15,8 @@ are sorted (C locale) and split into ``nj`` contiguous shards; shard J writes
 (holding the settings), so a re-run skips finished shards and refuses to mix
 shards decoded with other settings. ``--merge true`` concatenates the shards
 into ``output_dir/{text,token,time,gates.jsonl}`` and writes
-``decode_summary.json``. With neither ``--job`` nor ``--merge``, every shard is
+``decode_summary.json`` (the test set's ``data_dir``, timing, sparsity and the
+settings, ``lang_sym``/``task_sym`` included: what stage 13 scores by). With neither ``--job`` nor ``--merge``, every shard is
 decoded here, one after the other, and merged.
 
 ``text`` holds the hypothesis without control tokens; ``token`` the tokens
@@ -40,7 +41,7 @@ import torch
 from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import str2bool
 
-from espnet_dynprune.data.owsm_datadir import read_map
+from espnet_dynprune.owsm.datadir import context_of, read_map
 
 PathLike = Union[str, Path]
 GateSpec = Union[None, str, float]
@@ -60,11 +61,6 @@ def parse_gates(value: str) -> GateSpec:
     return sparsity
 
 
-def symbol(value: str) -> str:
-    """``fra`` or ``<fra>`` -> ``<fra>``."""
-    return value if value.startswith("<") else f"<{value}>"
-
-
 def shard(keys: Sequence[str], nj: int, job: int) -> List[str]:
     """Shard ``job`` (1-based) of ``nj`` contiguous, near-equal shards of the C-sorted keys."""
     if nj < 1 or not 1 <= job <= nj:
@@ -73,29 +69,6 @@ def shard(keys: Sequence[str], nj: int, job: int) -> List[str]:
     size, extra = divmod(len(ordered), nj)
     start = (job - 1) * size + min(job - 1, extra)
     return ordered[start:start + size + (job <= extra)]
-
-
-def context_of(data_dir: Path, lang_sym: Optional[str], task_sym: Optional[str]) -> tuple[str, str]:
-    """The test set's ``<lang>``/``<task>``: given, read from ``text``, and checked against it."""
-    text_file = data_dir / "text"
-    if not text_file.exists():
-        if lang_sym is None or task_sym is None:
-            raise ValueError(f"{text_file} is missing: give --lang_sym and --task_sym")
-        return symbol(lang_sym), symbol(task_sym)
-    found = {}
-    for utt, line in read_map(text_file).items():
-        parts = line.split(">", 2)
-        if len(parts) < 3 or not parts[0].startswith("<") or not parts[1].startswith("<"):
-            raise ValueError(f"{text_file}: {utt} does not start with <lang><task>: {line!r}")
-        found.setdefault((parts[0] + ">", parts[1] + ">"), utt)
-    wanted = (symbol(lang_sym) if lang_sym else None, symbol(task_sym) if task_sym else None)
-    matching = [c for c in found if all(w is None or w == g for w, g in zip(wanted, c))]
-    if len(found) > 1 or not matching:
-        raise ValueError(
-            f"{text_file} must hold one language x task matching --lang_sym {lang_sym} --task_sym "
-            f"{task_sym}; found {sorted(found)} (first utts: {sorted(found.values())[:3]})"
-        )
-    return matching[0]
 
 
 def load_speech2text(s2t_train_config: PathLike, s2t_model_file: PathLike, beam_size: int = 5,
@@ -270,6 +243,7 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
     seconds = [float(merged["time"][u]) for u in utts]
     parts = sorted({p for r in records.values() for p in r["sparsity"]})
     summary = {
+        "data_dir": str(data_dir.resolve()),
         "num_utts": len(utts),
         "seconds_per_utt": _mean(seconds),
         "total_seconds": sum(seconds),

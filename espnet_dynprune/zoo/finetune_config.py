@@ -87,14 +87,30 @@ def gating_keys() -> Dict[str, List[str]]:
     }
 
 
-def _deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
+def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
     """Recursive update of ``base`` (extra wins); returns ``base``."""
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
+            deep_merge(base[key], value)
         else:
             base[key] = copy.deepcopy(value)
     return base
+
+
+def strip_pruning(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """The stock ESPnet config of a dynprune one: ESPnet's class names, no pruning keys.
+
+    The inverse of what ``prune:`` does, so a drop-in config and the released model it came
+    from are one file (the benchmark builds both from ``conf/``).
+    """
+    config = copy.deepcopy(dict(config))
+    keys = gating_keys()
+    for part, stock, name in (*PARTS, ("model", "espnet", MODEL_NAME)):
+        if config.get(part) == name:
+            config[part] = stock
+            conf = config.get(f"{part}_conf") or {}
+            config[f"{part}_conf"] = {k: v for k, v in conf.items() if k not in keys[part]}
+    return config
 
 
 def _s2t_train_keys() -> set:
@@ -165,7 +181,7 @@ def merge_finetune_config(
             _swap(config, part, stock, name, {k: v for k, v in prune_conf.items() if k in keys[part]}, prune)
     if prune != "none":
         _swap(config, "model", "espnet", MODEL_NAME, {k: v for k, v in prune_conf.items() if k in keys["model"]}, prune)
-    return _deep_merge(config, finetune)
+    return deep_merge(config, finetune)
 
 
 @dataclass(frozen=True)

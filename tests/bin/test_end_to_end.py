@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from espnet_dynprune.data.espeak import read_wav
-from espnet_dynprune.data.owsm_datadir import read_map
 from espnet_dynprune.data.tiny_corpus import build_tiny_corpus
 from espnet_dynprune.data.tiny_training import best_model_file, speech_length_for, train, write_s2t_config
+from espnet_dynprune.owsm.datadir import read_map
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,14 @@ def trained(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     corpus = work / "corpus"
     build_tiny_corpus(corpus, langs=["fra", "deu"], sizes={"train": 12, "dev": 2, "test": 2})
-    gating = {"sparsity_target": 0.5}
+    # Not OWSM's macaron layout, and ESPnet's layer drop, to show any E-Branchformer config trains;
+    # context dropout trains the "not known" context that language identification uses.
+    gating = {"sparsity_target": 0.5, "context_dropout": 0.3, "layer_drop_rate": 0.1}
     config = write_s2t_config(
         work / "train.yaml", speech_length=speech_length_for(corpus), output_size=32,
         linear_units=64, encoder="e_branchformer_dynprune", decoder="transformer_dynprune",
-        model="dynprune", encoder_extra=gating, decoder_extra=gating, max_epoch=2,
+        model="dynprune", encoder_extra={**gating, "macaron_ffn": False}, decoder_extra=gating,
+        max_epoch=2,
     )
     run = train(corpus, config, work / "exp", entry_module="espnet2.bin.s2t_train")
     return corpus, run
@@ -45,6 +48,35 @@ def speech2text(run, beam_size=2, **kwargs):
 
     return Speech2Text(s2t_train_config=str(run.config), s2t_model_file=str(run.model_file),
                        beam_size=beam_size, ctc_weight=0.0, **kwargs)
+
+
+def test_espnet_speech2language_identifies_the_language_of_a_context_gated_model(trained):
+    from espnet2.bin.s2t_inference_language import Speech2Language
+
+    corpus, run = trained
+    s2l = Speech2Language(s2t_train_config=str(run.config), s2t_model_file=str(run.model_file),
+                          first_lang_sym="<deu>", last_lang_sym="<fra>", nbest=3)
+    assert s2l.s2t_model.encoder.module_types == ("attn", "cgmlp", "ffn2")
+    wav = read_wav(next(iter(read_map(corpus / "data" / "test" / "wav.scp").values())))
+    for forced in (None, "on", 0.5):  # predicted ("not known" context), dense, ranked sparsity
+        s2l.s2t_model.force_gates(forced)
+        found = s2l(wav)
+        assert sorted(lang for lang, _ in found) == ["<deu>", "<eng>", "<fra>"]
+        assert abs(sum(p for _, p in found) - 1.0) < 1e-4
+    assert s2l.s2t_model.encoder.last_gates.keep.float().mean() == 0.5
+
+
+def test_speech2text_without_a_language_identifies_it_then_prunes_with_it(trained):
+    corpus, run = trained
+    s2t = speech2text(run, lang_sym=None)
+    wav = read_wav(next(iter(read_map(corpus / "data" / "test" / "wav.scp").values())))
+    identified = s2t.identify_language(wav)
+    assert identified in ("<deu>", "<eng>", "<fra>")
+    hyp = s2t(wav, task_sym="<asr>")[0][-1]
+    assert hyp.yseq[1].item() == s2t.converter.token2id[identified]
+    auto_gates = s2t.s2t_model.last_gates()
+    s2t(wav, lang_sym=identified, task_sym="<asr>")
+    assert s2t.s2t_model.last_gates() == auto_gates  # pruned exactly as with the language given
 
 
 def test_speech2text_decodes_with_language_and_task(trained):

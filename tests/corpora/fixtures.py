@@ -1,4 +1,8 @@
-"""Tiny corpora in the real layouts, built in code (tones, an ffmpeg-made m4a)."""
+"""Tiny corpora in the real layouts, built in code (tones, an ffmpeg-made m4a).
+
+The Europarl-ST and FLEURS text files come from the package's own writers; the audio here is a
+plain tone (the m4a at 44.1 kHz, as Europarl-ST ships it, so reading must resample).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import pytest
 import soundfile
+
+from espnet_dynprune.corpora.europarl_st import EuroparlSegment, audio_path, write_split
+from espnet_dynprune.corpora.fleurs import FleursRow, chars, wav_path, write_tsv
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not on PATH")
 
@@ -36,33 +43,28 @@ def make_europarl_split(
 ) -> None:
     """``{src}/en/{split}/segments.*`` from ``(audio_id, start, end, transcript, translation)``
     rows and ``{src}/audios/{id}.m4a`` of the given lengths (made once)."""
-    pair = root / src / "en" / split
-    pair.mkdir(parents=True, exist_ok=True)
-    (pair / "segments.lst").write_text("".join(f"{a} {s:.2f} {e:.2f}\n" for a, s, e, _, _ in rows), encoding="utf-8")
-    (pair / f"segments.{src}").write_text("".join(f"{r[3]}\n" for r in rows), encoding="utf-8")
-    (pair / "segments.en").write_text("".join(f"{r[4]}\n" for r in rows), encoding="utf-8")
+    write_split(root, src, split, [EuroparlSegment(*row) for row in rows])
     for audio_id, seconds in audios.items():
-        path = root / src / "audios" / f"{audio_id}.m4a"
+        path = audio_path(root, src, audio_id)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             write_m4a(path, seconds)
 
 
-def fleurs_line(row_id: str, file_name: str, raw: str, samples: int = 16000) -> str:
+def fleurs_row(row_id: str, file_name: str, raw: str, samples: int = 16000) -> FleursRow:
+    """A row whose normalised transcription is ``raw`` lower-cased without commas and periods."""
     norm = raw.lower().replace(",", "").replace(".", "")
-    return "\t".join([row_id, file_name, raw, norm, "|".join(norm.replace(" ", "|")), str(samples), "FEMALE"]) + "\n"
+    return FleursRow(row_id, file_name, raw, norm, chars(norm), samples, "FEMALE")
 
 
 def make_fleurs_split(
     root: Path, lang_dir: str, split: str, rows: List[Tuple[str, str, str]], audio: bool = True
 ) -> None:
     """``{lang_dir}/{split}.tsv`` from ``(id, file_name, raw_transcription)`` and 1 s wavs."""
-    d = root / lang_dir
-    d.mkdir(parents=True, exist_ok=True)
-    (d / f"{split}.tsv").write_text("".join(fleurs_line(*r) for r in rows), encoding="utf-8")
+    write_tsv(root, lang_dir, split, [fleurs_row(*r) for r in rows])
     if audio:
         for _, file_name, _ in rows:
-            write_tone(d / "audio" / split / file_name, 1.0)
+            write_tone(wav_path(root, lang_dir, split, file_name), 1.0)
 
 
 def make_voxforge_session(

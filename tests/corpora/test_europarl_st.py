@@ -1,4 +1,4 @@
-"""Europarl-ST reader: alignment checks, skips, ids and targets."""
+"""Europarl-ST reader (alignment checks, skips, ids and targets) and writer (segment files)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from espnet_dynprune.corpora.europarl_st import read_europarl_st, read_split
+from espnet_dynprune.corpora.europarl_st import (
+    EuroparlSegment,
+    read_europarl_st,
+    read_segments,
+    read_split,
+    segment_files,
+    write_split,
+)
 from tests.corpora.fixtures import make_europarl_split, needs_ffmpeg
 
 ROWS = [
@@ -97,3 +104,13 @@ def test_all_splits_with_real_m4a(tmp_path: Path) -> None:
     splits = read_europarl_st(root, ["de"], ["asr", "st_eng"])
     assert {k: len(v) for k, v in splits.items()} == {"train": 2, "dev": 2, "test": 2}
     assert {u.lang for us in splits.values() for u in us} == {"deu"}
+
+
+def test_written_segments_read_back(tmp_path: Path) -> None:
+    segments = [EuroparlSegment("it.1-2", 0.25, 1.5, "buongiorno", "good morning")]
+    assert write_split(tmp_path, "it", "dev", segments) == 1
+    lst, transcripts, translations = segment_files(tmp_path, "it", "dev")
+    assert lst.read_text() == "it.1-2 0.25 1.50\n" and transcripts.name == "segments.it" and translations.is_file()
+    assert read_segments(tmp_path, "it", "dev") == segments
+    with pytest.raises(ValueError, match=r"it\.1-2 0\.25: translation='good\\nmorning' spans lines"):
+        write_split(tmp_path, "it", "dev", [EuroparlSegment("it.1-2", 0.25, 1.5, "buongiorno", "good\nmorning")])

@@ -1,4 +1,4 @@
-"""FLEURS reader: ASR/ST targets, the join on id, shared ids, skips."""
+"""FLEURS reader (ASR/ST targets, the join on id, shared ids, skips) and writer (text columns)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from espnet_dynprune.corpora import fleurs as fl
 from espnet_dynprune.corpora.fleurs import read_fleurs, read_split, read_tsv
 from tests.corpora.fixtures import make_fleurs_split
 
@@ -75,3 +76,20 @@ def test_missing_split_and_root(tmp_path: Path) -> None:
         read_fleurs(root, ["hu"], ["asr"])
     with pytest.raises(FileNotFoundError, match="FLEURS in db.sh"):
         read_fleurs(tmp_path / "nowhere", ["hu"], ["asr"])
+
+
+def test_fleurs_text_columns() -> None:
+    assert fl.chars("le rapport") == "l e | r a p p o r t"
+    assert fl.raw_transcription("съветът приема доклада") == "Съветът приема доклада."
+    row = fl.FleursRow.from_text(12, "1.wav", "a tanács", 100, "FEMALE")
+    assert row.tsv_line() == "12\t1.wav\tA tanács.\ta tanács\ta | t a n á c s\t100\tFEMALE\n"
+    with pytest.raises(ValueError, match="gender='F'"):
+        fl.FleursRow.from_text(12, "1.wav", "a tanács", 100, "F")
+
+
+def test_written_rows_read_back(tmp_path: Path) -> None:
+    rows = [fl.FleursRow.from_text(5, "1.wav", "a tanács", 100, "MALE")]
+    path = fl.write_tsv(tmp_path, "hu_hu", "dev", rows)
+    assert path == fl.tsv_path(tmp_path, "hu_hu", "dev") and read_tsv(path) == rows
+    with pytest.raises(ValueError, match=r"1\.wav: transcription='a\\tb' must be one TSV field"):
+        fl.FleursRow("5", "1.wav", "A b.", "a\tb", "a", 100, "MALE").tsv_line()

@@ -9,7 +9,7 @@ import pytest
 import soundfile
 
 from espnet_dynprune.corpora import format_audio as fa
-from espnet_dynprune.data.owsm_datadir import Segment, Utterance, read_map, write_datadir
+from espnet_dynprune.owsm.datadir import Segment, Utterance, read_map, write_datadir
 from tests.corpora.fixtures import needs_ffmpeg, write_tone
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_dynprune.data import europarl_st_layout as ep
-from espnet_dynprune.data import fleurs_layout as fl
+from espnet_dynprune.corpora import europarl_st as ep
+from espnet_dynprune.corpora import fleurs as fl
 from espnet_dynprune.data import mini_corpus, sentences
 from espnet_dynprune.data.espeak import Speaker
 
@@ -65,15 +65,6 @@ def test_hungarian_and_bulgarian_rows() -> None:
     assert sentences.render(frame, "bul") == "съветът разглежда доклада утре"
     assert Speaker("hun", "f2").voice == "hu+f2" and Speaker("bul").voice == "bg+m1"
     assert {"hun", "bul"} <= set(sentences.LANGUAGES)
-
-
-def test_fleurs_text_columns() -> None:
-    assert fl.chars("le rapport") == "l e | r a p p o r t"
-    assert fl.raw_transcription("съветът приема доклада") == "Съветът приема доклада."
-    row = fl.FleursRow(12, "1.wav", "a tanács", 100, "FEMALE")
-    assert row.tsv_line() == "12\t1.wav\tA tanács.\ta tanács\ta | t a n á c s\t100\tFEMALE\n"
-    with pytest.raises(ValueError, match="gender='F'"):
-        fl.FleursRow(12, "1.wav", "a tanács", 100, "F")
 
 
 def test_frame_pools_are_disjoint_and_proportional() -> None:

@@ -11,14 +11,11 @@ import pytest
 import soundfile
 
 from espnet_dynprune.data import espeak, sentences, tiny_corpus
-from espnet_dynprune.data.owsm_datadir import DATADIR_FILES, Utterance, owsm_text, read_map, write_datadir
-from espnet_dynprune.data.token_list import (
-    default_langs,
-    owsm_special_symbols,
-    read_token_list,
-    timestamp_symbols,
-    train_token_list,
-)
+from espnet_dynprune.zoo.token_list import default_langs, read_token_list, train_token_list
+from espnet_dynprune.owsm.datadir import DATADIR_FILES, Utterance, read_map, write_datadir
+from espnet_dynprune.owsm.symbols import format_target as owsm_text
+from espnet_dynprune.owsm.symbols import timestamp_symbols
+from espnet_dynprune.owsm.token_layout import owsm_special_symbols
 
 needs_espeak = pytest.mark.skipif(
     espeak.shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)"
@@ -141,7 +138,7 @@ def test_token_list_layout(tmp_path: Path) -> None:
     pieces = tokens[2 + len(specials) : -3]
     assert 50 <= len(pieces) <= 100
     assert paths.nlsyms.read_text(encoding="utf-8").split() == specials
-    # S2TPreprocessor drops the first piece of `text` (shared/notes pitfall 4): it must be a lone '▁'.
+    # S2TPreprocessor drops the first piece of `text`: it must be a lone '▁'.
     sp = spm.SentencePieceProcessor(model_file=str(paths.bpemodel))
     enc = sp.encode(lines[1], out_type=str)
     assert enc[:4] == ["▁", "<fra>", "<st_eng>", "<notimestamps>"]

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from espnet_dynprune.data import espeak, tiny_corpus, tiny_training
-from espnet_dynprune.data.owsm_datadir import read_map
-from espnet_dynprune.data.token_list import read_token_list
+from espnet_dynprune.zoo.token_list import read_token_list
+from espnet_dynprune.owsm.datadir import read_map
 
 LANGS = ["fra", "deu"]
 

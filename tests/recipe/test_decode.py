@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from espnet_dynprune.data.owsm_datadir import read_map
+from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.recipe import decode
 from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
 
@@ -36,22 +36,11 @@ def test_shards_are_contiguous_near_equal_and_cover_the_sorted_keys():
         decode.shard(keys, 3, 4)
 
 
-def test_gate_specs_and_symbols():
+def test_gate_specs():
     assert [decode.parse_gates(v) for v in ("predicted", "on", "off", "0.25")] == [None, "on", "off", 0.25]
     for bad in ("1.5", "half"):
         with pytest.raises(ValueError, match=f"--gates '{bad}'"):
             decode.parse_gates(bad)
-    assert decode.symbol("fra") == decode.symbol("<fra>") == "<fra>"
-
-
-def test_language_and_task_come_from_the_text_and_must_agree(test_set):
-    assert decode.context_of(test_set, None, None) == ("<fra>", "<asr>")
-    assert decode.context_of(test_set, "fra", "<asr>") == ("<fra>", "<asr>")
-    with pytest.raises(ValueError, match=r"matching --lang_sym deu.*<fra>"):
-        decode.context_of(test_set, "deu", None)
-    (test_set / "text").write_text("a <fra><asr> x\nb <deu><asr> y\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="one language x task"):
-        decode.context_of(test_set, None, None)
 
 
 def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, test_set, tmp_path, monkeypatch):
@@ -75,6 +64,7 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
     assert summary["num_utts"] == 5 and summary["seconds_per_utt"] > 0
     assert set(summary["sparsity"]) == set(summary["sparsity_flops"]) == {"encoder", "decoder"}
     assert summary["settings"]["lang_sym"] == "<fra>" and summary["settings"]["task_sym"] == "<asr>"
+    assert summary["data_dir"] == str(test_set.resolve())  # stage 13 scores against its text
     assert json.loads((out / "decode_summary.json").read_text()) == summary
     text, token = read_map(out / "text"), read_map(out / "token")
     assert list(text) == [f"utt{i}" for i in range(5)] == list(read_map(out / "time"))

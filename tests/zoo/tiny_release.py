@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from espnet_dynprune.data.s2t_config import make_s2t_config
-from espnet_dynprune.data.token_list import train_token_list
+from espnet_dynprune.zoo.token_list import train_token_list
 
 N_MELS = 20
 LINES = [

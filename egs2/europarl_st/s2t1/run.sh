@@ -4,8 +4,10 @@
 # ESPnet users expect. Each stage is a thin call to `python -m espnet_dynprune...` or
 # `python -m espnet2.bin...`. With db.sh empty and no --pretrained_model, the recipe runs on the
 # embedded mini corpus and the shipped small OWSM-architecture stand-in (standin/).
+# `--pretrained_model none` trains --s2t_config from scratch instead (how local/pretrain_standin.sh
+# makes the stand-in): stage 5 then trains a BPE model and stage 11 starts from random weights.
 #   1    data prep (local/data.sh)            2-4  audio: decode, cut, resample, drop >30 s/empty
-#   5    token list of the pretrained model   10   shape stats (normalisation: the pretrained stats)
+#   5    token list (the pretrained model's)  10   config, length check, shape (and feature) stats
 #   11   fine-tuning with pruning              12   decoding (per test set x language x task)
 #   13   scoring (WER, BLEU, chrF), GFLOPs, results table
 set -euo pipefail
@@ -27,7 +29,8 @@ dumpdir=dump
 min_wav_duration=0.1
 max_wav_duration=30.0
 # Model
-pretrained_model=standin        # model-zoo dir of a released OWSM v3.1 model (or the stand-in)
+pretrained_model=standin        # model-zoo dir of a released OWSM v3.1 model (or the stand-in); none: from scratch
+nbpe=300                        # BPE pieces of the token list trained with --pretrained_model none
 s2t_config=conf/finetune_dynprune.yaml
 s2t_exp=""                      # default: exp/s2t_<basename of s2t_config>
 s2t_args=""                     # extra arguments for espnet2.bin.s2t_train
@@ -38,7 +41,7 @@ inference_gates="predicted on"  # gate patterns to decode with: predicted | on |
 decode_pretrained=true          # also decode the pretrained model as the dense baseline
 test_sets=""                    # default: every set in ${data_dir}/test_sets.txt
 
-. ./local/parse_options.sh "$@"
+. ./utils/parse_options.sh "$@"
 . ./path.sh
 . ./cmd.sh
 
@@ -51,7 +54,18 @@ run_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 inference_tag="decode_${inference_tag#decode_}"   # results_table reads EXP/decode_*/
 stats_dir="${s2t_exp}_stats"
 token_dir="${data_dir}/token_list"
-finetune_config="${s2t_exp}/finetune_config.yaml"
+if [ "${pretrained_model}" = none ]; then
+    # From scratch: --s2t_config is the whole config; tokens and statistics are this run's own.
+    train_config="${s2t_config}"
+    bpe_dir="${token_dir}/bpe_unigram${nbpe}"
+    model_args=(--token_type bpe --bpemodel "${bpe_dir}/bpe.model" --token_list "${bpe_dir}/tokens.txt")
+    train_args=("${model_args[@]}" --normalize global_mvn --normalize_conf "stats_file=${stats_dir}/train/feats_stats.npz")
+else
+    # Fine-tuning: the pretrained network, tokens and feature statistics, plus --s2t_config.
+    train_config="${s2t_exp}/finetune_config.yaml"
+    model_args=()
+    train_args=()
+fi
 
 if run_stage 1; then
     log "Stage 1: data preparation -> ${data_dir}"
@@ -72,32 +86,50 @@ if run_stage 2 || run_stage 3 || run_stage 4; then
 fi
 
 if run_stage 5; then
-    log "Stage 5: token list of ${pretrained_model} -> ${token_dir} (never retrained for fine-tuning)"
-    python -m espnet_dynprune.zoo.token_list --pretrained_model "${pretrained_model}" \
-        --output_dir "${token_dir}" --check_text "${dumpdir}/raw/train/text"
+    if [ "${pretrained_model}" = none ]; then
+        log "Stage 5: new token list, BPE ${nbpe} on ${dumpdir}/raw/train/text -> ${bpe_dir}"
+        python -m espnet_dynprune.zoo.token_list --pretrained_model none --nbpe "${nbpe}" \
+            --output_dir "${token_dir}" --check_text "${dumpdir}/raw/train/text"
+    else
+        log "Stage 5: token list of ${pretrained_model} -> ${token_dir} (never retrained for fine-tuning)"
+        python -m espnet_dynprune.zoo.token_list --pretrained_model "${pretrained_model}" \
+            --output_dir "${token_dir}" --check_text "${dumpdir}/raw/train/text"
+    fi
 fi
 
 if run_stage 10; then
-    log "Stage 10: fine-tuning config (${s2t_config} on ${pretrained_model}) and shape stats"
-    python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${pretrained_model}" \
-        --s2t_config "${s2t_config}" --output "${finetune_config}" --check_weights true
-    # Only the shape files are used: normalisation keeps the pretrained model's feats_stats.npz.
-    python -m espnet2.bin.s2t_train --collect_stats true --config "${finetune_config}" \
-        --use_preprocessor true --ngpu 0 --num_workers "${nj}" \
-        $(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev") \
+    if [ "${pretrained_model}" = none ]; then
+        log "Stage 10: ${train_config} from scratch: length check and feature/shape stats"
+    else
+        log "Stage 10: fine-tuning config (${s2t_config} on ${pretrained_model}), length check and shape stats"
+        python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${pretrained_model}" \
+            --s2t_config "${s2t_config}" --output "${train_config}" --check_weights true
+    fi
+    python -m espnet_dynprune.recipe.check_lengths --config "${train_config}" \
+        --data_dirs "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
+    data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
+    # Fine-tuning uses only the shape files: normalisation keeps the pretrained feats_stats.npz.
+    # shellcheck disable=SC2086
+    python -m espnet2.bin.s2t_train --collect_stats true --config "${train_config}" "${model_args[@]}" \
+        --use_preprocessor true --ngpu 0 --num_workers "${nj}" ${data_args} \
         --train_shape_file "${dumpdir}/raw/train/wav.scp" --valid_shape_file "${dumpdir}/raw/dev/wav.scp" \
         --output_dir "${stats_dir}"
 fi
 
 if run_stage 11; then
-    log "Stage 11: fine-tuning -> ${s2t_exp} (ngpu=${ngpu}, resumable)"
+    if [ "${pretrained_model}" != none ]; then
+        # Its own statement, so that a failed lookup stops the recipe (set -e) before training.
+        model_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" --print model_file)
+        train_args=(--init_param "${model_file}")
+    fi
+    log "Stage 11: training ${train_config} -> ${s2t_exp} (ngpu=${ngpu}, resumable)"
+    data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
     # shellcheck disable=SC2086
     OMP_NUM_THREADS="${train_threads}" python -m espnet2.bin.launch --cmd "${cuda_cmd}" \
         --log "${s2t_exp}/train.log" --ngpu "${ngpu}" --num_nodes 1 \
         --init_file_prefix "${s2t_exp}/.dist_init_" --multiprocessing_distributed true -- \
-        python -m espnet2.bin.s2t_train --config "${finetune_config}" --use_preprocessor true \
-        --init_param "$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" --print model_file)" \
-        $(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev") \
+        python -m espnet2.bin.s2t_train --config "${train_config}" --use_preprocessor true "${train_args[@]}" \
+        ${data_args} \
         --train_shape_file "${stats_dir}/train/speech_shape" --valid_shape_file "${stats_dir}/valid/speech_shape" \
         --resume true --output_dir "${s2t_exp}" ${s2t_args}
 fi
@@ -134,19 +166,11 @@ fi
 
 if run_stage 13; then
     log "Stage 13: scoring, GFLOPs and results tables"
-    for decode_dir in "${s2t_exp}/${inference_tag}"_gates_* exp/pretrained/"${inference_tag}"_gates_*; do
-        [ -d "${decode_dir}" ] || continue
-        decoded=() datas=()
-        for dset in ${test_sets}; do
-            [ -f "${decode_dir}/${dset}/decode_summary.json" ] || continue
-            task=$(head -n 1 "${dumpdir}/raw/${dset}/text" | sed -E 's/^[^ ]+ <[a-z]+><([a-z_]+)>.*/\1/')
-            python -m espnet_dynprune.analysis.scoring --ref_text "${dumpdir}/raw/${dset}/text" \
-                --hyp_text "${decode_dir}/${dset}/text" --task "${task}" --output "${decode_dir}/${dset}/result.json"
-            decoded+=("${decode_dir}/${dset}") datas+=("${dumpdir}/raw/${dset}")
-        done
-        # One process per model (loading ESPnet and the model costs seconds): DIR/flops.json per test set.
-        [ ${#decoded[@]} -eq 0 ] || python -m espnet_dynprune.analysis.flops --decode_dir "${decoded[@]}" --data_dir "${datas[@]}"
-    done
+    # Every decoded test set gets result.json and flops.json (task, language and references from
+    # its decode_summary.json); one process, each model loaded once.
+    # shellcheck disable=SC2086
+    python -m espnet_dynprune.analysis.score_decodes ${test_sets:+--test_sets ${test_sets}} \
+        --decode_roots "${s2t_exp}/${inference_tag}"_gates_* exp/pretrained/"${inference_tag}"_gates_*
     python -m espnet_dynprune.analysis.results_table --exp_dirs "${s2t_exp}" exp/pretrained \
         --output_dir exp/results
 fi

@@ -13,7 +13,7 @@ mini_corpus_opts=""            # extra options of python -m espnet_dynprune.data
 
 . ./db.sh
 . ./path.sh
-. ./local/parse_options.sh "$@"
+. ./utils/parse_options.sh "$@"
 
 csv() { echo "$1" | tr -s ' ' ',' | sed 's/^,//; s/,$//'; }
 

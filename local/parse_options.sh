@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sourced by run.sh after its defaults: "--name value" or "--name=value" sets the shell variable
-# `name` (dashes become underscores). Only variables run.sh declared are accepted, so a typo in an
+# Shared by the recipes (each links this dir as utils/, as ESPnet recipes link egs2/TEMPLATE).
+# Sourced by a script after its defaults: "--name value" or "--name=value" sets the shell variable
+# `name` (dashes become underscores). Only variables the script declared are accepted, so a typo in an
 # option fails loudly instead of being ignored. `--help` prints the declared options.
 while [ $# -gt 0 ]; do
     case "$1" in

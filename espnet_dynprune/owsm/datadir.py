@@ -14,24 +14,41 @@ Utterances cut from longer recordings carry a :class:`Segment`; a dir with any o
 Kaldi ``segments`` file (``utt_id rec_id start end``) and a wav.scp keyed by recording id.
 Utterances without one then cover their whole file (``utt_id utt_id 0.000 -1``: Kaldi's
 extract-segments reads an end of -1 as "till the end of the file").
+
+Reading back: :data:`read_map` (any Kaldi ``key value`` file), :func:`read_segments`,
+:func:`max_duration`, and :func:`context_of` (the one language x task of a test set, from its
+``text``: decoding and FLOPs counting need it as the decoder prompt).
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-NA_SYMBOL = "<na>"
-NOTIME_SYMBOL = "<notimestamps>"
+from espnet2.fileio.read_text import read_2columns_text
+
+from espnet_dynprune.owsm.symbols import NA, check_language, check_task, format_target, parse_target, symbol
+
 DATADIR_FILES = ("wav.scp", "text", "text.prev", "text.ctc", "utt2spk", "spk2utt")
 #: Kaldi's ``segments`` end time meaning "till the end of the recording".
 WHOLE_FILE_END = -1.0
 
-_LANG_RE = re.compile(r"^[a-z]{3}$")
-_TASK_RE = re.compile(r"^(asr|st_[a-z]{3})$")
+
+def read_map(path: Union[str, Path]) -> Dict[str, str]:
+    """A Kaldi ``key value...`` file as an ordered dict, read as ESPnet's training reads it.
+
+    ESPnet's ``read_2columns_text`` (it does not import torch): the value is the rest of the
+    line, a key alone has "", a duplicate key raises naming file and line. A blank line or a
+    byte that is not UTF-8 fails there without the file's name; here the error names it.
+    """
+    try:
+        return read_2columns_text(path)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e})") from e
+    except ValueError as e:
+        raise ValueError(f"{path}: every line must be 'key value' (a blank line?): {e}") from e
 
 
 @dataclass(frozen=True)
@@ -82,10 +99,8 @@ class Utterance:
             value = getattr(self, name)
             if not value or any(c.isspace() for c in value):
                 raise ValueError(f"Utterance.{name}={value!r} must be non-empty without whitespace")
-        if not _LANG_RE.match(self.lang):
-            raise ValueError(f"Utterance {self.utt_id}: lang={self.lang!r} is not an ISO-639-3 code like 'fra'")
-        if not _TASK_RE.match(self.task):
-            raise ValueError(f"Utterance {self.utt_id}: task={self.task!r} must be 'asr' or 'st_xxx'")
+        check_language(self.lang, f"Utterance {self.utt_id}: lang")
+        check_task(self.task, f"Utterance {self.utt_id}: task")
         if self.task == "asr" and self.source_text != self.target_text:
             raise ValueError(f"Utterance {self.utt_id}: task=asr needs target_text == source_text")
         for name in ("source_text", "target_text"):
@@ -102,12 +117,7 @@ class Utterance:
     @property
     def text(self) -> str:
         """The OWSM decoder target, e.g. ``<fra><st_eng><notimestamps> the council ...``."""
-        return owsm_text(self.lang, self.task, self.target_text)
-
-
-def owsm_text(lang: str, task: str, target_text: str) -> str:
-    """``<lang><task><notimestamps> target_text`` (no spaces between the special tokens)."""
-    return f"<{lang}><{task}>{NOTIME_SYMBOL} {target_text.strip()}"
+        return format_target(self.lang, self.task, self.target_text)
 
 
 def _c_sorted(keys: Iterable[str]) -> List[str]:
@@ -154,7 +164,7 @@ def write_datadir(out_dir: Union[str, Path], utterances: Iterable[Utterance]) ->
         (out_dir / "segments").unlink(missing_ok=True)  # a stale one would re-key wav.scp
         write_map(out_dir / "wav.scp", {k: u.wav for k, u in by_id.items()})
     write_map(out_dir / "text", {k: u.text for k, u in by_id.items()})
-    write_map(out_dir / "text.prev", {k: NA_SYMBOL for k in by_id})
+    write_map(out_dir / "text.prev", {k: NA for k in by_id})
     write_map(out_dir / "text.ctc", {k: u.source_text.strip() for k, u in by_id.items()})
     write_map(out_dir / "utt2spk", {k: u.speaker for k, u in by_id.items()})
     spk2utt: Dict[str, List[str]] = defaultdict(list)
@@ -196,22 +206,6 @@ def read_segments(path: Union[str, Path]) -> Dict[str, Segment]:
     return out
 
 
-def read_map(path: Union[str, Path]) -> Dict[str, str]:
-    """Read a Kaldi ``key value...`` file into an ordered dict (value = rest of the line)."""
-    path = Path(path)
-    out: Dict[str, str] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            key, _, value = line.partition(" ")
-            if key in out:
-                raise ValueError(f"{path}:{lineno}: duplicate key {key!r}")
-            out[key] = value
-    return out
-
-
 def max_duration(data_dir: Union[str, Path]) -> float:
     """Longest utterance in seconds, from ``utt2dur`` (or by reading the wavs if it is absent)."""
     data_dir = Path(data_dir)
@@ -221,3 +215,29 @@ def max_duration(data_dir: Union[str, Path]) -> float:
     import soundfile
 
     return max(soundfile.info(p).duration for p in set(read_map(data_dir / "wav.scp").values()))
+
+
+def context_of(data_dir: Union[str, Path], lang_sym: Optional[str] = None,
+               task_sym: Optional[str] = None) -> Tuple[str, str]:
+    """A test set's ``<lang>``/``<task>`` symbols: given, read from its ``text``, and checked against it.
+
+    A test set holds one language x task (the recipe decodes and scores it as one). Without a
+    ``text``, both symbols must be given.
+    """
+    text_file = Path(data_dir) / "text"
+    if not text_file.exists():
+        if lang_sym is None or task_sym is None:
+            raise ValueError(f"{text_file} is missing: give --lang_sym and --task_sym")
+        return symbol(lang_sym), symbol(task_sym)
+    found: Dict[Tuple[str, str], str] = {}
+    for utt, line in read_map(text_file).items():
+        target = parse_target(line, f"{text_file}: {utt}")
+        found.setdefault((symbol(target.language), symbol(target.task)), utt)
+    wanted = (symbol(lang_sym) if lang_sym else None, symbol(task_sym) if task_sym else None)
+    matching = [c for c in found if all(w is None or w == g for w, g in zip(wanted, c))]
+    if len(found) > 1 or not matching:
+        raise ValueError(
+            f"{text_file} must hold one language x task matching --lang_sym {lang_sym} --task_sym "
+            f"{task_sym}; found {sorted(found)} (first utts: {sorted(found.values())[:3]})"
+        )
+    return matching[0]
