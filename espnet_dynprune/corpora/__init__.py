@@ -5,6 +5,6 @@ and fleurs (FLEURS, ASR + ST via the n-way parallel English), which also write s
 their layout (for :mod:`espnet_dynprune.data.mini_corpus`), and voxforge (VoxForge, ASR). Shared:
 languages (the one language table: ISO 639-1, OWSM's ISO 639-3, FLEURS dirs, espeak-ng voices),
 naming (Kaldi-safe speaker/utterance ids), checks (corpus roots, counted skips).
-CLIs: prepare (stage 1: data dirs), format_audio (stages 2-4: decode, cut, filter into dump dirs;
-audio_io decodes).
+CLIs: prepare (stage 1: data dirs), format_audio (stage 3: decode and cut into dump dirs;
+audio_io decodes), filter_lengths (stage 4: drop train/dev utterances outside the length limits).
 """

@@ -9,7 +9,7 @@ Layout under the root (the ``v1.1`` dir, db.sh ``EUROPARL_ST``)::
 
 Each audio file is one speech by one Member of Parliament, and the corpus gives no speaker ids
 that link speeches, so the speaker is the audio id (one speech per speaker). Segments stay
-segments of the speech (Kaldi ``segments``); stage 2-4 cuts them out.
+segments of the speech (Kaldi ``segments``); stage 3 cuts them out.
 
 The writer keeps that shape for the same reason: a reader must cut by time. A synthetic talk is
 one espeak speaker saying consecutive sentences with noise-floor pauses between them; its audio

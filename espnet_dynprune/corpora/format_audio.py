@@ -1,7 +1,9 @@
-"""Recipe stages 2-4: decode, cut and filter the audio of one data dir into an ESPnet dump dir.
+"""Recipe stage 3: decode and cut the audio of one data dir into an ESPnet dump dir.
 
-ESPnet's s2t.sh does this with Kaldi tools (format_wav_scp.sh, then a length filter); this module
-does the same in Python so the recipe needs no Kaldi checkout. For ``--in_dir``:
+ESPnet's s2t.sh does this with Kaldi tools (format_wav_scp.sh); this module does the same in
+Python so the recipe needs no Kaldi checkout. The recipe formats train/dev without a length
+limit into ``dump/raw/org`` and drops lengths in stage 4 (:mod:`filter_lengths`), as s2t.sh
+does; test sets, which stage 4 does not touch, get their limits here. For ``--in_dir``:
 
 - each recording (wav.scp, via ``segments`` when present) is decoded once, at ``--sample_rate``
   and mono (:mod:`audio_io`), by ``--nj`` worker processes;
@@ -186,7 +188,7 @@ def format_audio(
     skips.log(total=total)
     if not wav_scp:
         raise ValueError(f"no utterance of {in_dir} survived formatting; see the skip counts above")
-    _write_dump(in_dir, out_dir, wav_scp, num_samples)
+    write_dump(in_dir, out_dir, wav_scp, num_samples)
     marker.write_text(json.dumps(args), encoding="utf-8")
     logger.info("%s: %d of %d utterances from %d recordings", out_dir, len(wav_scp), total, len(recordings))
     return out_dir
@@ -201,7 +203,8 @@ def _fingerprint(in_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_dump(in_dir: Path, out_dir: Path, wav_scp: Dict[str, str], num_samples: Dict[str, str]) -> None:
+def write_dump(in_dir: Path, out_dir: Path, wav_scp: Dict[str, str], num_samples: Dict[str, str]) -> None:
+    """The dump dir's files for the utterances of ``wav_scp``; text files come from ``in_dir``."""
     write_map(out_dir / "wav.scp", wav_scp)
     write_map(out_dir / "utt2num_samples", num_samples)
     for name in COPIED_FILES:

@@ -4,7 +4,7 @@ Writes under ``--out_dir``: ``train`` and ``dev`` (all corpora, languages and ta
 one ``test_{corpus}_{lang}_{task}`` dir per corpus, language and task (``test_epst_fra_st_eng``,
 ``test_fleurs_hun_asr``, ``test_voxforge_bul_asr``), and ``test_sets.txt`` naming those test dirs,
 one per line, for the decoding stage to loop over. An empty corpus root switches that corpus off;
-at least one is required. Audio is only looked up here; stages 2-4 (format_audio) decode it.
+at least one is required. Audio is only looked up here; stage 3 (format_audio) decodes it.
 
 Usage::
 

@@ -2,7 +2,7 @@
 
 Why: ESPnet's S2TPreprocessor pads or TRIMS every input to ``preprocessor_conf.speech_length``
 seconds (OWSM: 30 s) without a word, so a longer utterance trains on cut audio against its full
-transcript. Dump dirs carry ``utt2num_samples`` (stage 2-4), which makes the check cheap.
+transcript. Dump dirs carry ``utt2num_samples`` (stage 3), which makes the check cheap.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stages 2-4: cutting, trimming, filters, shared files, resampling, resumability, workers."""
+"""Stage 3: cutting, trimming, filters, shared files, resampling, resumability, workers."""
 
 from __future__ import annotations
 

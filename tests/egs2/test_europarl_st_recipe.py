@@ -99,3 +99,11 @@ def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
     log = (decode / "logdir/decode.1.log").read_text()  # one JOB array for all test sets
     assert "are done; skipping" in log
     assert (decode / "test_epst_fra_asr/text").read_text() == hyps
+
+    # --stage N means stage N: stage 4 alone re-filters train/dev from dump/raw/org, nothing else.
+    proc = _run(recipe, "./run.sh", "--stage", "4", "--stop_stage", "4")
+    assert "Stage 4:" in proc.stdout and "Stage 3:" not in proc.stdout and "Stage 5:" not in proc.stdout
+    org, kept = ((recipe / d / "wav.scp").read_text() for d in ("dump/raw/org/train", "dump/raw/train"))
+    assert kept == org  # the mini corpus pads every recording to 5.95 s: all within 0.1-30 s
+    proc = _run(recipe, "./run.sh", "--stage", "4", "--stop_stage", "4", "--max_wav_duration", "5.0", check=False)
+    assert proc.returncode != 0 and "is 0.1-5.0 s long" in proc.stderr

@@ -6,7 +6,8 @@
 # embedded mini corpus and the shipped small OWSM-architecture stand-in (standin/).
 # `--pretrained_model none` trains --s2t_config from scratch instead (how local/pretrain_standin.sh
 # makes the stand-in): stage 5 then trains a BPE model and stage 11 starts from random weights.
-#   1    data prep (local/data.sh)            2-4  audio: decode, cut, resample, drop >30 s/empty
+#   1    data prep (local/data.sh)            2    (speed perturbation: not used)
+#   3    audio: decode, cut, 16 kHz mono      4    drop train/dev utterances > 30 s or < 0.1 s
 #   5    token list (the pretrained model's)  10   config, length check, shape (and feature) stats
 #   11   fine-tuning with pruning              12   decoding (per test set x language x task)
 #   13   scoring (WER, BLEU, chrF), GFLOPs, results table
@@ -76,12 +77,28 @@ fi
 
 [ -n "${test_sets}" ] || { [ -f "${data_dir}/test_sets.txt" ] && test_sets=$(tr '\n' ' ' < "${data_dir}/test_sets.txt"); } || true
 
-if run_stage 2 || run_stage 3 || run_stage 4; then
-    log "Stages 2-4: audio -> ${dumpdir}/raw (16 kHz mono wav, ${min_wav_duration}-${max_wav_duration} s)"
-    for dset in train dev ${test_sets}; do
+if run_stage 2; then
+    log "Stage 2: speed perturbation: not part of this recipe (OWSM fine-tuning trains without it)"
+fi
+
+if run_stage 3; then
+    log "Stage 3: audio -> ${dumpdir}/raw (16 kHz mono wav; train/dev to ${dumpdir}/raw/org for stage 4)"
+    for dset in train dev; do
+        python -m espnet_dynprune.corpora.format_audio --in_dir "${data_dir}/${dset}" \
+            --out_dir "${dumpdir}/raw/org/${dset}" --nj "${nj}" --min_duration 0 --max_duration inf
+    done
+    for dset in ${test_sets}; do  # stage 4 leaves test sets alone (as in s2t.sh): limits here
         python -m espnet_dynprune.corpora.format_audio --in_dir "${data_dir}/${dset}" \
             --out_dir "${dumpdir}/raw/${dset}" --nj "${nj}" \
             --min_duration "${min_wav_duration}" --max_duration "${max_wav_duration}"
+    done
+fi
+
+if run_stage 4; then
+    log "Stage 4: train/dev utterances of ${min_wav_duration}-${max_wav_duration} s -> ${dumpdir}/raw/{train,dev}"
+    for dset in train dev; do
+        python -m espnet_dynprune.corpora.filter_lengths --in_dir "${dumpdir}/raw/org/${dset}" \
+            --out_dir "${dumpdir}/raw/${dset}" --min_duration "${min_wav_duration}" --max_duration "${max_wav_duration}"
     done
 fi
 
