@@ -3,9 +3,6 @@ import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
-from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
-
-from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
 
 from .tiny_nets import ENCODER_CONF, TOKENS, encoder_pair
@@ -135,19 +132,9 @@ LAYOUTS = {
 }
 
 
-def stock_and_dynprune(extra, **gating):
-    conf = {**ENCODER_CONF, **extra}
-    torch.manual_seed(0)
-    stock = EBranchformerEncoder(20, **conf).eval()
-    dyn = EBranchformerDynPruneEncoder(20, **gating, **conf).eval()
-    dyn.load_state_dict(stock.state_dict(), strict=False)
-    dyn.bind_context(ContextVocabulary(TOKENS))
-    return stock, dyn
-
-
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_every_layer_layout_equals_stock_with_gates_on_and_gates_the_modules_it_has(speech, layout):
-    stock, dyn = stock_and_dynprune(LAYOUTS[layout])
+    stock, dyn = encoder_pair(LAYOUTS[layout])
     expected = {"no_macaron": ("attn", "cgmlp", "ffn2"), "no_ffn": ("attn", "cgmlp")}
     assert dyn.module_types == expected.get(layout, ("ffn1", "attn", "cgmlp", "ffn2"))
     assert dyn.gate_names[: len(dyn.module_types)] == tuple(f"layer0.{m}" for m in dyn.module_types)
@@ -163,7 +150,7 @@ def test_every_layer_layout_equals_stock_with_gates_on_and_gates_the_modules_it_
 
 
 def test_no_macaron_skips_its_one_ffn_for_real(speech):
-    _, dyn = stock_and_dynprune(LAYOUTS["no_macaron"])
+    _, dyn = encoder_pair(LAYOUTS["no_macaron"])
     ffn = count_rows(dyn.encoders[0].feed_forward)
     dyn.force_gates(torch.tensor([[1, 1, 0, 1, 1, 1], [1, 1, 1, 1, 1, 1], [1, 1, 0, 1, 1, 1]]))
     run(dyn, *speech)
@@ -171,7 +158,7 @@ def test_no_macaron_skips_its_one_ffn_for_real(speech):
 
 
 def test_layer_drop_composes_with_the_gates_in_training_only(speech):
-    stock, dyn = stock_and_dynprune({"layer_drop_rate": 1.0})
+    stock, dyn = encoder_pair({"layer_drop_rate": 1.0})
     dyn.train()
     out = run(dyn, *speech)  # every layer dropped, as ESPnet drops them
     x, _ = stock.embed(speech[0], None)
@@ -188,7 +175,7 @@ def test_interctc_and_conditioning_match_stock(speech):
     from espnet2.asr.ctc import CTC
 
     extra = {"interctc_layer_idx": [1], "interctc_use_conditioning": True}
-    stock, dyn = stock_and_dynprune(extra)
+    stock, dyn = encoder_pair(extra)
     torch.manual_seed(1)
     ctc = CTC(len(TOKENS), 32)
     for encoder in (stock, dyn):  # the model attaches it, as ESPnet's models do
@@ -205,7 +192,7 @@ def test_interctc_and_conditioning_match_stock(speech):
 def test_gradient_checkpointing_gives_the_same_gradients(speech):
     grads = []
     for layers in ([], [0, 1, 2]):
-        _, dyn = stock_and_dynprune({"gradient_checkpoint_layers": layers})
+        _, dyn = encoder_pair({"gradient_checkpoint_layers": layers})
         dyn.train()
         torch.manual_seed(5)
         run(dyn, *speech).square().sum().backward()

@@ -23,10 +23,12 @@ DECODER_CONF = dict(attention_heads=4, linear_units=64, num_blocks=2, dropout_ra
                     src_attention_dropout_rate=0.0)
 
 
-def encoder_pair(**gating):
+def encoder_pair(extra=None, **gating):
+    """(stock, dynprune) encoders with the same weights; ``extra`` overrides ENCODER_CONF keys."""
+    conf = {**ENCODER_CONF, **(extra or {})}
     torch.manual_seed(0)
-    stock = EBranchformerEncoder(20, **ENCODER_CONF).eval()
-    dyn = EBranchformerDynPruneEncoder(20, **gating, **ENCODER_CONF).eval()
+    stock = EBranchformerEncoder(20, **conf).eval()
+    dyn = EBranchformerDynPruneEncoder(20, **gating, **conf).eval()
     dyn.load_state_dict(stock.state_dict(), strict=False)
     dyn.bind_context(ContextVocabulary(TOKENS))
     return stock, dyn
