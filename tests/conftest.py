@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
+
+from tests.tiny_recipe import TrainedModel, tiny_config, train_with_recipe
+
+#: Not OWSM's macaron layout, and ESPnet's layer drop, to show any E-Branchformer config trains;
+#: context dropout trains the "not known" context that language identification uses.
+GATING = {"sparsity_target": 0.5, "context_dropout": 0.3, "layer_drop_rate": 0.1}
+DYNPRUNE = {
+    "encoder": "e_branchformer_dynprune", "decoder": "transformer_dynprune", "model": "dynprune",
+    "encoder_conf": {**GATING, "macaron_ffn": False}, "decoder_conf": GATING,
+    # 6 updates an epoch: a short warm-up and a high rate, so that 2 epochs learn something.
+    "optim_conf": {"lr": 2.0e-3}, "scheduler_conf": {"warmup_steps": 30},
+    "batch_size": 8, "max_epoch": 2, "keep_nbest_models": 1,
+    "preprocessor_conf": {"speech_length": 4.0},  # the mini corpus pads to 3.95 s below
+}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +29,15 @@ def keep_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def trained_dynprune(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    """A tiny dynprune model trained once per session by the recipe from scratch (fr + de, ASR and
+    ST, 12 training sentences per language, 2 epochs; about half a minute on 2 CPU cores)."""
+    if shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None:
+        pytest.skip("espeak-ng and ffmpeg are needed (apt-get install espeak-ng ffmpeg)")
+    return train_with_recipe(
+        tmp_path_factory.mktemp("trained_dynprune"), tiny_config(DYNPRUNE), num_pieces=60, europarl_st_langs="fr de",
+        mini_corpus_opts="--europarl_langs fr,de --fleurs_langs= --train 12 --dev 2 --test 2 --segment_seconds 3.95",
+    )

@@ -1,4 +1,4 @@
-"""Europarl-ST v1.1 (source -> English): read it into OWSM utterances, or write synthetic talks.
+"""Europarl-ST v1.1 (source -> English): read it into OWSM utterances, or write it.
 
 Layout under the root (the ``v1.1`` dir, db.sh ``EUROPARL_ST``)::
 
@@ -11,40 +11,30 @@ Each audio file is one speech by one Member of Parliament, and the corpus gives 
 that link speeches, so the speaker is the audio id (one speech per speaker). Segments stay
 segments of the speech (Kaldi ``segments``); stage 3 cuts them out.
 
-The writer keeps that shape for the same reason: a reader must cut by time. A synthetic talk is
-one espeak speaker saying consecutive sentences with noise-floor pauses between them; its audio
-id mimics the real ones (``fr.20110412.12.3-145``: language, sitting date, agenda point, item,
-speaker number) and segment times have 2 decimals.
+The writers keep that shape, so that a reader of written data must cut by time too:
+:func:`write_split` writes the segment files (times with 2 decimals), :func:`encode_m4a` a
+speech's audio as AAC in m4a, bit-exactly.
 """
 
 from __future__ import annotations
 
-import datetime
-import random
 import shutil
 import subprocess
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Set, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, time_span, utt_id
-from espnet_dynprune.data.espeak import SAMPLE_RATE, Speaker, read_wav
-from espnet_dynprune.data.sentences import SentencePair
 from espnet_dynprune.owsm.datadir import Segment, Utterance
 
 CORPUS = "epst"
 DB_VAR = "EUROPARL_ST"
 TARGET = "en"
 SPLITS = ("train", "dev", "test")
-#: Sentences per synthetic talk (the last talk of a split may be shorter).
-TALK_SENTENCES = (3, 8)
-_LEAD_S, _GAP_S = (0.2, 1.0), (0.1, 0.5)
-_FIRST_SITTING = datetime.date(2008, 1, 7)
 
 
 @dataclass(frozen=True)
@@ -173,52 +163,7 @@ def read_europarl_st(
 
 # ---------------------------------------------------------------- writing
 class FfmpegError(RuntimeError):
-    """ffmpeg is missing or failed to encode a talk."""
-
-
-@dataclass(frozen=True)
-class Talk:
-    """One synthetic audio file of the corpus: ``speaker`` says ``pairs`` in order."""
-
-    audio_id: str
-    speaker: Speaker
-    pairs: Tuple[SentencePair, ...]
-
-
-#: (lang, split, talk, (start, end) seconds of each sentence in the talk)
-TalkTimes = Tuple[str, str, Talk, Sequence[Tuple[float, float]]]
-
-
-def audio_ids(lang: str, n: int, *, seed: int) -> List[str]:
-    """``n`` distinct, deterministic ids like ``fr.20110412.12.3-145``."""
-    rng = random.Random(f"europarl-st-ids-{lang}-{seed}")
-    ids: List[str] = []
-    seen: Set[str] = set()
-    while len(ids) < n:
-        day = _FIRST_SITTING + datetime.timedelta(days=rng.randrange(5 * 365))
-        audio_id = f"{lang}.{day:%Y%m%d}.{rng.randint(1, 25)}.{rng.randint(1, 9)}-{rng.randint(1, 400):03d}"
-        if audio_id not in seen:
-            seen.add(audio_id)
-            ids.append(audio_id)
-    return ids
-
-
-def plan_talks(
-    pairs: Sequence[SentencePair], speakers: Sequence[Speaker], ids: Sequence[str], *, rng: random.Random
-) -> List[Talk]:
-    """Cut ``pairs`` into consecutive talks of :data:`TALK_SENTENCES` sentences.
-
-    Talk ``k`` gets ``ids[k]`` and a speaker drawn from ``speakers``; raises when ``ids`` run out.
-    """
-    talks: List[Talk] = []
-    start = 0
-    while start < len(pairs):
-        if len(talks) == len(ids):
-            raise ValueError(f"{len(ids)} audio ids are not enough for {len(pairs)} sentences")
-        size = rng.randint(*TALK_SENTENCES)
-        talks.append(Talk(ids[len(talks)], rng.choice(list(speakers)), tuple(pairs[start : start + size])))
-        start += size
-    return talks
+    """ffmpeg is missing or failed to encode an audio file."""
 
 
 def ffmpeg_binary() -> str:
@@ -229,8 +174,8 @@ def ffmpeg_binary() -> str:
     return path
 
 
-def encode_m4a(audio: np.ndarray, path: Path, *, bitrate: str = "64k") -> None:
-    """Encode mono float audio at :data:`SAMPLE_RATE` to AAC in ``path`` (.m4a), bit-exactly.
+def encode_m4a(audio: np.ndarray, path: Path, *, sample_rate: int, bitrate: str = "64k") -> None:
+    """Encode mono float audio at ``sample_rate`` to AAC in ``path`` (.m4a), bit-exactly.
 
     ``+bitexact`` and no metadata keep the file identical across runs; the ``fast`` AAC coder is
     ~5x cheaper than the default ``twoloop`` (0.14 vs 0.68 CPU-s per minute of speech).
@@ -238,7 +183,7 @@ def encode_m4a(audio: np.ndarray, path: Path, *, bitrate: str = "64k") -> None:
     pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
     cmd = [
         ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0",
+        "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
         "-c:a", "aac", "-aac_coder", "fast", "-b:a", bitrate,
         "-fflags", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1",
         str(path),
@@ -248,40 +193,6 @@ def encode_m4a(audio: np.ndarray, path: Path, *, bitrate: str = "64k") -> None:
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
         raise FfmpegError(f"ffmpeg failed (rc={proc.returncode}) writing {path}: {err}")
-
-
-def assemble_talk(
-    talk: Talk, sentence_wavs: Sequence[Path], out_path: Path, *, seed: int, noise_dbfs: float
-) -> List[Tuple[float, float]]:
-    """Concatenate the sentence WAVs with noise-floor pauses into ``out_path``; return segment times.
-
-    A segment spans one sentence WAV (speech plus its short padded lead-in and tail); the pauses,
-    the lead-in before the first and the tail after the last sentence are noise at ``noise_dbfs``,
-    the level espeak.py gives the sentence files, so the floor is continuous.
-    """
-    if len(sentence_wavs) != len(talk.pairs):
-        raise ValueError(f"talk {talk.audio_id}: {len(sentence_wavs)} WAVs for {len(talk.pairs)} sentences")
-    rng = random.Random(f"talk-{talk.audio_id}-{seed}")
-    noise = np.random.default_rng([seed, zlib.crc32(talk.audio_id.encode("utf-8"))])
-    level = np.float32(10.0 ** (noise_dbfs / 20.0))
-
-    def pause(low_high: Tuple[float, float]) -> np.ndarray:
-        n = int(round(rng.uniform(*low_high) * SAMPLE_RATE))
-        return noise.standard_normal(n).astype(np.float32) * level
-
-    parts: List[np.ndarray] = [pause(_LEAD_S)]
-    times: List[Tuple[float, float]] = []
-    offset = parts[0].shape[0]
-    for k, wav in enumerate(sentence_wavs):
-        if k:
-            parts.append(pause(_GAP_S))
-            offset += parts[-1].shape[0]
-        parts.append(read_wav(wav))
-        times.append((offset / SAMPLE_RATE, (offset + parts[-1].shape[0]) / SAMPLE_RATE))
-        offset += parts[-1].shape[0]
-    parts.append(pause(_LEAD_S))
-    encode_m4a(np.concatenate(parts), out_path)
-    return times
 
 
 def write_split(root: Path, src: str, split: str, segments: Sequence[EuroparlSegment]) -> int:
@@ -302,22 +213,3 @@ def write_split(root: Path, src: str, split: str, segments: Sequence[EuroparlSeg
     for path, lines in zip(files, (lst, transcripts, translations), strict=True):
         path.write_text("".join(lines), encoding="utf-8", newline="\n")
     return len(lst)
-
-
-def write_splits(root: Path, entries: Sequence[TalkTimes]) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Write every split of ``(lang, split, talk, segment times)`` entries, keeping their order.
-
-    Returns ``{lang: {split: {"talks": n, "sentences": n, "seconds": s}}}`` (seconds of segments).
-    """
-    counts: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for lang, split in dict.fromkeys((e[0], e[1]) for e in entries):
-        sel = [(talk, tt) for lg, sp, talk, tt in entries if (lg, sp) == (lang, split)]
-        segments = [
-            EuroparlSegment(talk.audio_id, start, end, pair.source, pair.english)
-            for talk, tt in sel
-            for pair, (start, end) in zip(talk.pairs, tt, strict=True)
-        ]
-        n = write_split(root, lang, split, segments)
-        seconds = sum(end - start for _, tt in sel for start, end in tt)
-        counts.setdefault(lang, {})[split] = {"talks": len(sel), "sentences": n, "seconds": round(seconds, 2)}
-    return counts

@@ -1,4 +1,4 @@
-"""FLEURS (google/fleurs, audio extracted): read it into OWSM utterances, or write synthetic recordings.
+"""FLEURS (google/fleurs, audio extracted): read it into OWSM utterances, or write it.
 
 Layout under the root (db.sh ``FLEURS``)::
 
@@ -18,25 +18,21 @@ become an utterance; all English rows of one ``id`` carry the same sentence, the
 used. Rows whose ``id`` is missing from the English file get no ST example (counted and logged).
 FLEURS has no speaker ids, so each row (recording) is its own speaker.
 
-Writing: a synthetic recording's row derives ``raw_transcription`` (capital first letter, final
-period) and ``chars`` from its lower-case ``transcription``; ``num_samples`` is read from its WAV.
+Writing: :meth:`FleursRow.from_text` derives ``raw_transcription`` (capital first letter, final
+period) and ``chars`` from a lower-case ``transcription``; :func:`write_tsv` writes a split's rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
-
-import soundfile
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import fleurs_dir, to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, utt_id
-from espnet_dynprune.data.espeak import Speaker
 from espnet_dynprune.owsm.datadir import Utterance
 
 logger = logging.getLogger(__name__)
@@ -65,7 +61,7 @@ class FleursRow:
     def from_text(
         cls, sentence_id: int, file_name: str, transcription: str, num_samples: int, gender: str
     ) -> FleursRow:
-        """The row of a synthetic recording; the other text columns come from ``transcription``."""
+        """The row of a recording known by its normalised text; the other text columns derive from it."""
         if gender not in GENDERS:
             raise ValueError(f"FleursRow {file_name}: gender={gender!r} must be MALE or FEMALE")
         if not transcription.strip():
@@ -205,18 +201,6 @@ def read_fleurs(root: Union[str, Path], langs: Sequence[str], tasks: Sequence[st
 
 
 # ---------------------------------------------------------------- writing
-@dataclass(frozen=True)
-class Recording:
-    """A synthetic recording to synthesise to ``path``, then describe with a :class:`FleursRow`."""
-
-    lang_dir: str
-    split: str
-    sentence_id: int
-    text: str
-    path: Path
-    speaker: Speaker
-
-
 def raw_transcription(text: str) -> str:
     """The written form FLEURS keeps next to the normalised one: ``Le conseil examine le rapport.``"""
     return text[:1].upper() + text[1:] + "."
@@ -227,53 +211,9 @@ def chars(text: str) -> str:
     return " | ".join(" ".join(word) for word in text.split())
 
 
-def gender(speaker: Speaker) -> str:
-    """FLEURS gender of an espeak speaker: the ``f*`` variants are female."""
-    return "FEMALE" if speaker.variant.startswith("f") else "MALE"
-
-
-def sentence_ids(n: int, *, seed: int) -> List[int]:
-    """``n`` distinct sentence ids in FLoRes' range (1..2009, wider when ``n`` needs it)."""
-    rng = random.Random(f"fleurs-ids-{seed}")
-    return rng.sample(range(1, max(2010, 4 * n)), n)
-
-
-def file_names(lang_dir: str, n: int, *, seed: int) -> List[str]:
-    """``n`` distinct file names like the real ones (``10004088536354799741.wav``)."""
-    rng = random.Random(f"fleurs-files-{lang_dir}-{seed}")
-    names: List[str] = []
-    seen: Set[str] = set()
-    while len(names) < n:
-        name = f"{rng.randrange(10**18, 10**19)}.wav"
-        if name not in seen:
-            seen.add(name)
-            names.append(name)
-    return names
-
-
 def write_tsv(root: Path, lang_dir: str, split: str, rows: Sequence[FleursRow]) -> Path:
     """Write ``ROOT/{lang_dir}/{split}.tsv``; return its path."""
     path = tsv_path(root, lang_dir, split)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(row.tsv_line() for row in rows), encoding="utf-8", newline="\n")
     return path
-
-
-def write_tsvs(root: Path, recordings: Sequence[Recording]) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Write the TSV of every (lang_dir, split) for synthesised ``recordings`` (in order).
-
-    Returns ``{lang_dir: {split: {"sentences": n, "seconds": s}}}``; ``num_samples`` is read from each WAV.
-    """
-    rows: Dict[Tuple[str, str], List[FleursRow]] = {}
-    samples: Dict[Tuple[str, str], int] = {}
-    for rec in recordings:
-        num_samples = soundfile.info(str(rec.path)).frames
-        row = FleursRow.from_text(rec.sentence_id, rec.path.name, rec.text, num_samples, gender(rec.speaker))
-        rows.setdefault((rec.lang_dir, rec.split), []).append(row)
-        samples[rec.lang_dir, rec.split] = samples.get((rec.lang_dir, rec.split), 0) + num_samples
-    counts: Dict[str, Dict[str, Dict[str, float]]] = {}
-    for (lang_dir, split), split_rows in rows.items():
-        write_tsv(root, lang_dir, split, split_rows)
-        seconds = samples[lang_dir, split] / SAMPLE_RATE
-        counts.setdefault(lang_dir, {})[split] = {"sentences": len(split_rows), "seconds": round(seconds, 2)}
-    return counts

@@ -1,8 +1,8 @@
-"""Synthetic OWSM-format corpora (espeak-ng speech) and a tiny ESPnet training harness.
+"""Synthetic speech from espeak-ng, so that the recipe runs without a real corpus.
 
-Modules: sentences (templated text), espeak (speech), mini_corpus (the recipe's embedded corpus,
-written in the real layouts by the writers of :mod:`espnet_dynprune.corpora`), token_list
-(sentencepiece + OWSM tokens.txt), s2t_config, and tiny_corpus / tiny_training (OWSM data dirs
-written directly and ESPnet s2t_train / Speech2Text runners: the tests' fast fixture). The OWSM
-formats themselves (symbols, token-list layout, Kaldi data dirs) are in :mod:`espnet_dynprune.owsm`.
+Templated sentences with aligned English (sentences), espeak-ng speech (espeak) and the recipe's
+embedded mini corpus in the real Europarl-ST / FLEURS layouts (mini_corpus and the modules it
+builds on). OWSM data dirs, token lists and training configs are made from it by the recipe's own
+stages (:mod:`espnet_dynprune.corpora`, :mod:`espnet_dynprune.zoo`, ``egs2/europarl_st/s2t1/conf``),
+as from a real corpus; the OWSM formats are in :mod:`espnet_dynprune.owsm`.
 """

@@ -9,6 +9,8 @@ reads the real ones. Speech comes from espeak-ng, text from the closed templated
     DIR/README.txt             what this is, the command, the counts
     DIR/manifest.json          arguments and counts; written last, so it marks a finished corpus
 
+Europarl-ST talks come from :mod:`synthetic_talks`, FLEURS recordings from :mod:`synthetic_fleurs`.
+
 Sentences are disjoint between splits *across all languages and both corpora*: the frame space
 is cut once into train/dev/test pools, so no test sentence is a training target in any language.
 A run whose arguments match ``manifest.json`` returns at once; other arguments regenerate.
@@ -36,13 +38,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from espnet_dynprune.corpora import europarl_st as ep
 from espnet_dynprune.corpora import fleurs as fl
 from espnet_dynprune.corpora.languages import LANGUAGES, check_langs, fleurs_dir, parse_langs, to_iso639_3
+from espnet_dynprune.data import synthetic_fleurs, synthetic_talks
 from espnet_dynprune.data.espeak import SynthesisJob, espeak_binary, pad_with_noise, speaker_pool, synthesize_many
 from espnet_dynprune.data.sentences import LANGUAGES as LEXICON_SOURCES
 from espnet_dynprune.data.sentences import OBJECTS, SUBJECTS, TIMES, VERBS, Frame, make_pair, render
 
 SPLITS = ("train", "dev", "test")
 FORMAT_VERSION = 2
-P_TIME = 0.5  # share of sentences with a time phrase, as in sentences.sample_pairs
+P_TIME = 0.5  # share of sentences with a time phrase
 NOISE_DBFS = -55.0
 #: Every recording is padded with the noise floor to this length, just under the stand-in's
 #: speech_length of 6 s (segment times are rounded to 10 ms): S2TPreprocessor zero-pads shorter
@@ -165,7 +168,7 @@ class _TalkPlan:
 
     lang: str
     split: str
-    talk: ep.Talk
+    talk: synthetic_talks.Talk
     wavs: Tuple[Path, ...]
 
 
@@ -176,12 +179,12 @@ def _plan_europarl(
     for lang in langs:
         iso = to_iso639_3(lang)
         speakers = speaker_pool(iso, SPEAKERS_PER_LANG, seed=seed)
-        ids = iter(ep.audio_ids(lang, sum(sizes.values()), seed=seed))  # a talk has >= 1 sentence
+        ids = iter(synthetic_talks.audio_ids(lang, sum(sizes.values()), seed=seed))  # a talk has >= 1 sentence
         for split in SPLITS:
             frames = draw_frames(pools[split], sizes[split], key=f"europarl_st-{lang}-{split}-{seed}")
             pairs = [make_pair(f, iso) for f in frames]
             rng = random.Random(f"europarl_st-talks-{lang}-{split}-{seed}")
-            for talk in ep.plan_talks(pairs, speakers, list(itertools.islice(ids, len(pairs))), rng=rng):
+            for talk in synthetic_talks.plan_talks(pairs, speakers, list(itertools.islice(ids, len(pairs))), rng=rng):
                 wavs = tuple(work / f"{talk.audio_id}_{k:02d}.wav" for k in range(len(talk.pairs)))
                 plans.append(_TalkPlan(lang, split, talk, wavs))
     return plans
@@ -189,22 +192,22 @@ def _plan_europarl(
 
 def _plan_fleurs(
     langs: Sequence[str], sizes: Mapping[str, int], pools: Mapping[str, FramePool], root: Path, seed: int
-) -> List[fl.Recording]:
+) -> List[synthetic_fleurs.Recording]:
     """One shared draw of sentences for all languages (n-way parallel), English included."""
     frames = {split: draw_frames(pools[split], sizes[split], key=f"fleurs-{split}-{seed}") for split in SPLITS}
-    sentence_ids = fl.sentence_ids(sum(sizes.values()), seed=seed)
-    recordings: List[fl.Recording] = []
+    sentence_ids = synthetic_fleurs.sentence_ids(sum(sizes.values()), seed=seed)
+    recordings: List[synthetic_fleurs.Recording] = []
     for lang in [*langs, "en"]:
         lang_dir, iso = fleurs_dir(lang), to_iso639_3(lang)
         speakers = speaker_pool(iso, SPEAKERS_PER_LANG, seed=seed)
-        names = iter(fl.file_names(lang_dir, len(sentence_ids), seed=seed))
+        names = iter(synthetic_fleurs.file_names(lang_dir, len(sentence_ids), seed=seed))
         ids = iter(sentence_ids)
         rng = random.Random(f"fleurs-speakers-{lang_dir}-{seed}")
         for split in SPLITS:
             for frame in frames[split]:
                 path = fl.wav_path(root, lang_dir, split, next(names))
                 text, speaker = render(frame, iso), rng.choice(speakers)
-                recordings.append(fl.Recording(lang_dir, split, next(ids), text, path, speaker))
+                recordings.append(synthetic_fleurs.Recording(lang_dir, split, next(ids), text, path, speaker))
     return recordings
 
 
@@ -285,7 +288,7 @@ def generate_mini_corpus(
 
         def build(t: _TalkPlan) -> List[Tuple[float, float]]:
             out_path = ep.audio_path(root / EUROPARL_SUBDIR, t.lang, t.talk.audio_id)
-            return ep.assemble_talk(t.talk, t.wavs, out_path, seed=seed, noise_dbfs=NOISE_DBFS)
+            return synthetic_talks.assemble_talk(t.talk, t.wavs, out_path, seed=seed, noise_dbfs=NOISE_DBFS)
 
         logger.info("encoding %d talks to m4a", len(talks))
         with ThreadPoolExecutor(max_workers=num_workers) as pool:
@@ -293,8 +296,8 @@ def generate_mini_corpus(
 
     entries = [(t.lang, t.split, t.talk, tt) for t, tt in zip(talks, times, strict=True)]
     counts = {
-        "europarl_st": ep.write_splits(root / EUROPARL_SUBDIR, entries),
-        "fleurs": fl.write_tsvs(root / FLEURS_SUBDIR, recordings),
+        "europarl_st": synthetic_talks.write_splits(root / EUROPARL_SUBDIR, entries),
+        "fleurs": synthetic_fleurs.write_tsvs(root / FLEURS_SUBDIR, recordings),
     }
     total = sum(c["seconds"] for by_lang in counts.values() for by_split in by_lang.values() for c in by_split.values())
     manifest = {

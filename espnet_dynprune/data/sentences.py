@@ -14,9 +14,8 @@ frame (hence by source and target text).
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, Optional, Set, Tuple
 
 #: The language of each lexicon column (ISO 639-3, as in OWSM's ``<fra>`` tokens).
 COLUMNS: Tuple[str, ...] = ("eng", "fra", "deu", "ita", "hun", "bul")
@@ -135,79 +134,3 @@ def word_types(lang: str) -> Set[str]:
 def num_frames() -> int:
     """Number of distinct sentences per language (time phrase optional)."""
     return len(SUBJECTS) * len(VERBS) * len(OBJECTS) * (len(TIMES) + 1)
-
-
-def _draw_frame(rng: random.Random, p_time: float) -> Frame:
-    t = rng.randrange(len(TIMES)) if rng.random() < p_time else None
-    return (rng.randrange(len(SUBJECTS)), rng.randrange(len(VERBS)), rng.randrange(len(OBJECTS)), t)
-
-
-def sample_pairs(
-    lang: str,
-    n: int,
-    *,
-    seed: int = 0,
-    p_time: float = 0.5,
-    exclude: Optional[Set[Frame]] = None,
-) -> List[SentencePair]:
-    """Draw ``n`` distinct sentences in ``lang``, none of whose frames is in ``exclude``.
-
-    Deterministic in (lang, n, seed, p_time, exclude): the generator is seeded with a string,
-    which Python hashes with SHA-512, so results do not depend on PYTHONHASHSEED.
-    """
-    _check_lang(lang)
-    if not 0.0 <= p_time <= 1.0:
-        raise ValueError(f"p_time={p_time} must be in [0, 1]")
-    taken: Set[Frame] = set(exclude or ())
-    available = num_frames() - len(taken)
-    if n > available // 2:
-        # Rejection sampling would crawl, and such a corpus would not fit the design anyway.
-        raise ValueError(
-            f"n={n} sentences requested for lang={lang!r} but only {available} frames are free; "
-            f"keep n below half of that"
-        )
-    rng = random.Random(f"sentences-{lang}-{seed}")
-    pairs: List[SentencePair] = []
-    while len(pairs) < n:
-        frame = _draw_frame(rng, p_time)
-        if frame in taken:
-            continue
-        taken.add(frame)
-        pairs.append(make_pair(frame, lang))
-    return pairs
-
-
-def split_pairs(
-    lang: str,
-    sizes: Mapping[str, int],
-    *,
-    seed: int = 0,
-    p_time: float = 0.5,
-) -> Dict[str, List[SentencePair]]:
-    """Disjoint splits, e.g. ``split_pairs("fra", {"train": 40, "dev": 6, "test": 6})``.
-
-    One draw of ``sum(sizes)`` distinct frames is cut in the order of ``sizes``, so no sentence
-    (source or English) appears in two splits.
-    """
-    for name, size in sizes.items():
-        if size < 0:
-            raise ValueError(f"sizes[{name!r}]={size} must be >= 0")
-    pairs = sample_pairs(lang, sum(sizes.values()), seed=seed, p_time=p_time)
-    out: Dict[str, List[SentencePair]] = {}
-    start = 0
-    for name, size in sizes.items():
-        out[name] = pairs[start : start + size]
-        start += size
-    return out
-
-
-def split_corpus(
-    langs: Sequence[str],
-    sizes: Mapping[str, int],
-    *,
-    seed: int = 0,
-    p_time: float = 0.5,
-) -> Dict[str, Dict[str, List[SentencePair]]]:
-    """``{split: {lang: pairs}}`` for several languages (each language drawn independently)."""
-    by_lang = {lang: split_pairs(lang, sizes, seed=seed, p_time=p_time) for lang in langs}
-    return {split: {lang: by_lang[lang][split] for lang in langs} for split in sizes}

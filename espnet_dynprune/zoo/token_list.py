@@ -82,11 +82,6 @@ class TokenListPaths:
     nlsyms: Path
 
 
-def default_langs(used: Iterable[str]) -> List[str]:
-    """The languages in the data plus ``eng`` (the ST target), sorted like OWSM's list."""
-    return sorted(set(used) | {"eng"})
-
-
 def train_token_list(
     text_lines: Iterable[str],
     out_dir: Union[str, Path],

@@ -1,63 +1,81 @@
 """Real ESPnet training and decoding of a tiny dynprune model, through stock entry points.
 
-Only the config keys change (``model: dynprune``, ``encoder: e_branchformer_dynprune``,
-``decoder: transformer_dynprune``); ``python -m espnet2.bin.s2t_train`` and
-``python -m espnet2.bin.s2t_inference`` see them through the installed .pth hook.
+The model is trained by the recipe (``trained_dynprune`` in tests/conftest.py): only the config
+keys change (``model: dynprune``, ``encoder: e_branchformer_dynprune``, ``decoder:
+transformer_dynprune``); ``python -m espnet2.bin.s2t_train`` and ``python -m
+espnet2.bin.s2t_inference`` see them through the installed .pth hook.
 """
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, Tuple
 
+import numpy as np
 import pytest
+import yaml
 
 from espnet_dynprune.data.espeak import read_wav
-from espnet_dynprune.data.tiny_corpus import build_tiny_corpus
-from espnet_dynprune.data.tiny_training import best_model_file, speech_length_for, train, write_s2t_config
 from espnet_dynprune.owsm.datadir import read_map
+from espnet_dynprune.zoo.token_list import read_token_list
+from tests.tiny_recipe import TrainedModel
+
+if TYPE_CHECKING:
+    from espnet2.bin.s2t_inference import Speech2Text
+
+TEST_SET = "test_epst_fra_asr"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    work = tmp_path_factory.mktemp("e2e")
-    corpus = work / "corpus"
-    build_tiny_corpus(corpus, langs=["fra", "deu"], sizes={"train": 12, "dev": 2, "test": 2})
-    # Not OWSM's macaron layout, and ESPnet's layer drop, to show any E-Branchformer config trains;
-    # context dropout trains the "not known" context that language identification uses.
-    gating = {"sparsity_target": 0.5, "context_dropout": 0.3, "layer_drop_rate": 0.1}
-    config = write_s2t_config(
-        work / "train.yaml", speech_length=speech_length_for(corpus), output_size=32,
-        linear_units=64, encoder="e_branchformer_dynprune", decoder="transformer_dynprune",
-        model="dynprune", encoder_extra={**gating, "macaron_ffn": False}, decoder_extra=gating,
-        max_epoch=2,
-    )
-    run = train(corpus, config, work / "exp", entry_module="espnet2.bin.s2t_train")
-    return corpus, run
+def epoch_losses(train_log: str) -> Dict[int, Tuple[float, float]]:
+    """(train, valid) loss by epoch, from ESPnet's ``Nepoch results: [train] ... [valid] ...`` lines."""
+    found = re.findall(r"(\d+)epoch results: \[train\] .*?\bloss=([^,]+),.*\[valid\] .*?\bloss=([^,]+),", train_log)
+    return {int(epoch): (float(train), float(valid)) for epoch, train, valid in found}
 
 
-def test_stock_training_entry_point_trains_the_dynprune_model(trained):
-    _, run = trained
-    log = (run.exp_dir / "train.log").read_text()
+def test_stock_training_entry_point_trains_the_dynprune_model(trained_dynprune: TrainedModel) -> None:
+    exp = trained_dynprune.exp_dir
+    log = (exp / "train.log").read_text()
     assert "DynPruneS2TModel" in log and "EBranchformerDynPruneEncoder" in log
     for stat in ("enc_sparsity=", "dec_sparsity=", "loss_sparsity=", "enc_keep_cgmlp="):
         assert stat in log, stat
-    assert "2epoch results" in log and best_model_file(run.exp_dir).exists()
+    assert (exp / "2epoch.pth").is_file() and (exp / "valid.acc.ave.pth").is_file()
+    losses = epoch_losses(log)
+    assert list(losses) == [1, 2]
+    assert losses[2][0] < losses[1][0] and losses[2][1] < losses[1][1]  # it learns something
 
 
-def speech2text(run, beam_size=2, **kwargs):
+def test_the_saved_config_names_the_classes_features_and_tokens(trained_dynprune: TrainedModel) -> None:
+    saved = yaml.safe_load((trained_dynprune.exp_dir / "config.yaml").read_text(encoding="utf-8"))
+    assert (saved["model"], saved["encoder"], saved["decoder"]) == ("dynprune", "e_branchformer_dynprune", "transformer_dynprune")
+    assert saved["max_epoch"] == 2 and saved["normalize"] == "global_mvn"
+    recipe = trained_dynprune.recipe
+    assert recipe / saved["normalize_conf"]["stats_file"] == trained_dynprune.stats_dir / "train" / "feats_stats.npz"
+    # ESPnet inlines the token list; the bpe model stays a path.
+    assert saved["token_list"] == read_token_list(trained_dynprune.token_dir / "tokens.txt")
+    assert recipe / saved["bpemodel"] == trained_dynprune.token_dir / "bpe.model"
+
+
+def speech2text(trained: TrainedModel, beam_size: int = 2, **kwargs) -> "Speech2Text":
+    """The packed (float16) model with its config, as stage 12 decodes a model-zoo dir."""
     from espnet2.bin.s2t_inference import Speech2Text
 
-    return Speech2Text(s2t_train_config=str(run.config), s2t_model_file=str(run.model_file),
+    return Speech2Text(s2t_train_config=str(trained.config), s2t_model_file=str(trained.zoo.model_file),
                        beam_size=beam_size, ctc_weight=0.0, **kwargs)
 
 
-def test_espnet_speech2language_identifies_the_language_of_a_context_gated_model(trained):
+def first_wav(trained: TrainedModel) -> np.ndarray:
+    return read_wav(next(iter(trained.wavs(TEST_SET).values())))
+
+
+def test_espnet_speech2language_identifies_the_language_of_a_context_gated_model(trained_dynprune):
     from espnet2.bin.s2t_inference_language import Speech2Language
 
-    corpus, run = trained
-    s2l = Speech2Language(s2t_train_config=str(run.config), s2t_model_file=str(run.model_file),
+    s2l = Speech2Language(s2t_train_config=str(trained_dynprune.config),
+                          s2t_model_file=str(trained_dynprune.zoo.model_file),
                           first_lang_sym="<deu>", last_lang_sym="<fra>", nbest=3)
     assert s2l.s2t_model.encoder.module_types == ("attn", "cgmlp", "ffn2")
-    wav = read_wav(next(iter(read_map(corpus / "data" / "test" / "wav.scp").values())))
+    wav = first_wav(trained_dynprune)
     for forced in (None, "on", 0.5):  # predicted ("not known" context), dense, ranked sparsity
         s2l.s2t_model.force_gates(forced)
         found = s2l(wav)
@@ -66,10 +84,9 @@ def test_espnet_speech2language_identifies_the_language_of_a_context_gated_model
     assert s2l.s2t_model.encoder.last_gates.keep.float().mean() == 0.5
 
 
-def test_speech2text_without_a_language_identifies_it_then_prunes_with_it(trained):
-    corpus, run = trained
-    s2t = speech2text(run, lang_sym=None)
-    wav = read_wav(next(iter(read_map(corpus / "data" / "test" / "wav.scp").values())))
+def test_speech2text_without_a_language_identifies_it_then_prunes_with_it(trained_dynprune):
+    s2t = speech2text(trained_dynprune, lang_sym=None)
+    wav = first_wav(trained_dynprune)
     identified = s2t.identify_language(wav)
     assert identified in ("<deu>", "<eng>", "<fra>")
     hyp = s2t(wav, task_sym="<asr>")[0][-1]
@@ -79,13 +96,16 @@ def test_speech2text_without_a_language_identifies_it_then_prunes_with_it(traine
     assert s2t.s2t_model.last_gates() == auto_gates  # pruned exactly as with the language given
 
 
-def test_speech2text_decodes_with_language_and_task(trained):
-    corpus, run = trained
-    s2t = speech2text(run)
-    wav = read_wav(next(iter(read_map(corpus / "data" / "test" / "wav.scp").values())))
+def test_speech2text_decodes_with_language_and_task(trained_dynprune):
+    s2t = speech2text(trained_dynprune)
+    wav = first_wav(trained_dynprune)
     for lang, task in (("<fra>", "<asr>"), ("<deu>", "<st_eng>")):
-        _, tokens, _, _, hyp = s2t(wav, lang_sym=lang, task_sym=task)[0]
+        _, tokens, _, text_nospecial, hyp = s2t(wav, lang_sym=lang, task_sym=task)[0]
         assert hyp.yseq[1:3].tolist() == [s2t.converter.token2id[lang], s2t.converter.token2id[task]]
+        # Speech2Text strips <sos>; the next tokens are the forced primer, then the output.
+        assert tokens[:3] == [lang, task, "<notimestamps>"], tokens
+        assert not {"<sos>", "<eos>", "<sop>"} & set(tokens)
+        assert isinstance(text_nospecial, str) and "<" not in text_nospecial
     gates = s2t.s2t_model.last_gates()
     assert set(gates) == {"encoder", "decoder"} and "layer0.cgmlp" in gates["encoder"]
     s2t.s2t_model.force_gates("on")
@@ -96,16 +116,16 @@ def test_speech2text_decodes_with_language_and_task(trained):
 
 
 @pytest.mark.parametrize("entry", ["espnet2.bin.s2t_inference", "espnet_dynprune.bin.s2t_inference"])
-def test_command_line_decoding(trained, tmp_path, entry):
-    corpus, run = trained
-    wav_scp = corpus / "data" / "test" / "wav.scp"
+def test_command_line_decoding(trained_dynprune, tmp_path, entry):
+    wav_scp = trained_dynprune.dump_dir / "test_epst_fra_st_eng" / "wav.scp"
     out = tmp_path / "decode"
-    subprocess.run(
+    subprocess.run(  # in the recipe dir, as stage 12 runs: wav.scp paths are relative to it
         [sys.executable, "-m", entry, "--ngpu", "0", "--beam_size", "2", "--ctc_weight", "0.0",
          "--data_path_and_name_and_type", f"{wav_scp},speech,sound",
-         "--s2t_train_config", str(run.config), "--s2t_model_file", str(run.model_file),
+         "--s2t_train_config", str(trained_dynprune.config),
+         "--s2t_model_file", str(trained_dynprune.zoo.model_file),
          "--output_dir", str(out), "--lang_sym", "fra", "--task_sym", "st_eng"],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, cwd=trained_dynprune.recipe,
     )
     hyps = read_map(out / "1best_recog" / "token")
     assert set(hyps) == set(read_map(wav_scp))
@@ -121,16 +141,15 @@ def test_asr_task_sees_the_encoder_and_decoder():
     assert "encoder: e_branchformer_dynprune" in out and "sparsity_target" in out
 
 
-def stock_config(run, path):
-    """The trained run's config with ESPnet's own encoder, decoder and model (same weights)."""
+def stock_config(trained: TrainedModel, path: Path) -> Path:
+    """The trained model's config with ESPnet's own encoder, decoder and model (same weights)."""
     import inspect
 
-    import yaml
     from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
     from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
     from espnet2.s2t.espnet_model import ESPnetS2TModel
 
-    config = yaml.safe_load(run.config.read_text())
+    config = yaml.safe_load(trained.config.read_text())
     for key, name, cls in (("encoder", "e_branchformer", EBranchformerEncoder),
                            ("decoder", "transformer", TransformerDecoder),
                            ("model", "espnet", ESPnetS2TModel)):
@@ -141,20 +160,19 @@ def stock_config(run, path):
     return path
 
 
-def test_cached_beam_search_gives_stock_hypotheses_with_kv_projected_once(trained, tmp_path):
+def test_cached_beam_search_gives_stock_hypotheses_with_kv_projected_once(trained_dynprune, tmp_path):
     """Dense dynprune (gates on, source K/V once per utterance) == stock ESPnet, beam 5."""
     from espnet2.bin.s2t_inference import Speech2Text
 
-    corpus, run = trained
-    stock = Speech2Text(s2t_train_config=str(stock_config(run, tmp_path / "stock.yaml")),
-                        s2t_model_file=str(run.model_file), beam_size=5, ctc_weight=0.0)
-    dyn = speech2text(run, beam_size=5)
+    stock = Speech2Text(s2t_train_config=str(stock_config(trained_dynprune, tmp_path / "stock.yaml")),
+                        s2t_model_file=str(trained_dynprune.zoo.model_file), beam_size=5, ctc_weight=0.0)
+    dyn = speech2text(trained_dynprune, beam_size=5)
     dyn.s2t_model.force_gates("on")
     assert type(stock.s2t_model.decoder).__name__ == "TransformerDecoder"
     projections = []
     dyn.s2t_model.decoder.decoders[0].src_attn.linear_k.register_forward_hook(
         lambda m, a, o: projections.append(a[0].size(0)))
-    wavs = list(read_map(corpus / "data" / "test" / "wav.scp").values())
+    wavs = list(trained_dynprune.wavs(TEST_SET).values())
     for wav_path in wavs:
         wav = read_wav(wav_path)
         for lang, task in (("<fra>", "<asr>"), ("<deu>", "<st_eng>")):

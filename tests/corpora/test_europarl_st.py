@@ -1,14 +1,17 @@
-"""Europarl-ST reader (alignment checks, skips, ids and targets) and writer (segment files)."""
+"""Europarl-ST reader (alignment checks, skips, ids and targets) and writers (segment files, m4a)."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from espnet_dynprune.corpora.audio_io import decode
 from espnet_dynprune.corpora.europarl_st import (
     EuroparlSegment,
+    encode_m4a,
     read_europarl_st,
     read_segments,
     read_split,
@@ -114,3 +117,12 @@ def test_written_segments_read_back(tmp_path: Path) -> None:
     assert read_segments(tmp_path, "it", "dev") == segments
     with pytest.raises(ValueError, match=r"it\.1-2 0\.25: translation='good\\nmorning' spans lines"):
         write_split(tmp_path, "it", "dev", [EuroparlSegment("it.1-2", 0.25, 1.5, "buongiorno", "good\nmorning")])
+
+
+@needs_ffmpeg
+def test_encoded_m4a_is_aac_at_the_given_rate_and_bit_exact(tmp_path: Path) -> None:
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
+    encode_m4a(tone, tmp_path / "a" / "x.m4a", sample_rate=8000)
+    encode_m4a(tone, tmp_path / "b" / "x.m4a", sample_rate=8000)
+    assert (tmp_path / "a/x.m4a").read_bytes() == (tmp_path / "b/x.m4a").read_bytes()
+    assert len(decode(str(tmp_path / "a/x.m4a"), 8000)) == pytest.approx(8000, abs=1024)  # 1 s (AAC frames)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_dynprune.corpora import europarl_st as ep
+from espnet_dynprune.data import synthetic_talks
 from espnet_dynprune.corpora import fleurs as fl
 from espnet_dynprune.data import mini_corpus, sentences
 from espnet_dynprune.data.espeak import Speaker
@@ -112,7 +112,7 @@ def test_europarl_layout_and_alignment(corpus: mini_corpus.MiniCorpus) -> None:
                 assert re.fullmatch(rf"{lang}\.20\d{{6}}\.\d+\.\d-\d{{3}}", audio_id)
                 assert (root / lang / "audios" / f"{audio_id}.m4a").is_file() and float(start) < float(end)
             ids = [line.split()[0] for line in lst]
-            assert max(ids.count(i) for i in ids) <= ep.TALK_SENTENCES[1]
+            assert max(ids.count(i) for i in ids) <= synthetic_talks.TALK_SENTENCES[1]
             ids_by_split[split] = set(ids)
         assert not ids_by_split["train"] & (ids_by_split["dev"] | ids_by_split["test"])  # a talk is in one split
         audios = {p.stem for p in (root / lang / "audios").iterdir()}

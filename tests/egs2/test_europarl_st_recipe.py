@@ -5,42 +5,25 @@ arrays, scoring, GFLOPs, results table), and the errors a user meets first."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "europarl_st" / "s2t1"
+from tests.tiny_recipe import copy_recipe, run_recipe, tiny_config, write_yaml
+
 TINY_CORPUS = "--train 6 --dev 2 --test 2 --fleurs_train 4 --fleurs_dev 2 --fleurs_test 2"
 TEST_SETS = "test_epst_fra_asr test_epst_fra_st_eng"
-
-
-def _env() -> dict:
-    bindir = str(Path(sys.executable).parent)  # `python` in the scripts is this interpreter
-    return {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": sys.prefix}
-
-
-def _run(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, cwd=recipe, env=_env(), capture_output=True, text=True, timeout=900)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the recipe (sources only) with a tiny stand-in config."""
-    root = tmp_path_factory.mktemp("egs2") / "europarl_st" / "s2t1"
-    shutil.copytree(RECIPE, root, ignore=shutil.ignore_patterns("downloads", "data", "dump", "exp", "standin"))
-    config = yaml.safe_load((root / "conf" / "pretrain_standin.yaml").read_text())
-    config["encoder_conf"].update(output_size=32, attention_heads=2, linear_units=64, cgmlp_linear_units=64, num_blocks=1)
-    config["decoder_conf"].update(attention_heads=2, linear_units=64, num_blocks=1)
-    config.update(max_epoch=1, batch_size=4, keep_nbest_models=1)
-    (root / "conf" / "tiny_standin.yaml").write_text(yaml.safe_dump(config))
+    root = copy_recipe(tmp_path_factory.mktemp("egs2") / "europarl_st" / "s2t1")
+    one_block = {"encoder_conf": {"attention_heads": 2, "num_blocks": 1},
+                 "decoder_conf": {"attention_heads": 2, "num_blocks": 1},
+                 "max_epoch": 1, "batch_size": 4, "keep_nbest_models": 1}
+    write_yaml(root / "conf" / "tiny_standin.yaml", tiny_config(one_block))
     return root
 
 
@@ -49,24 +32,24 @@ def test_missing_corpus_root_names_the_db_sh_variable(recipe: Path) -> None:
     original = db.read_text()
     db.write_text(original.replace("FLEURS= ", "FLEURS=/nonexistent "))
     try:
-        proc = _run(recipe, "./run.sh", "--stop_stage", "1", "--fleurs_langs", "hu", "--europarl_st_langs", "", check=False)
+        proc = run_recipe(recipe, "./run.sh", "--stop_stage", "1", "--fleurs_langs", "hu", "--europarl_st_langs", "", check=False)
     finally:
         db.write_text(original)
     assert proc.returncode != 0 and "FLEURS" in proc.stderr and "/nonexistent" in proc.stderr
 
 
 def test_unknown_option_is_refused(recipe: Path) -> None:
-    proc = _run(recipe, "./run.sh", "--sparsity", "0.5", check=False)
+    proc = run_recipe(recipe, "./run.sh", "--sparsity", "0.5", check=False)
     assert proc.returncode != 0 and "unknown option --sparsity" in proc.stderr
 
 
 def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
-    _run(recipe, "./local/pretrain_standin.sh", "--config", "conf/tiny_standin.yaml", "--num_pieces", "60",
+    run_recipe(recipe, "./local/pretrain_standin.sh", "--config", "conf/tiny_standin.yaml", "--num_pieces", "60",
          "--mini_corpus_opts", TINY_CORPUS, "--out", "standin_tiny")  # fmt: skip
     assert (recipe / "standin_tiny" / "meta.yaml").is_file()
     assert "pretrain_standin.sh" in (recipe / "standin_tiny" / "meta.yaml").read_text()
 
-    _run(recipe, "./run.sh", "--pretrained_model", "standin_tiny", "--mini_corpus_opts", TINY_CORPUS,
+    run_recipe(recipe, "./run.sh", "--pretrained_model", "standin_tiny", "--mini_corpus_opts", TINY_CORPUS,
          "--s2t_args", "--max_epoch 1 --batch_size 4", "--test_sets", TEST_SETS, "--inference_gates", "predicted",
          "--nj", "2")  # fmt: skip
 
@@ -94,16 +77,16 @@ def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
 
     # Resumable: finished decode shards are not redone (nor is the model loaded for them).
     hyps = (decode / "test_epst_fra_asr/text").read_text()
-    _run(recipe, "./run.sh", "--stage", "12", "--stop_stage", "12", "--test_sets", "test_epst_fra_asr",
+    run_recipe(recipe, "./run.sh", "--stage", "12", "--stop_stage", "12", "--test_sets", "test_epst_fra_asr",
          "--inference_gates", "predicted", "--decode_pretrained", "false", "--nj", "2")  # fmt: skip
     log = (decode / "logdir/decode.1.log").read_text()  # one JOB array for all test sets
     assert "are done; skipping" in log
     assert (decode / "test_epst_fra_asr/text").read_text() == hyps
 
     # --stage N means stage N: stage 4 alone re-filters train/dev from dump/raw/org, nothing else.
-    proc = _run(recipe, "./run.sh", "--stage", "4", "--stop_stage", "4")
+    proc = run_recipe(recipe, "./run.sh", "--stage", "4", "--stop_stage", "4")
     assert "Stage 4:" in proc.stdout and "Stage 3:" not in proc.stdout and "Stage 5:" not in proc.stdout
     org, kept = ((recipe / d / "wav.scp").read_text() for d in ("dump/raw/org/train", "dump/raw/train"))
     assert kept == org  # the mini corpus pads every recording to 5.95 s: all within 0.1-30 s
-    proc = _run(recipe, "./run.sh", "--stage", "4", "--stop_stage", "4", "--max_wav_duration", "5.0", check=False)
+    proc = run_recipe(recipe, "./run.sh", "--stage", "4", "--stop_stage", "4", "--max_wav_duration", "5.0", check=False)
     assert proc.returncode != 0 and "is 0.1-5.0 s long" in proc.stderr

@@ -6,12 +6,67 @@ from pathlib import Path
 
 import pytest
 
-from espnet_dynprune.owsm.datadir import Segment, Utterance, context_of, read_map, read_segments, write_datadir
+from espnet_dynprune.owsm.datadir import (
+    DATADIR_FILES,
+    Segment,
+    Utterance,
+    context_of,
+    read_map,
+    read_segments,
+    write_datadir,
+)
 from tests.recipe.tiny_decoding import write_test_set
 
 
 def _utt(utt_id: str, wav: str, segment=None) -> Utterance:
     return Utterance(utt_id, wav, utt_id.split("-")[0], "fra", "asr", "oui", "oui", segment=segment)
+
+
+def _example(spk: str, idx: int, task: str, lang: str = "fra") -> Utterance:
+    """One recording's ASR or ST example, as the corpus writers make them."""
+    src, eng = "le conseil examine le rapport", "the council examines the report"
+    return Utterance(
+        utt_id=f"{spk}_u{idx:03d}_{task}",
+        wav=f"/data/{spk}_u{idx:03d}.wav",
+        speaker=spk,
+        lang=lang,
+        task=task,
+        source_text=src,
+        target_text=src if task == "asr" else eng,
+        duration=1.5,
+    )
+
+
+def test_write_datadir_format(tmp_path: Path) -> None:
+    utts = [_example(s, i, t) for s in ("fra-m2", "fra-f1") for i in (2, 1) for t in ("st_eng", "asr")]
+    out = write_datadir(tmp_path / "d", utts)
+    for name in (*DATADIR_FILES, "utt2dur"):
+        lines = (out / name).read_text(encoding="utf-8").splitlines()
+        keys = [line.split(" ", 1)[0] for line in lines]
+        assert keys == sorted(keys, key=lambda k: k.encode()), name
+    text = read_map(out / "text")
+    assert text["fra-f1_u001_asr"] == "<fra><asr><notimestamps> le conseil examine le rapport"
+    assert text["fra-f1_u001_st_eng"] == "<fra><st_eng><notimestamps> the council examines the report"
+    assert set(read_map(out / "text.prev").values()) == {"<na>"}
+    assert set(read_map(out / "text.ctc").values()) == {"le conseil examine le rapport"}
+    assert read_map(out / "wav.scp")["fra-m2_u002_st_eng"] == "/data/fra-m2_u002.wav"
+    assert read_map(out / "spk2utt")["fra-f1"].split() == [
+        "fra-f1_u001_asr", "fra-f1_u001_st_eng", "fra-f1_u002_asr", "fra-f1_u002_st_eng",
+    ]  # fmt: skip
+    assert read_map(out / "utt2spk")["fra-m2_u001_asr"] == "fra-m2"
+
+
+def test_datadir_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="must start with its speaker id"):
+        Utterance("u1_asr", "/a.wav", "spk", "fra", "asr", "a", "a")
+    with pytest.raises(ValueError, match="task='mt'"):
+        _example("s", 1, "mt")
+    with pytest.raises(ValueError, match="lang='fr'"):
+        _example("s", 1, "asr", lang="fr")
+    with pytest.raises(ValueError, match="duplicate utt_id 's_u001_asr'"):
+        write_datadir(tmp_path, [_example("s", 1, "asr"), _example("s", 1, "asr")])
+    with pytest.raises(ValueError, match="sorting by utt_id and by speaker disagree"):
+        write_datadir(tmp_path, [_example("a", 1, "asr"), _example("a-b", 1, "asr")])
 
 
 def test_segments_key_wav_scp_by_recording(tmp_path: Path) -> None:

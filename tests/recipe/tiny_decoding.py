@@ -8,7 +8,7 @@ import numpy as np
 import soundfile
 import yaml
 
-from espnet_dynprune.data.s2t_config import write_s2t_config
+from tests.tiny_recipe import tiny_config, write_yaml
 
 TOKENS = ["<blank>", "<unk>", "<na>", "<nospeech>", "<deu>", "<eng>", "<fra>", "<asr>", "<st_eng>",
           "<notimestamps>", "<0.00>", "<30.00>", *"abcde", "<space>", "<sos>", "<eos>", "<sop>"]
@@ -25,13 +25,13 @@ def write_tiny_model(directory: Path, dynprune: bool = True, seed: int = 0) -> t
     from espnet_dynprune.registration import register_s2t
 
     register_s2t()
-    names = (dict(encoder="e_branchformer_dynprune", decoder="transformer_dynprune", model="dynprune",
-                  encoder_extra={"sparsity_target": 0.5}, decoder_extra={"sparsity_target": 0.5})
-             if dynprune else {})
-    config = write_s2t_config(
-        directory / "config.yaml", speech_length=2.0, output_size=32, linear_units=64, **names,
-        extra={"token_list": TOKENS, "token_type": "char", "bpemodel": None, "normalize": None},
-    )
+    names = ({"encoder": "e_branchformer_dynprune", "decoder": "transformer_dynprune", "model": "dynprune",
+              "encoder_conf": {"sparsity_target": 0.5}, "decoder_conf": {"sparsity_target": 0.5}}
+             if dynprune else {})  # fmt: skip
+    config = write_yaml(directory / "config.yaml", tiny_config(names, {
+        "preprocessor_conf": {"speech_length": 2.0},
+        "token_list": TOKENS, "token_type": "char", "bpemodel": None, "normalize": None,
+    }))  # fmt: skip
     args = S2TTask.get_parser().parse_args(["--config", str(config)])
     config.write_text(yaml.safe_dump(vars(args)), encoding="utf-8")
     torch.manual_seed(seed)

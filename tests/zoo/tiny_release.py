@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import yaml
 
-from espnet_dynprune.data.s2t_config import make_s2t_config
 from espnet_dynprune.zoo.token_list import train_token_list
+from tests.tiny_recipe import tiny_config
 
 N_MELS = 20
 LINES = [
@@ -52,14 +52,14 @@ def make_release(root: Path, seed: int = 0) -> Release:
 
     tokens = train_token_list(LINES, root / "data/token_list/bpe_unigram30", langs=["deu", "eng", "fra"], num_pieces=30)
     stats = write_stats(root / "exp/s2t_stats_raw_bpe30/train/feats_stats.npz")
-    config = make_s2t_config(
-        speech_length=2.0, output_size=16, attention_heads=2, linear_units=32, n_mels=N_MELS,
-        extra={
-            "token_type": "bpe", "token_list": str(tokens.tokens), "bpemodel": str(tokens.bpemodel),
-            "normalize": "global_mvn", "normalize_conf": {"stats_file": str(stats)},
-            "train_data_path_and_name_and_type": [["dump/raw/train/wav.scp", "speech", "sound"]],
-        },
-    )  # fmt: skip
+    config = tiny_config({
+        "preprocessor_conf": {"speech_length": 2.0}, "frontend_conf": {"n_mels": N_MELS},
+        "encoder_conf": {"output_size": 16, "attention_heads": 2, "linear_units": 32, "cgmlp_linear_units": 32},
+        "decoder_conf": {"attention_heads": 2, "linear_units": 32},
+        "token_type": "bpe", "token_list": str(tokens.tokens), "bpemodel": str(tokens.bpemodel),
+        "normalize": "global_mvn", "normalize_conf": {"stats_file": str(stats)},
+        "train_data_path_and_name_and_type": [["dump/raw/train/wav.scp", "speech", "sound"]],
+    })  # fmt: skip
     exp = root / "exp/s2t_train_tiny"
     exp.mkdir(parents=True, exist_ok=True)
     source = exp / "source.yaml"

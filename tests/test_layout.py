@@ -1,0 +1,55 @@
+"""The package's rooms import only the rooms below them (the README's layout table).
+
+Bottom to top: ``gating`` (pure PyTorch) and ``owsm`` (the OWSM format, torch-free); ``nets``
+(ESPnet-facing modules) and ``registration``; ``corpora`` (real corpus layouts) and ``data``
+(synthetic speech in those layouts); ``zoo`` (model-zoo dirs, configs, token lists);
+``analysis``; ``recipe``; ``bin`` (entry points) on top. Imports inside functions count too.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "espnet_dynprune"
+ALLOWED = {
+    "gating": set(),
+    "owsm": set(),
+    "nets": {"gating", "owsm"},
+    "registration": {"nets"},
+    "_import_hook": {"registration"},
+    "corpora": {"owsm"},
+    "data": {"owsm", "corpora"},
+    "zoo": {"owsm", "nets", "registration"},
+    "analysis": {"gating", "owsm", "nets", "registration", "zoo"},
+    "recipe": {"gating", "owsm", "nets", "registration", "zoo"},
+    "bin": {"gating", "owsm", "nets", "registration", "zoo", "analysis", "recipe"},
+}
+
+
+def room_of(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def imported_rooms(path: Path) -> set:
+    rooms = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "espnet_dynprune" and len(parts) > 1:
+                rooms.add(parts[1])
+    return rooms
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_module_imports_only_rooms_below_its_own(path):
+    room = room_of(path)
+    assert room in ALLOWED, f"{room}: a room the layout does not name"
+    above = imported_rooms(path) - ALLOWED[room] - {room}
+    assert not above, f"{path.relative_to(PACKAGE)} ({room}) imports {sorted(above)}"
