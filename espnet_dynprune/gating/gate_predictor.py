@@ -177,19 +177,23 @@ class GatePredictor(torch.nn.Module):
         """(B,) rows of ``embed``: the given indices, the last row where not known."""
         unknown = embed.num_embeddings - 1
         if index is None:
-            index = torch.full((pooled.size(0),), UNKNOWN, dtype=torch.long, device=pooled.device)
+            self._warn_if_untrained()
+            return torch.full((pooled.size(0),), unknown, dtype=torch.long, device=pooled.device)
         if self.training and self.context_dropout > 0:
             hidden = torch.rand(index.shape, device=index.device) < self.context_dropout
             index = index.masked_fill(hidden, UNKNOWN)
-        elif not self.training and self.context_dropout == 0 and not self._warned_untrained_unknown:
-            if bool((index == UNKNOWN).any()):
-                self._warned_untrained_unknown = True
-                logging.warning(
-                    "gate_predictor: the language or task is not known, and this model was "
-                    "trained with context_dropout: 0, so its \"not known\" embedding is "
-                    "untrained; train with context_dropout > 0 to decide gates without them"
-                )
         return torch.where(index == UNKNOWN, torch.full_like(index, unknown), index)
+
+    def _warn_if_untrained(self) -> None:
+        """Say once that deciding without a language uses an embedding training never saw."""
+        if self.training or self.context_dropout > 0 or self._warned_untrained_unknown:
+            return
+        self._warned_untrained_unknown = True
+        logging.warning(
+            "gate_predictor: the language or task is not known, and this model was trained with "
+            "context_dropout: 0, so its \"not known\" embedding is untrained; train with "
+            "context_dropout > 0 to decide gates without them"
+        )
 
     def forward(
         self,

@@ -16,8 +16,9 @@ are sorted (C locale) and split into ``nj`` contiguous shards; shard J writes
 shards decoded with other settings. ``--merge true`` concatenates the shards
 into ``output_dir/{text,token,time,gates.jsonl}`` and writes
 ``decode_summary.json`` (the test set's ``data_dir``, timing, sparsity and the
-settings, ``lang_sym``/``task_sym`` included: what stage 13 scores by). With neither ``--job`` nor ``--merge``, every shard is
-decoded here, one after the other, and merged.
+settings, ``lang_sym``/``task_sym`` included: what stage 13 scores by). With
+neither ``--job`` nor ``--merge``, every shard is decoded here, one after the
+other, and merged.
 
 ``text`` holds the hypothesis without control tokens; ``token`` the tokens
 after ``<sos>`` (``<lang> <task> <notimestamps> ...``). In ``gates.jsonl`` the
