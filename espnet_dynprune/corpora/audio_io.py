@@ -3,19 +3,32 @@
 Europarl-ST ships AAC in m4a, which libsndfile cannot read, so decoding goes through an
 ``ffmpeg`` subprocess (``-ac 1 -ar RATE -f s16le``). WAV/FLAC files already at the target rate
 (FLEURS, most of VoxForge) are read with soundfile instead: same samples, no process start.
+
+ffmpeg exits 0 on a damaged file: it drops the packets it cannot decode and carries on, so a
+talk with a corrupt stretch comes out seconds short and every later segment would be cut at the
+wrong time. Hence a file counts as unreadable (``AudioError``) when ffmpeg logs any error, or when
+the decoded length disagrees with the length the container indexes (ffprobe) by more than
+:data:`LENGTH_TOLERANCE_FRAMES` AAC frames; a damaged timing table, for one, shortens the audio
+without a single error message.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import soundfile
 
 _SOUNDFILE_SUFFIXES = (".wav", ".flac")
+AAC_FRAME = 1024  # samples per AAC-LC frame
+# Clean m4a files decode to between -1 and +956 source samples of the indexed length (ffmpeg 5.1:
+# the final frame's padding is kept); 4 frames also leave room for encoders without an edit list,
+# whose 1024-2112 priming samples are decoded too.
+LENGTH_TOLERANCE_FRAMES = 4
 
 
 class AudioError(RuntimeError):
@@ -37,22 +50,52 @@ def _read_soundfile(path: str, sample_rate: int) -> Optional[np.ndarray]:
     return data.mean(axis=1).round().astype(np.int16)
 
 
+def _indexed_length(path: str) -> Optional[Tuple[float, int]]:
+    """``(seconds, sample rate)`` of the first audio stream where the container indexes its
+    packets (MP4/M4A: ffprobe's ``nb_frames``), else None: other containers may only estimate the
+    length (an MP3 without a Xing header from its bitrate, off by seconds)."""
+    proc = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "a:0", "-of", "json",
+         "-show_entries", "stream=duration,nb_frames,sample_rate", path],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise AudioError(f"ffprobe could not read {path}: {proc.stderr.strip() or proc.returncode}")
+    stream = (json.loads(proc.stdout).get("streams") or [{}])[0]
+    if any(stream.get(k, "N/A") == "N/A" for k in ("duration", "nb_frames", "sample_rate")):
+        return None
+    return float(stream["duration"]), int(stream["sample_rate"])
+
+
+def _ffmpeg_decode(path: str, sample_rate: int) -> np.ndarray:
+    """Decode with ffmpeg; any error it logs, even with exit status 0, raises ``AudioError``."""
+    for tool in ("ffmpeg", "ffprobe"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"{tool} not found on PATH; it is needed to decode {path}")
+    proc = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-"],
+        capture_output=True,
+    )
+    errors = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    if proc.returncode != 0 or errors:
+        reason = f"{errors[0]} ({len(errors)} error lines)" if errors else f"exit status {proc.returncode}"
+        raise AudioError(f"ffmpeg could not decode {path}: {reason}")
+    return np.frombuffer(proc.stdout, dtype="<i2").astype(np.int16)
+
+
 def decode(path: str, sample_rate: int) -> np.ndarray:
     """All of ``path`` as int16 mono samples at ``sample_rate``; ``AudioError`` if unreadable."""
     samples = _read_soundfile(path, sample_rate)
     if samples is not None:
         return samples
-    if shutil.which("ffmpeg") is None:
-        raise RuntimeError(f"ffmpeg not found on PATH; it is needed to decode {path}")
-    proc = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-"],
-        capture_output=True,
-    )
-    if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = message[-1] if message else f"exit status {proc.returncode}"
-        raise AudioError(f"ffmpeg could not decode {path}: {reason}")
-    return np.frombuffer(proc.stdout, dtype="<i2").astype(np.int16)
+    samples = _ffmpeg_decode(path, sample_rate)
+    indexed = _indexed_length(path)
+    if indexed is not None:
+        seconds, source_rate = indexed
+        decoded = len(samples) / sample_rate
+        if abs(decoded - seconds) > LENGTH_TOLERANCE_FRAMES * AAC_FRAME / source_rate:
+            raise AudioError(f"{path} decoded to {decoded:.2f} s but its container indexes {seconds:.2f} s (damaged?)")
+    return samples
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:

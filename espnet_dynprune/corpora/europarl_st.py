@@ -29,7 +29,7 @@ import numpy as np
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, time_span, utt_id
-from espnet_dynprune.owsm.datadir import Segment, Utterance
+from espnet_dynprune.owsm.datadir import Segment, Utterance, read_lines
 
 CORPUS = "epst"
 DB_VAR = "EUROPARL_ST"
@@ -63,7 +63,7 @@ def segment_files(root: Path, src: str, split: str) -> Tuple[Path, Path, Path]:
 def _read_lines(path: Path) -> List[str]:
     if not path.is_file():
         raise FileNotFoundError(f"Europarl-ST file {path} not found")
-    return path.read_text(encoding="utf-8").splitlines()
+    return read_lines(path)
 
 
 def read_segments(root: Path, src: str, split: str) -> List[EuroparlSegment]:

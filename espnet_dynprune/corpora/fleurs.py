@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import fleurs_dir, to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, utt_id
-from espnet_dynprune.owsm.datadir import Utterance
+from espnet_dynprune.owsm.datadir import Utterance, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -98,29 +98,27 @@ def read_tsv(path: Path) -> List[FleursRow]:
     """Rows of a FLEURS tsv, texts whitespace-normalised; a line without the 7 columns raises
     naming file and line."""
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != len(COLUMNS) or not fields[0] or not fields[1]:
-                raise ValueError(
-                    f"{path}:{lineno}: expected {len(COLUMNS)} tab-separated columns ({', '.join(COLUMNS)}), "
-                    f"got {len(fields)}"
-                )
-            samples = fields[5].strip()
-            rows.append(
-                FleursRow(
-                    id=fields[0].strip(),
-                    file_name=fields[1].strip(),
-                    raw_transcription=" ".join(fields[2].split()),
-                    transcription=" ".join(fields[3].split()),
-                    chars=fields[4].strip(),
-                    num_samples=int(samples) if samples.isdigit() else None,
-                    gender=fields[6].strip(),
-                )
+    for lineno, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(COLUMNS) or not fields[0] or not fields[1]:
+            raise ValueError(
+                f"{path}:{lineno}: expected {len(COLUMNS)} tab-separated columns ({', '.join(COLUMNS)}), "
+                f"got {len(fields)}"
             )
+        samples = fields[5].strip()
+        rows.append(
+            FleursRow(
+                id=fields[0].strip(),
+                file_name=fields[1].strip(),
+                raw_transcription=" ".join(fields[2].split()),
+                transcription=" ".join(fields[3].split()),
+                chars=fields[4].strip(),
+                num_samples=int(samples) if samples.isdigit() else None,
+                gender=fields[6].strip(),
+            )
+        )
     return rows
 
 

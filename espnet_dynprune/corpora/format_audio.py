@@ -9,15 +9,18 @@ does; test sets, which stage 4 does not touch, get their limits here. For ``--in
   and mono (:mod:`audio_io`), by ``--nj`` worker processes;
 - each span is cut out and written as ``{out_dir}/data/{name}.wav`` (16-bit PCM); utterances of
   one span (the ASR and ST examples of one sentence) share the file, named after the first;
-- dropped, counted and logged per reason: unreadable or empty audio (all its utterances), a span
+- dropped, counted and logged per reason: unreadable audio (also damaged audio that ffmpeg
+  decodes only in part, see :mod:`audio_io`) or empty audio (all its utterances), a span
   past the end of the audio (an overshoot of up to 0.05 s is trimmed instead), spans longer than
   ``--max_duration`` (OWSM's 30 s input) or shorter than ``--min_duration``;
 - the dump dir gets ``wav.scp`` (keyed by utterance), ``utt2num_samples``, the data dir's
   ``text``, ``text.prev``, ``text.ctc`` and ``utt2spk`` restricted to the kept utterances, a
   matching ``spk2utt``, and s2t.sh's ``feats_type`` (``raw``) and ``audio_format`` (``wav``).
 
-A finished dump dir holds ``.done`` with the arguments it was made with and a hash of the data
-dir's files; a rerun with the same arguments and data returns at once, any other redoes it.
+A finished dump dir holds ``.done`` with the arguments it was made with, a hash of the data
+dir's files and one of the size and mtime of each audio file they name (hashing the audio itself
+would take as long as decoding it); a rerun with the same arguments and inputs returns at once,
+any other redoes it and logs what changed.
 
 Usage::
 
@@ -27,7 +30,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -38,7 +40,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from espnet_dynprune.corpora.audio_io import AudioError, decode, write_wav
 from espnet_dynprune.corpora.checks import Skips
-from espnet_dynprune.owsm.datadir import WHOLE_FILE_END, read_map, read_segments, write_map
+from espnet_dynprune.owsm.datadir import (
+    WHOLE_FILE_END, audio_sha1, files_sha1, read_map, read_segments, write_map,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -157,12 +161,17 @@ def format_audio(
         "sample_rate": sample_rate,
         "max_duration": max_duration,
         "min_duration": min_duration,
-        "data_sha1": _fingerprint(in_dir),
+        "data_sha1": files_sha1(in_dir / name for name in ("wav.scp", "segments", *COPIED_FILES)),
+        "audio_sha1": audio_sha1(in_dir),
     }
     marker = out_dir / DONE_MARKER
-    if marker.exists() and json.loads(marker.read_text(encoding="utf-8")) == args:
-        logger.info("%s is done already (%s); skipping", out_dir, marker)
-        return out_dir
+    if marker.exists():
+        done = json.loads(marker.read_text(encoding="utf-8"))
+        if done == args:
+            logger.info("%s is done already (%s); skipping", out_dir, marker)
+            return out_dir
+        changed = sorted(k for k in args.keys() | done.keys() if done.get(k) != args.get(k))
+        logger.info("%s was made from other inputs (changed: %s); redoing it", out_dir, ", ".join(changed))
     if nj < 1 or not 0 <= min_duration < max_duration or sample_rate <= 0:
         raise ValueError(f"need nj >= 1, 0 <= min_duration < max_duration, sample_rate > 0; got {nj=}, {args}")
     marker.unlink(missing_ok=True)
@@ -192,15 +201,6 @@ def format_audio(
     marker.write_text(json.dumps(args), encoding="utf-8")
     logger.info("%s: %d of %d utterances from %d recordings", out_dir, len(wav_scp), total, len(recordings))
     return out_dir
-
-
-def _fingerprint(in_dir: Path) -> str:
-    """SHA-1 over the data dir's files, so a re-prepared data dir is formatted again."""
-    digest = hashlib.sha1()
-    for name in ("wav.scp", "segments", *COPIED_FILES):
-        path = in_dir / name
-        digest.update(name.encode() + (path.read_bytes() if path.exists() else b"<absent>"))
-    return digest.hexdigest()
 
 
 def write_dump(in_dir: Path, out_dir: Path, wav_scp: Dict[str, str], num_samples: Dict[str, str]) -> None:

@@ -59,6 +59,11 @@ class GateForcing:
                 for a forced sparsity.
         """
         shape = (batch_size, self.num_gates)
+        if isinstance(self.spec, torch.Tensor) and self.spec.dim() == 2 and self.spec.size(0) != batch_size:
+            raise ValueError(
+                f"a forced (B, G) gate mask has B = {self.spec.size(0)} rows but the batch has "
+                f"{batch_size} utterance(s); force a (G,) mask to give every utterance the same pattern"
+            )
         if self.spec == "on":
             return torch.ones(shape, device=device)
         if self.spec == "off":

@@ -144,7 +144,11 @@ class GatePredictor(torch.nn.Module):
 
     def force(self, spec: ForceSpec) -> None:
         """Force a pattern at inference ("on", "off", a mask, a sparsity); None resets."""
-        self.forcing = None if spec is None else GateForcing(spec, self.num_gates)
+        self.forcing = self.forcing_for(spec)
+
+    def forcing_for(self, spec: ForceSpec) -> Optional[GateForcing]:
+        """``spec`` checked against this predictor's gates (raises), not applied yet."""
+        return None if spec is None else GateForcing(spec, self.num_gates)
 
     def temperature(self) -> float:
         return self.schedule(int(self.num_updates))

@@ -10,18 +10,46 @@ from __future__ import annotations
 
 import difflib
 import re
+import zipfile
 from pathlib import Path
 from typing import Mapping, Union
 
 import torch
 
 _GATE_KEY = re.compile(r"(^|\.)gate_predictor\.")
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _describe(keys: list[str], candidates: list[str]) -> str:
+class CheckpointMismatchError(KeyError):
+    """Missing or unexpected checkpoint keys; prints its lines (``KeyError`` would quote them)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def check_readable(path: Union[str, Path]) -> Path:
+    """``path`` if it can be a whole checkpoint; a missing or truncated one raises naming it.
+
+    PyTorch checkpoints are zip files whose directory sits at the end, so a truncated copy
+    (an interrupted download) lacks it: torch would fail deep inside with no file name.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    with path.open("rb") as f:
+        zipped = f.read(4) == _ZIP_MAGIC
+    if zipped and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is a truncated or damaged PyTorch checkpoint ({path.stat().st_size} bytes, "
+                         f"no zip directory at its end): copy or download it again")
+    return path
+
+
+def _describe(keys: list[str], renames: list[str]) -> str:
+    """One line per key; ``renames`` are the keys of the other side (a key missing on one side
+    and unexpected on the other is most likely one renamed), each suggested once at most."""
     lines = []
     for key in keys[:20]:
-        close = difflib.get_close_matches(key, candidates, n=1)
+        close = difflib.get_close_matches(key, renames, n=1, cutoff=0.6)
         lines.append(f"  {key}" + (f"  (did you mean {close[0]}?)" if close else ""))
     if len(keys) > 20:
         lines.append(f"  ... and {len(keys) - 20} more")
@@ -41,9 +69,10 @@ def load_pretrained(
     """
     name = str(source) if isinstance(source, (str, Path)) else "the given state dict"
     if isinstance(source, (str, Path)):
-        if not Path(source).is_file():
-            raise FileNotFoundError(f"checkpoint {source} does not exist")
-        state = torch.load(source, map_location=map_location, weights_only=True)
+        try:
+            state = torch.load(check_readable(source), map_location=map_location, weights_only=True)
+        except RuntimeError as error:
+            raise ValueError(f"cannot read checkpoint {source}: {error}") from error
     else:
         state = dict(source)
     try:
@@ -51,15 +80,12 @@ def load_pretrained(
     except RuntimeError as error:
         raise ValueError(f"cannot load {name}: {error}") from error
     missing = [k for k in result.missing_keys if not _GATE_KEY.search(k)]
-    if missing or result.unexpected_keys:
+    unexpected = list(result.unexpected_keys)
+    if missing or unexpected:
         parts = [f"{name} does not match the model:"]
         if missing:
-            parts.append(f"missing keys ({len(missing)}):\n" + _describe(missing, list(state)))
-        if result.unexpected_keys:
-            expected = list(model.state_dict())
-            parts.append(
-                f"unexpected keys ({len(result.unexpected_keys)}):\n"
-                + _describe(list(result.unexpected_keys), expected)
-            )
-        raise KeyError("\n".join(parts))
+            parts.append(f"missing keys ({len(missing)}):\n" + _describe(missing, unexpected))
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}):\n" + _describe(unexpected, missing))
+        raise CheckpointMismatchError("\n".join(parts))
     return [k for k in result.missing_keys if _GATE_KEY.search(k)]

@@ -55,14 +55,21 @@ class DynPruneS2TModel(ESPnetS2TModel):
         """Force a gate pattern at inference on ``encoder``, ``decoder`` or ``all``.
 
         ``spec`` is ``"on"``, ``"off"``, a float sparsity, a keep mask, or None
-        (see ``GatedPart.force_gates``).
+        (see ``GatedPart.force_gates``). It is checked against every chosen part
+        before any is forced, so a bad spec leaves the model as it was.
         """
         parts = self.gated_parts()
         if part != "all" and part not in parts:
             raise ValueError(f"no gated part {part!r}; gated parts: {sorted(parts)}")
-        for name, p in parts.items():
-            if part in ("all", name):
-                p.force_gates(spec)
+        chosen = {name: p for name, p in parts.items() if part in ("all", name)}
+        forcings = {}
+        for name, p in chosen.items():
+            try:
+                forcings[name] = p.gate_predictor.forcing_for(spec)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"cannot force the {name}'s {p.gate_predictor.num_gates} gates: {error}") from error
+        for name, p in chosen.items():
+            p.gate_predictor.forcing = forcings[name]
 
     def last_gates(self) -> Dict[str, dict]:
         """Per part, per gate: keep flags of each utterance in the latest forward."""

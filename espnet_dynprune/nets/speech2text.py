@@ -11,6 +11,11 @@ espnet2.bin.s2t_inference`` and s2t.sh use it unchanged.
 first": ESPnet's ``Speech2Language`` computation runs on the same model (gates
 decided with the "not known" context), and the utterance is then decoded, and
 pruned, with the language it found. This works for stock OWSM models too.
+
+Every model it loads, stock or not, also gets checked input: a truncated model
+file, an unknown ``lang_sym``/``task_sym`` and a waveform that is not speech
+(:mod:`espnet_dynprune.nets.waveform`) fail naming what is wrong, and audio longer
+than the model's input window is reported instead of cut without a word.
 """
 
 from __future__ import annotations
@@ -18,10 +23,15 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
+import numpy as np
+
 from espnet2.bin.s2t_inference import Speech2Text
 
+from espnet_dynprune.nets.checkpoint import check_readable
 from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
 from espnet_dynprune.nets.language_detection import LoadedSpeech2Language
+from espnet_dynprune.nets.waveform import check_waveform, warn_if_cut
+from espnet_dynprune.owsm.token_layout import context_symbols
 
 STOCK_DEFAULT_LANGUAGE = "<eng>"  # Speech2Text's own default, which it type-checks as a str
 
@@ -35,12 +45,33 @@ class DynPruneSpeech2Text(Speech2Text):
     """
 
     def __init__(self, *args, lang_sym: Optional[str] = STOCK_DEFAULT_LANGUAGE, **kwargs) -> None:
+        model_file = kwargs.get("s2t_model_file", args[1] if len(args) > 1 else None)
+        if model_file is not None:
+            check_readable(model_file)
         super().__init__(*args, lang_sym=lang_sym or STOCK_DEFAULT_LANGUAGE, **kwargs)
         self.lang_sym = lang_sym
         self._language_detector: Optional[LoadedSpeech2Language] = None
+        self._check_symbols(self.lang_sym, self.task_sym)
+
+    def _check_symbols(self, language: Optional[str], task: str) -> None:
+        """Unknown ``<lang>``/``<task>`` symbols raise listing the model's (ESPnet: a bare KeyError)."""
+        symbols = context_symbols(self.s2t_model.token_list)
+        for given, kind, valid in ((language, "language", symbols.languages), (task, "task", symbols.tasks)):
+            if given is not None and given not in self.converter.token2id:
+                raise ValueError(f"unknown {kind} symbol {given!r}; valid: {' '.join(valid)}")
+
+    def _speech(self, speech) -> np.ndarray:
+        """Checked speech, with a word when it is longer than the model's input window."""
+        conf = self.preprocessor_conf
+        array = check_waveform(speech, conf["fs"])
+        warn_if_cut(array.size, conf["fs"], conf["speech_length"])
+        return array
 
     def identify_language(self, speech) -> str:
         """The most likely language symbol of ``speech`` (ESPnet's Speech2Language)."""
+        return self._identify(self._speech(speech))
+
+    def _identify(self, speech: np.ndarray) -> str:
         if self._language_detector is None:
             self._language_detector = LoadedSpeech2Language(self)
         model = self.s2t_model
@@ -61,12 +92,14 @@ class DynPruneSpeech2Text(Speech2Text):
         task_sym: Optional[str] = None,
         predict_time: Optional[bool] = None,
     ):
+        speech = self._speech(speech)
         language = lang_sym if lang_sym is not None else self.lang_sym
         if language is None:
-            language = self.identify_language(speech)
+            language = self._identify(speech)
+        task = task_sym if task_sym is not None else self.task_sym
+        self._check_symbols(language, task)
         model = self.s2t_model
         if not isinstance(model, DynPruneS2TModel):
-            return super().__call__(speech, text_prev, language, task_sym, predict_time)
-        task = task_sym if task_sym is not None else self.task_sym
+            return super().__call__(speech, text_prev, language, task, predict_time)
         with model.inference_context(language, task):
             return super().__call__(speech, text_prev, language, task, predict_time)

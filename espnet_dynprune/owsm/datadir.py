@@ -22,6 +22,7 @@ Reading back: :data:`read_map` (any Kaldi ``key value`` file), :func:`read_segme
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,66 @@ def read_map(path: Union[str, Path]) -> Dict[str, str]:
     try:
         return read_2columns_text(path)
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text ({e})") from e
+        raise not_utf8(path, e) from e
     except ValueError as e:
         raise ValueError(f"{path}: every line must be 'key value' (a blank line?): {e}") from e
+
+
+def read_lines(path: Union[str, Path]) -> List[str]:
+    """The lines of a UTF-8 text file, split at ``\\n`` only (as Kaldi tools split them; a
+    Unicode line separator inside a transcript stays in it); a byte that is not UTF-8 raises
+    naming file and line."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8")  # no newline translation: \r stays
+    except UnicodeDecodeError as e:
+        raise not_utf8(path, e) from e
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def not_utf8(path: Union[str, Path], error: UnicodeDecodeError) -> ValueError:
+    """The error to raise for ``error`` in ``path``: the file, the line and its bad bytes.
+
+    Python's own error gives a byte offset into some read buffer and no file name.
+    """
+    for lineno, line in enumerate(Path(path).read_bytes().splitlines(), 1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            snippet = line[max(0, bad.start - 10) : bad.end + 10]
+            return ValueError(f"{path}:{lineno}: not UTF-8 text ({bad.reason} at byte {bad.start} of the line: "
+                              f"{snippet!r}); convert the file, e.g. iconv -f latin1 -t utf-8")
+    return ValueError(f"{path}: not UTF-8 text ({error})")
+
+
+def files_sha1(paths: Iterable[Union[str, Path]]) -> str:
+    """SHA-1 over the names and bytes of small files (an absent one counts as absent), so a
+    result made from them can tell when they changed."""
+    digest = hashlib.sha1()
+    for path in map(Path, paths):
+        digest.update(path.name.encode() + (path.read_bytes() if path.is_file() else b"<absent>"))
+    return digest.hexdigest()
+
+
+def stat_sha1(paths: Iterable[Union[str, Path]]) -> str:
+    """SHA-1 over the path, size and mtime (ns) of each file: a change of large files (audio,
+    models) in the time a stat takes, where hashing them would take as long as reading them."""
+    digest = hashlib.sha1()
+    for path in paths:
+        try:
+            stat = Path(path).stat()
+            digest.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}\t<missing>\n".encode())
+    return digest.hexdigest()
+
+
+def audio_sha1(data_dir: Union[str, Path]) -> str:
+    """:func:`stat_sha1` of every audio file the data dir's ``wav.scp`` names."""
+    wav_scp = Path(data_dir) / "wav.scp"
+    return stat_sha1(sorted(set(read_map(wav_scp).values())) if wav_scp.exists() else [])
 
 
 @dataclass(frozen=True)

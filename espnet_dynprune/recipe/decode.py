@@ -42,10 +42,11 @@ import torch
 from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import str2bool
 
-from espnet_dynprune.owsm.datadir import context_of, read_map
+from espnet_dynprune.owsm.datadir import audio_sha1, context_of, files_sha1, read_map, stat_sha1
 
 PathLike = Union[str, Path]
 GateSpec = Union[None, str, float]
+INPUTS = "inputs"  # the settings key of what a decode was made from
 SHARD_FILES = ("text", "token", "time", "gates.jsonl")
 
 
@@ -170,14 +171,31 @@ def _read_speech(reader, utt: str, wav_scp: Path, rate: int):
 
 
 def _check_done(done: Path, settings: dict) -> bool:
+    """Whether the shard of ``done`` is done with these settings AND inputs.
+
+    Other settings (beam, gates, ...) raise: mixing them in one output dir is a mistake. Other
+    inputs (the model file, its config, the test set's files or audio) mean the shard is stale:
+    it is decoded again.
+    """
     if not done.exists():
         return False
     old = json.loads(done.read_text(encoding="utf-8"))
-    diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+    diff = {k: (old.get(k), v) for k, v in settings.items() if k != INPUTS and old.get(k) != v}
     if diff:
         raise ValueError(f"{done} was decoded with other settings {diff} (old, new); remove "
                          f"{done.parent} or decode into another --output_dir")
+    changed = sorted(k for k, v in settings[INPUTS].items() if old.get(INPUTS, {}).get(k) != v)
+    if changed:
+        logging.info(f"{done.parent} was decoded from other inputs (changed: {', '.join(changed)}); decoding it again")
+        return False
     return True
+
+
+def input_fingerprints(data_dir: Path, s2t_train_config: PathLike, s2t_model_file: PathLike) -> Dict[str, str]:
+    """What a decode is made from, to tell a stale one: model file (size, mtime), config and
+    test-set files (content), test-set audio (sizes, mtimes)."""
+    return {"model": stat_sha1([Path(s2t_model_file).resolve()]), "config": files_sha1([s2t_train_config]),
+            "data": files_sha1(data_dir / name for name in ("wav.scp", "text")), "audio": audio_sha1(data_dir)}
 
 
 def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int, warmup: int = 1) -> Path:
@@ -223,8 +241,10 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
     missing = [str(s) for s in shards if not s.joinpath("done").exists()]
     if missing:
         raise FileNotFoundError(f"{len(missing)} of {len(shards)} shards are not done: {missing}")
-    for s in shards:
-        _check_done(s / "done", settings)
+    stale = [str(s) for s in shards if not _check_done(s / "done", settings)]
+    if stale:
+        raise ValueError(f"{len(stale)} of {len(shards)} shards were decoded from other inputs (model, config or "
+                         f"test set changed since): decode them again before merging: {stale}")
     merged: Dict[str, Dict[str, str]] = {name: {} for name in ("text", "token", "time")}
     records: Dict[str, dict] = {}
     for s in shards:
@@ -290,7 +310,8 @@ def decode(
     settings = {"gates": gates, "beam_size": beam_size, "ctc_weight": ctc_weight, "maxlenratio": maxlenratio,
                 "minlenratio": minlenratio, "lang_sym": lang, "task_sym": task, "nj": nj,
                 "s2t_train_config": str(Path(s2t_train_config).resolve()),
-                "s2t_model_file": str(Path(s2t_model_file).resolve())}
+                "s2t_model_file": str(Path(s2t_model_file).resolve()),
+                INPUTS: input_fingerprints(data_dir, s2t_train_config, s2t_model_file)}
     if job is not None:
         shard(["x"], nj, job)  # validates job/nj before loading the model
     if not merge:

@@ -180,3 +180,32 @@ def test_cached_beam_search_gives_stock_hypotheses_with_kv_projected_once(traine
             got = [h[-1].yseq.tolist() for h in dyn(wav, lang_sym=lang, task_sym=task)]
             assert got == expected
     assert projections == [1] * (2 * len(wavs))
+
+
+def test_speech2text_refuses_what_is_not_speech_and_says_what_it_cuts(trained_dynprune, tmp_path, caplog):
+    """Through ESPnet's own Speech2Text class (the plugin's, installed in its place), stock and dynprune."""
+    from espnet2.bin.s2t_inference import Speech2Text
+
+    stock = Speech2Text(s2t_train_config=str(stock_config(trained_dynprune, tmp_path / "stock.yaml")),
+                        s2t_model_file=str(trained_dynprune.zoo.model_file), beam_size=2, ctc_weight=0.0)
+    wav = first_wav(trained_dynprune)
+    for s2t in (stock, speech2text(trained_dynprune)):
+        with pytest.raises(ValueError, match="shorter than 0.1 s: nothing to transcribe"):
+            s2t(np.zeros(0, np.float32), lang_sym="<fra>", task_sym="<asr>")
+        with pytest.raises(ValueError, match="NaN or infinite samples"):
+            s2t(np.full(16000, np.nan, np.float32), lang_sym="<fra>", task_sym="<asr>")
+        with pytest.raises(ValueError, match=r"unknown language symbol '<jpn>'; valid: <deu> <eng> <fra>"):
+            s2t(wav, lang_sym="<jpn>", task_sym="<asr>")
+        as_float = s2t(wav, lang_sym="<fra>", task_sym="<asr>")[0][2]
+        as_int16 = s2t((wav * 32767).round().astype(np.int16), lang_sym="<fra>", task_sym="<asr>")[0][2]
+        assert as_int16 == as_float  # int16 PCM is converted, not decoded 32768 times too loud
+    window = stock.preprocessor_conf["speech_length"]
+    with caplog.at_level("WARNING"):
+        stock(np.tile(wav, 2), lang_sym="<fra>", task_sym="<asr>")
+    assert f"longer than the model's {window:g} s input window" in caplog.text
+    with pytest.raises(ValueError, match=r"unknown task symbol '<st_jpn>'; valid: <asr> <st_eng>"):
+        speech2text(trained_dynprune, task_sym="<st_jpn>")
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(trained_dynprune.zoo.model_file.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"cut.pth is a truncated or damaged PyTorch checkpoint"):
+        Speech2Text(s2t_train_config=str(trained_dynprune.config), s2t_model_file=str(cut))

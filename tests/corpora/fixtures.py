@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_dynprune.corpora.europarl_st import EuroparlSegment, audio_path, write_split
+from espnet_dynprune.corpora.europarl_st import EuroparlSegment, audio_path, encode_m4a, write_split
 from espnet_dynprune.corpora.fleurs import FleursRow, chars, wav_path, write_tsv
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not on PATH")
@@ -35,6 +35,34 @@ def write_m4a(path: Path, seconds: float, sample_rate: int = 44100) -> Path:
     wav = write_tone(path.with_suffix(".src.wav"), seconds, sample_rate)
     subprocess.run(["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", str(wav), "-c:a", "aac", str(path)], check=True)
     wav.unlink()
+    return path
+
+
+def write_talk_m4a(path: Path, seconds: float, sample_rate: int = 44100) -> Path:
+    """An m4a from the recipe's own encoder; tone plus noise, so AAC frames vary in size as in speech."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    noise = np.random.default_rng(0).standard_normal(len(t))
+    encode_m4a(0.1 * np.sin(2 * np.pi * 440 * t) + 0.02 * noise, path, sample_rate=sample_rate)
+    return path
+
+
+def overwrite_middle(path: Path, n_bytes: int) -> Path:
+    """Overwrite ``n_bytes`` in the middle of ``path`` with random bytes (a bad disk or copy)."""
+    data = bytearray(path.read_bytes())
+    start = (len(data) - n_bytes) // 2
+    data[start : start + n_bytes] = np.random.default_rng(1).integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def stretch_sample_times(path: Path, factor: int = 5) -> Path:
+    """Multiply the first sample duration in an m4a's ``stts`` table by ``factor``: ffmpeg then
+    decodes about 1/``factor`` of the audio without logging an error."""
+    data = bytearray(path.read_bytes())
+    stts = data.index(b"stts", data.rindex(b"moov"))  # the moov box follows the audio data
+    delta = int.from_bytes(data[stts + 16 : stts + 20], "big")
+    data[stts + 16 : stts + 20] = (delta * factor).to_bytes(4, "big")
+    path.write_bytes(bytes(data))
     return path
 
 

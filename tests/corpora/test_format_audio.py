@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile
 
 from espnet_dynprune.corpora import format_audio as fa
 from espnet_dynprune.owsm.datadir import Segment, Utterance, read_map, write_datadir
-from tests.corpora.fixtures import needs_ffmpeg, write_tone
+from tests.corpora.fixtures import needs_ffmpeg, overwrite_middle, write_talk_m4a, write_tone
 
 
 def _utt(spk: str, rest: str, task: str, wav: Path, seg=None) -> Utterance:
@@ -86,6 +88,39 @@ def test_workers_give_the_same_dump(tmp_path: Path) -> None:
     fa.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "two"), "--nj", "2"])
     one, two = (read_map(tmp_path / d / "utt2num_samples") for d in ("one", "two"))
     assert one == two and len(one) == 4
+
+
+@needs_ffmpeg
+def test_a_damaged_talk_is_skipped_not_shifted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # 40 KB overwritten mid-talk: ffmpeg drops 5 s, which used to pair the sentences after the
+    # damage with their neighbours' audio (and put the last one past the end).
+    bad = overwrite_middle(write_talk_m4a(tmp_path / "audio/bad.m4a", 25.0), 40_000)
+    good = write_talk_m4a(tmp_path / "audio/good.m4a", 3.0)
+    utts = [
+        _utt("bad", f"{i}", task, bad, Segment("bad", start, start + 2.0))
+        for i, start in enumerate((1.0, 12.0, 22.0))
+        for task in ("asr", "st_eng")
+    ] + [_utt("good", "0", "asr", good, Segment("good", 0.5, 2.5))]
+    in_dir, out_dir = write_datadir(tmp_path / "data/test", utts), tmp_path / "dump/test"
+    with caplog.at_level(logging.WARNING):
+        fa.format_audio(in_dir, out_dir, nj=1)
+    assert sorted(read_map(out_dir / "wav.scp")) == ["good-0_asr"]
+    skip = f"skipped 6 of 7 utterances of {in_dir}: unreadable audio (first: ffmpeg could not decode {bad}: "
+    assert skip in caplog.text
+
+
+@needs_ffmpeg
+def test_replaced_audio_is_formatted_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    wav = write_tone(tmp_path / "audio/a.wav", 1.0)
+    in_dir, out_dir = write_datadir(tmp_path / "data/test", [_utt("a", "0", "asr", wav)]), tmp_path / "dump/test"
+    fa.format_audio(in_dir, out_dir, nj=1)
+    new = np.full(16000, 1000, dtype=np.int16)  # same size, other samples: only the mtime tells
+    soundfile.write(str(wav), new, 16000, subtype="PCM_16")
+    os.utime(wav, ns=(wav.stat().st_atime_ns, wav.stat().st_mtime_ns + 1_000_000_000))
+    with caplog.at_level(logging.INFO):
+        fa.format_audio(in_dir, out_dir, nj=1)
+    assert f"{out_dir} was made from other inputs (changed: audio_sha1); redoing it" in caplog.text
+    np.testing.assert_array_equal(soundfile.read(read_map(out_dir / "wav.scp")["a-0_asr"], dtype="int16")[0], new)
 
 
 def test_bad_inputs_are_named(tmp_path: Path) -> None:

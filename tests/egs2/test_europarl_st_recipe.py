@@ -5,6 +5,7 @@ arrays, scoring, GFLOPs, results table), and the errors a user meets first."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,12 @@ def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
     assert kept == org  # the mini corpus pads every recording to 5.95 s: all within 0.1-30 s
     proc = run_recipe(recipe, "./run.sh", "--stage", "4", "--stop_stage", "4", "--max_wav_duration", "5.0", check=False)
     assert proc.returncode != 0 and "is 0.1-5.0 s long" in proc.stderr
+
+    # A failed lookup stops the recipe before training (no s2t_train with --init_param '').
+    broken = recipe / "standin_broken"
+    shutil.copytree(recipe / "standin_tiny", broken)
+    next(broken.rglob("bpe.model")).unlink()
+    proc = run_recipe(recipe, "./run.sh", "--stage", "11", "--stop_stage", "11", "--pretrained_model", "standin_broken",
+                      "--s2t_exp", "exp/not_trained", check=False)
+    assert proc.returncode != 0 and "bpe.model" in proc.stderr and "Stage 11: training" not in proc.stdout
+    assert not (recipe / "exp/not_trained/train.log").exists()

@@ -95,6 +95,29 @@ def test_stock_checkpoint_loads_strictly_except_gate_predictors(tmp_path):
         load_pretrained(model, tmp_path / "nothere.pth")
 
 
+def test_a_renamed_key_is_paired_with_the_key_it_renames_and_the_message_has_real_lines(tmp_path):
+    model = build_model()
+    state = {k: v for k, v in model.state_dict().items() if ".gate_predictor." not in k}
+    w1 = "decoder.decoders.0.feed_forward.w_1.weight"
+    state[w1.replace("w_1", "w_one")] = state.pop(w1)  # w_2 is as close by spelling, but present
+    with pytest.raises(KeyError) as error:
+        load_pretrained(model, state)
+    lines = str(error.value).splitlines()
+    assert f"  {w1}  (did you mean {w1.replace('w_1', 'w_one')}?)" in lines
+    assert f"  {w1.replace('w_1', 'w_one')}  (did you mean {w1}?)" in lines
+    assert "\\n" not in str(error.value)
+
+
+def test_a_truncated_checkpoint_is_named(tmp_path):
+    model = build_model()
+    whole = tmp_path / "whole.pth"
+    torch.save(model.state_dict(), whole)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"cut.pth is a truncated or damaged PyTorch checkpoint"):
+        load_pretrained(model, cut)
+
+
 @pytest.mark.parametrize("predictor", ["speech", "none"])
 def test_targets_without_a_language_train_when_no_part_reads_the_context(predictor):
     """ESPnetS2TModel takes any target; only a context-aware predictor needs <lang><task>."""
@@ -116,3 +139,21 @@ def test_encode_without_a_context_uses_the_not_known_one():
     with pytest.raises(ValueError, match="both a language and a task symbol or neither"):
         with model.inference_context("<fra>", None):
             pass
+
+
+def test_a_spec_that_fits_one_part_only_forces_neither():
+    model = build_model().eval()  # encoder: 2 layers x 4 gates, decoder: 2 layers x 3 gates
+    decoder_mask = torch.ones(len(model.decoder.gate_names))
+    model.force_gates("off")
+    with pytest.raises(ValueError, match=r"cannot force the encoder's 8 gates: gate mask of shape \(6,\)"):
+        model.force_gates(decoder_mask)
+    assert model.encoder.gate_predictor.forcing.spec == "off" == model.decoder.gate_predictor.forcing.spec
+    model.force_gates(decoder_mask, part="decoder")
+    assert model.decoder.gate_predictor.forcing.spec.all()
+
+
+def test_a_batch_mask_on_another_batch_size_is_a_clear_error():
+    model = build_model().eval()
+    model.force_gates(torch.ones(3, len(model.encoder.gate_names)), part="encoder")
+    with pytest.raises(ValueError, match=r"has B = 3 rows but the batch has 1 utterance\(s\); force a \(G,\) mask"):
+        model.encode(torch.randn(1, 60, 20), torch.tensor([60]))

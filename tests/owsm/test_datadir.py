@@ -127,5 +127,21 @@ def test_read_map_errors_name_the_file(tmp_path):
         read_map(blank)
     latin1 = tmp_path / "wav.scp"
     latin1.write_bytes("u1 caf\xe9.wav\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=f"{latin1}: not UTF-8"):
+    with pytest.raises(ValueError, match=f"{latin1}:1: not UTF-8"):
         read_map(latin1)
+
+
+def test_non_utf8_text_names_file_line_and_bytes(tmp_path):
+    from espnet_dynprune.owsm.datadir import read_lines
+
+    text = tmp_path / "segments.fr"
+    text.write_bytes("le conseil\nla commission europ\xe9enne\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"segments.fr:2: not UTF-8 text \(invalid continuation byte .*europ"):
+        read_lines(text)
+    kaldi = tmp_path / "text"
+    kaldi.write_bytes(b"u1 ok\nu2 caf\xe9\n")
+    with pytest.raises(ValueError, match=r"text:2: not UTF-8 text"):
+        read_map(kaldi)
+    windows = tmp_path / "windows.txt"
+    windows.write_bytes("a\r\nb\u2028c\n".encode("utf-8"))
+    assert read_lines(windows) == ["a", "b\u2028c"]  # split at \n only, as Kaldi tools split

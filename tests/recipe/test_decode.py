@@ -102,3 +102,25 @@ def test_forced_gates_are_realised_and_stock_models_refuse_them(model_files, tes
         decode.main(argv(stock, test_set, tmp_path / "stock", "--gates", "off"))
     [dense] = decode.main(argv(stock, test_set, tmp_path / "stock", "--gates", "on"))
     assert dense["sparsity"] == {} and dense["num_utts"] == 5
+
+
+def test_a_replaced_model_or_test_set_makes_its_shards_stale(tmp_path, test_set, caplog):
+    """Done means done for these inputs: a model file replaced at the same path is decoded again."""
+    import shutil
+
+    model = write_tiny_model(tmp_path / "model", seed=0)
+    out = tmp_path / "decode"
+    decode.main(argv(model, test_set, out, "--nj", "2"))
+    first = json.loads((out / "logdir" / "output.1" / "done").read_text())["inputs"]
+    other = write_tiny_model(tmp_path / "other", seed=1)
+    shutil.copyfile(other[1], model[1])  # new weights, same path
+    with caplog.at_level("INFO"):
+        summary = decode.main(argv(model, test_set, out, "--nj", "2"))[0]
+    assert "decoded from other inputs (changed: model); decoding it again" in caplog.text
+    again = json.loads((out / "logdir" / "output.1" / "done").read_text())["inputs"]
+    assert again["model"] != first["model"] and again["data"] == first["data"]
+    assert summary["settings"]["inputs"] == again
+    (test_set / "text").write_text((test_set / "text").read_text().replace("ab cd", "ab ce"))
+    decode.main(argv(model, test_set, out, "--nj", "2", "--job", "1"))  # job 1 redone, job 2 not yet
+    with pytest.raises(ValueError, match=r"1 of 2 shards were decoded from other inputs .*output\.2"):
+        decode.main(argv(model, test_set, out, "--nj", "2", "--merge", "true"))

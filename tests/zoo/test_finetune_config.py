@@ -100,9 +100,11 @@ def test_cli_writes_config_that_loads_stock_weights_strictly(packed: Path, tmp_p
 def test_check_weights_catches_an_architecture_change(packed: Path, tmp_path: Path) -> None:
     finetune = _write(tmp_path / "finetune.yaml", {"prune": "encoder", "decoder_conf": {"linear_units": 48}})
     pattern = "(?s)cannot load .*valid.acc.ave.pth into the model of .*out.yaml.*size mismatch for decoder"
+    (tmp_path / "out.yaml").write_text("# an older run's config\n")
     with pytest.raises(ValueError, match=pattern):
         finetune_config(packed, finetune, tmp_path / "out.yaml", check_weights=True)
-    assert (tmp_path / "out.yaml").exists()  # the config is written first, for inspection
+    # no config a later stage could train with: neither a new one nor the older one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["finetune.yaml"]
 
 
 def _batch(tokens: list) -> dict:
