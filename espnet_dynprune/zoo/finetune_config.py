@@ -39,12 +39,13 @@ import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import yaml
 from espnet2.utils.types import str2bool
 
 from espnet_dynprune.registration import DECODER_NAME, ENCODER_NAME, MODEL_NAME
+from espnet_dynprune.zoo.check_lengths import check_lengths
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
 
 PathLike = Union[str, Path]
@@ -217,10 +218,12 @@ def verify_weights(config_file: PathLike, zoo: ModelZooDir) -> WeightCheck:
 
 
 def finetune_config(
-    pretrained_model: PathLike, s2t_config: PathLike, output: PathLike, check_weights: bool = False
+    pretrained_model: PathLike, s2t_config: PathLike, output: PathLike, check_weights: bool = False,
+    check_lengths_of: Sequence[PathLike] = (),
 ) -> Path:
     """Write the merged config of model-zoo dir ``pretrained_model`` and fine-tuning YAML
-    ``s2t_config`` to ``output``; with ``check_weights``, also verify the weights load.
+    ``s2t_config`` to ``output``; with ``check_weights``, also verify the weights load, and
+    with ``check_lengths_of`` (dump dirs), that no utterance is longer than its speech_length.
 
     ``output`` appears only once everything passed (written beside it, then renamed), and a
     failure removes an older one: a later stage must never train with a config that failed.
@@ -241,6 +244,8 @@ def finetune_config(
     pending = output.with_name(output.name + ".pending")
     pending.write_text(header + yaml.safe_dump(merged, sort_keys=False, allow_unicode=True), encoding="utf-8")
     try:
+        if check_lengths_of:
+            check_lengths(pending, check_lengths_of)
         if check_weights:
             report = verify_weights(pending, zoo)
             logging.info(
@@ -263,6 +268,8 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check_weights", type=str2bool, default=False, help="build the model and load the weights strictly"
     )
+    parser.add_argument("--check_lengths_of", nargs="+", default=(), metavar="DUMP_DIR",
+                        help="dump dirs (utt2num_samples) whose utterances must fit the config's speech_length")
     return parser
 
 

@@ -100,3 +100,11 @@ def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
                       "--s2t_exp", "exp/not_trained", check=False)
     assert proc.returncode != 0 and "bpe.model" in proc.stderr and "Stage 11: training" not in proc.stdout
     assert not (recipe / "exp/not_trained/train.log").exists()
+
+    # Utterances longer than the model's window stop stage 10, and no config is left to train with.
+    short = yaml.safe_load((recipe / "conf/finetune_dynprune.yaml").read_text())
+    write_yaml(recipe / "conf/short_window.yaml", {**short, "preprocessor_conf": {"speech_length": 4.0}})
+    proc = run_recipe(recipe, "./run.sh", "--stage", "10", "--stop_stage", "10", "--pretrained_model", "standin_tiny",
+                      "--s2t_config", "conf/short_window.yaml", "--s2t_exp", "exp/short", check=False)
+    assert proc.returncode != 0 and "longer than speech_length=4.0" in proc.stderr
+    assert not (recipe / "exp/short/finetune_config.yaml").exists()

@@ -137,3 +137,13 @@ def test_pruning_one_part_trains_with_the_other_stock(
     loss, stats, _ = model(**_batch(zoo.tokens()))
     loss.backward()
     assert torch.isfinite(loss) and f"{prune[:3]}_sparsity" in stats and "loss_sparsity" in stats
+
+
+def test_a_config_whose_window_is_shorter_than_the_data_is_not_written(packed: Path, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    (dump / "utt2num_samples").write_text("u1 16000\nu2 112000\n")  # 1 s and 7 s
+    finetune = _write(tmp_path / "finetune.yaml", {"prune": "both", "preprocessor_conf": {"speech_length": 6.0}})
+    with pytest.raises(ValueError, match=r"u2 lasts 7.00 s, longer than speech_length=6.0"):
+        finetune_config(packed, finetune, tmp_path / "out.yaml", check_lengths_of=[dump])
+    assert not (tmp_path / "out.yaml").exists()

@@ -117,13 +117,15 @@ fi
 if run_stage 10; then
     if [ "${pretrained_model}" = none ]; then
         log "Stage 10: ${train_config} from scratch: length check and feature/shape stats"
+        python -m espnet_dynprune.zoo.check_lengths --config "${train_config}" \
+            --data_dirs "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     else
         log "Stage 10: fine-tuning config (${s2t_config} on ${pretrained_model}), length check and shape stats"
+        # Written only once its weights load and every utterance fits its speech_length.
         python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${pretrained_model}" \
-            --s2t_config "${s2t_config}" --output "${train_config}" --check_weights true
+            --s2t_config "${s2t_config}" --output "${train_config}" --check_weights true \
+            --check_lengths_of "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     fi
-    python -m espnet_dynprune.recipe.check_lengths --config "${train_config}" \
-        --data_dirs "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
     # Fine-tuning uses only the shape files: normalisation keeps the pretrained feats_stats.npz.
     # shellcheck disable=SC2086

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from espnet_dynprune.recipe.check_lengths import check_lengths
+from espnet_dynprune.zoo.check_lengths import check_lengths
 
 
 def _setup(tmp_path: Path, samples: dict, speech_length: float = 2.0) -> tuple:

@@ -40,7 +40,7 @@ def check_lengths(config: PathLike, data_dirs: Sequence[PathLike]) -> float:
         seconds = samples / fs
         if seconds > limit:
             raise ValueError(f"{data_dir}: {utt} lasts {seconds:.2f} s, longer than speech_length={limit} "
-                             f"in {config}; raise it or drop long utterances (format_audio --max_duration)")
+                             f"in {config}; raise it or drop long utterances (run.sh --max_wav_duration)")
         worst = max(worst, seconds)
     return worst
 
