@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
+from espnet_dynprune.zoo.pack import pack
 from tests.tiny_recipe import TrainedModel, tiny_config, train_with_recipe
+from tests.zoo.tiny_release import Release, make_release
 
 #: Not OWSM's macaron layout, and ESPnet's layer drop, to show any E-Branchformer config trains;
 #: context dropout trains the "not known" context that language identification uses.
@@ -41,3 +44,21 @@ def trained_dynprune(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
         tmp_path_factory.mktemp("trained_dynprune"), tiny_config(DYNPRUNE), num_pieces=60, europarl_st_langs="fr de",
         mini_corpus_opts="--europarl_langs fr,de --fleurs_langs= --train 12 --dev 2 --test 2 --segment_seconds 3.95",
     )
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Release:
+    return make_release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture(scope="session")
+def packed(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fp32 model-zoo directory; copy it (``zoo_copy``) before changing it."""
+    out = tmp_path_factory.mktemp("packed") / "zoo"
+    pack(release.config, release.model_file, out, provenance="tiny test model")
+    return out
+
+
+@pytest.fixture
+def zoo_copy(packed: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(packed, tmp_path / "zoo"))

@@ -4,7 +4,8 @@ Europarl-ST ships AAC in m4a, which libsndfile cannot read, so decoding goes thr
 ``ffmpeg`` subprocess (``-ac 1 -ar RATE -f s16le``). WAV/FLAC files already at the target rate
 (FLEURS, most of VoxForge) are read with soundfile instead: same samples, no process start.
 
-ffmpeg exits 0 on a damaged file: it drops the packets it cannot decode and carries on, so a
+A WAV with fewer sample bytes than its header declares (an interrupted copy) is unreadable too:
+libsndfile would read what is there without a word. ffmpeg exits 0 on a damaged file: it drops the packets it cannot decode and carries on, so a
 talk with a corrupt stretch comes out seconds short and every later segment would be cut at the
 wrong time. Hence a file counts as unreadable (``AudioError``) when ffmpeg logs any error, or when
 the decoded length disagrees with the length the container indexes (ffprobe) by more than
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 from typing import Optional, Tuple
@@ -83,8 +85,42 @@ def _ffmpeg_decode(path: str, sample_rate: int) -> np.ndarray:
     return np.frombuffer(proc.stdout, dtype="<i2").astype(np.int16)
 
 
+def _check_wav_complete(path: str) -> None:
+    """Raise ``AudioError`` when a WAV holds fewer sample bytes than its header declares.
+
+    libsndfile (and ffmpeg) read a WAV cut short by an interrupted copy up to its end without a
+    word, so a whole-file utterance would keep half its audio against its whole transcript.
+    A declared size of 0 or 0xFFFFFFFF (streamed writers) is not checked.
+    """
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return
+        size = Path(path).stat().st_size
+        block_align = rate = 0
+        while True:
+            header = f.read(8)
+            if len(header) < 8:
+                return
+            chunk, length = struct.unpack("<4sI", header)
+            if chunk == b"fmt ":
+                fmt = f.read(min(length, 16))
+                rate, block_align = struct.unpack("<I", fmt[4:8])[0], struct.unpack("<H", fmt[12:14])[0]
+                f.seek(length - len(fmt) + (length & 1), 1)
+            elif chunk == b"data":
+                held = size - f.tell()
+                if length not in (0, 0xFFFFFFFF) and held < length and rate and block_align:
+                    per_second = rate * block_align
+                    raise AudioError(f"{path} is truncated: its header declares {length / per_second:.2f} s of "
+                                     f"samples, the file holds {held / per_second:.2f} s")
+                return
+            else:
+                f.seek(length + (length & 1), 1)
+
+
 def decode(path: str, sample_rate: int) -> np.ndarray:
     """All of ``path`` as int16 mono samples at ``sample_rate``; ``AudioError`` if unreadable."""
+    if Path(path).suffix.lower() == ".wav" and Path(path).is_file():
+        _check_wav_complete(path)
     samples = _read_soundfile(path, sample_rate)
     if samples is not None:
         return samples

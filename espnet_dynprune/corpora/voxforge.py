@@ -23,7 +23,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import to_iso639_3
 from espnet_dynprune.corpora.naming import speaker_id, utt_id
-from espnet_dynprune.owsm.datadir import Utterance
+from espnet_dynprune.owsm.datadir import Utterance, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def read_prompts(session: Path) -> Optional[Dict[str, str]]:
     else:
         return None
     prompts: Dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_lines(path):
         key, _, text = line.strip().partition(" ")
         if key:
             prompts[key.rsplit("/", 1)[-1]] = " ".join(text.split())

@@ -44,17 +44,15 @@ def check_symbols(text_file: PathLike, tokens: Sequence[str]) -> int:
     """Raise if a ``<...>`` symbol in ``text_file`` (OWSM ``text``) is not a token; return lines read."""
     known = set(tokens)
     missing: dict = {}
-    lines = 0
-    with open(text_file, encoding="utf-8") as f:
-        for lines, line in enumerate(f, 1):
-            utt, _, text = line.rstrip("\n").partition(" ")
-            for symbol in SPECIAL_SYMBOL.findall(text):
-                if symbol not in known:
-                    missing.setdefault(symbol, utt)
+    texts = read_map(text_file)
+    for utt, text in texts.items():
+        for symbol in SPECIAL_SYMBOL.findall(text):
+            if symbol not in known:
+                missing.setdefault(symbol, utt)
     if missing:
         listed = ", ".join(f"{s} (first in {u})" for s, u in sorted(missing.items()))
         raise ValueError(f"{text_file} uses symbols that are not in the pretrained token list: {listed}")
-    return lines
+    return len(texts)
 
 
 def copy_token_list(pretrained_model: PathLike, output_dir: PathLike, check_text: Optional[PathLike] = None) -> Path:

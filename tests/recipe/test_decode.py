@@ -8,6 +8,7 @@ import pytest
 
 from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.recipe import decode
+from tests.recipe.tiny_decoding import decode_argv as argv
 from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
 
 
@@ -19,12 +20,6 @@ def model_files(tmp_path_factory):
 @pytest.fixture
 def test_set(tmp_path):
     return write_test_set(tmp_path / "test_fra_asr")
-
-
-def argv(model_files, data_dir, out, *extra):
-    config, model = model_files
-    return ["--data_dir", str(data_dir), "--output_dir", str(out), "--s2t_train_config", str(config),
-            "--s2t_model_file", str(model), "--beam_size", "2", "--maxlenratio", "0.5", *extra]
 
 
 def test_shards_are_contiguous_near_equal_and_cover_the_sorted_keys():

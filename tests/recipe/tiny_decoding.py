@@ -53,3 +53,10 @@ def write_test_set(directory: Path, count: int = 5, task: str = "asr") -> Path:
     (directory / "wav.scp").write_text("".join(wavs), encoding="utf-8")
     (directory / "text").write_text("".join(texts), encoding="utf-8")
     return directory
+
+
+def decode_argv(model_files: tuple[Path, Path], data_dir: Path, out: Path, *extra: str) -> list[str]:
+    """``recipe.decode``'s command line for the tiny model: beam 2, short hypotheses."""
+    config, model = model_files
+    return ["--data_dir", str(data_dir), "--output_dir", str(out), "--s2t_train_config", str(config),
+            "--s2t_model_file", str(model), "--beam_size", "2", "--maxlenratio", "0.5", *extra]
