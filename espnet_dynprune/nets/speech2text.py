@@ -51,12 +51,12 @@ class DynPruneSpeech2Text(Speech2Text):
         super().__init__(*args, lang_sym=lang_sym or STOCK_DEFAULT_LANGUAGE, **kwargs)
         self.lang_sym = lang_sym
         self._language_detector: Optional[LoadedSpeech2Language] = None
+        self._symbols = context_symbols(self.s2t_model.token_list)  # read once: every call checks
         self._check_symbols(self.lang_sym, self.task_sym)
 
     def _check_symbols(self, language: Optional[str], task: str) -> None:
         """Unknown ``<lang>``/``<task>`` symbols raise listing the model's (ESPnet: a bare KeyError)."""
-        symbols = context_symbols(self.s2t_model.token_list)
-        for given, kind, valid in ((language, "language", symbols.languages), (task, "task", symbols.tasks)):
+        for given, kind, valid in ((language, "language", self._symbols.languages), (task, "task", self._symbols.tasks)):
             if given is not None and given not in self.converter.token2id:
                 raise ValueError(f"unknown {kind} symbol {given!r}; valid: {' '.join(valid)}")
 

@@ -71,7 +71,7 @@ def not_utf8(path: Union[str, Path], error: UnicodeDecodeError) -> ValueError:
 
     Python's own error gives a byte offset into some read buffer and no file name.
     """
-    for lineno, line in enumerate(Path(path).read_bytes().splitlines(), 1):
+    for lineno, line in enumerate(Path(path).read_bytes().split(b"\n"), 1):  # as read_lines counts lines
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as bad:

@@ -90,15 +90,13 @@ def train_token_list(
     model_type: str = "unigram",
     character_coverage: float = 1.0,
     seed: int = 0,
-    extra_symbols: Optional[Sequence[str]] = None,
 ) -> TokenListPaths:
     """Train ``out_dir/bpe.model`` on ``text_lines`` and write ``tokens.txt`` and ``nlsyms.txt``.
 
     ``text_lines`` are the *contents* of a Kaldi ``text`` file (utt ids stripped), special
     tokens included, exactly what s2t.sh feeds spm. ``num_pieces`` counts learned pieces only
     (the ~1500 special symbols and ``<unk> <s> </s>`` come on top); it is a soft limit, since a
-    tiny corpus may not support that many pieces. ``extra_symbols`` are appended to the user
-    symbols (after the timestamps, so OWSM indices stay put).
+    tiny corpus may not support that many pieces.
     """
     import sentencepiece as spm
 
@@ -106,7 +104,7 @@ def train_token_list(
         raise ValueError(f"num_pieces={num_pieces} is too small; use at least 10")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    specials = owsm_special_symbols(langs, tasks) + list(extra_symbols or [])
+    specials = owsm_special_symbols(langs, tasks)
     lines = [line.strip() for line in text_lines if line.strip()]
     if not lines:
         raise ValueError(f"no text lines to train the token list in {out_dir}")
@@ -139,10 +137,6 @@ def train_token_list(
     tokens.write_text("\n".join(owsm_token_list(vocab[3:])) + "\n", encoding="utf-8")
     return TokenListPaths(bpemodel=prefix.with_suffix(".model"), tokens=tokens, nlsyms=nlsyms)
 
-
-def read_token_list(path: Union[str, Path]) -> List[str]:
-    """Tokens of a ``tokens.txt`` in id order."""
-    return Path(path).read_text(encoding="utf-8").splitlines()
 
 
 def _languages_and_tasks(texts: Mapping[str, str]) -> Tuple[List[str], List[str]]:

@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from espnet_dynprune.data.espeak import read_wav
-from espnet_dynprune.owsm.datadir import read_map
-from espnet_dynprune.zoo.token_list import read_token_list
+from espnet_dynprune.owsm.datadir import read_lines, read_map
 from tests.tiny_recipe import TrainedModel
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ def test_the_saved_config_names_the_classes_features_and_tokens(trained_dynprune
     recipe = trained_dynprune.recipe
     assert recipe / saved["normalize_conf"]["stats_file"] == trained_dynprune.stats_dir / "train" / "feats_stats.npz"
     # ESPnet inlines the token list; the bpe model stays a path.
-    assert saved["token_list"] == read_token_list(trained_dynprune.token_dir / "tokens.txt")
+    assert saved["token_list"] == read_lines(trained_dynprune.token_dir / "tokens.txt")
     assert recipe / saved["bpemodel"] == trained_dynprune.token_dir / "bpe.model"
 
 

@@ -15,7 +15,8 @@ from espnet_dynprune.data import sentences
 from espnet_dynprune.owsm.datadir import Utterance, read_map, write_datadir
 from espnet_dynprune.owsm.token_layout import owsm_special_symbols
 from espnet_dynprune.zoo import model_zoo
-from espnet_dynprune.zoo.token_list import copy_token_list, main, read_token_list, train_token_list
+from espnet_dynprune.owsm.datadir import read_lines
+from espnet_dynprune.zoo.token_list import copy_token_list, main, train_token_list
 
 
 def test_copies_bpe_model_and_tokens_and_accepts_known_symbols(packed: Path, tmp_path: Path) -> None:
@@ -67,7 +68,7 @@ def test_new_token_list_has_owsm_layout_and_the_languages_and_tasks_of_the_text(
 
     data, token_dir = new_token_list
     assert token_dir == data.parent / "token_list" / "bpe_unigram100"
-    tokens = read_token_list(token_dir / "tokens.txt")
+    tokens = read_lines(token_dir / "tokens.txt")
     specials = owsm_special_symbols(["deu", "eng", "fra"])  # spoken languages and the ST target, sorted
     assert tokens[:2] == ["<blank>", "<unk>"]
     assert tokens[2 : 2 + len(specials)] == specials
@@ -88,7 +89,7 @@ def test_espnet_s2t_preprocessor_reads_the_data_dir_with_the_new_token_list(new_
     from espnet2.train.preprocessor import S2TPreprocessor
 
     data, token_dir = new_token_list
-    tokens = read_token_list(token_dir / "tokens.txt")
+    tokens = read_lines(token_dir / "tokens.txt")
     pre = S2TPreprocessor(train=False, token_type="bpe", token_list=str(token_dir / "tokens.txt"),
                           bpemodel=str(token_dir / "bpe.model"), speech_length=4.0, time_apply_prob=1.0,
                           text_prev_apply_prob=0.0)  # fmt: skip
