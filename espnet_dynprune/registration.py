@@ -17,6 +17,9 @@ from typing import Optional
 ENCODER_NAME = "e_branchformer_dynprune"
 DECODER_NAME = "transformer_dynprune"
 MODEL_NAME = "dynprune"
+PRUNABLE_ENCODER_NAME = "e_branchformer_prunable"  # static pruning: the masked student
+PRUNED_ENCODER_NAME = "e_branchformer_pruned"  # static pruning: the exported, smaller encoder
+DISTILL_MODEL_NAME = "distill_prune"
 
 
 def _module(module: Optional[ModuleType], name: str) -> ModuleType:
@@ -25,23 +28,29 @@ def _module(module: Optional[ModuleType], name: str) -> ModuleType:
 
 def _register_nets(task: ModuleType) -> None:
     from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+    from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
     from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
+    from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
 
     task.encoder_choices.classes[ENCODER_NAME] = EBranchformerDynPruneEncoder
+    task.encoder_choices.classes[PRUNABLE_ENCODER_NAME] = EBranchformerPrunableEncoder
+    task.encoder_choices.classes[PRUNED_ENCODER_NAME] = EBranchformerPrunedEncoder
     task.decoder_choices.classes[DECODER_NAME] = TransformerDynPruneDecoder
 
 
 def register_s2t(module: Optional[ModuleType] = None) -> None:
-    """Add encoder, decoder and ``model: dynprune`` to ``espnet2.tasks.s2t``."""
+    """Add the encoders, the decoder and ``model: dynprune`` / ``distill_prune`` to ``espnet2.tasks.s2t``."""
     from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
+    from espnet_dynprune.static.distill_prune_model import DistillPruneS2TModel
 
     task = _module(module, "espnet2.tasks.s2t")
     _register_nets(task)
     task.model_choices.classes[MODEL_NAME] = DynPruneS2TModel
+    task.model_choices.classes[DISTILL_MODEL_NAME] = DistillPruneS2TModel
 
 
 def register_asr(module: Optional[ModuleType] = None) -> None:
-    """Add the encoder and decoder to ``espnet2.tasks.asr``.
+    """Add the encoders and the decoder to ``espnet2.tasks.asr``.
 
     ASR models pass no language/task, so use ``gate_predictor: speech`` there.
     """

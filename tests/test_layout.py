@@ -1,7 +1,8 @@
 """The package's rooms import only the rooms below them (the README's layout table).
 
 Bottom to top: ``gating`` (pure PyTorch) and ``owsm`` (the OWSM format, torch-free); ``nets``
-(ESPnet-facing modules) and ``registration``; ``corpora`` (real corpus layouts) and ``data``
+(ESPnet-facing modules), ``static`` (static structured pruning: masks, distillation, export)
+and ``registration``; ``corpora`` (real corpus layouts) and ``data``
 (synthetic speech in those layouts); ``zoo`` (model-zoo dirs, configs, token lists);
 ``analysis``; ``recipe``; ``bin`` (entry points) on top. Imports inside functions count too.
 """
@@ -16,14 +17,15 @@ ALLOWED = {
     "gating": set(),
     "owsm": set(),
     "nets": {"gating", "owsm"},
-    "registration": {"nets"},
+    "static": {"gating", "owsm", "nets"},
+    "registration": {"nets", "static"},
     "_import_hook": {"registration"},
     "corpora": {"owsm"},
     "data": {"owsm", "corpora"},
-    "zoo": {"owsm", "nets", "registration"},
-    "analysis": {"gating", "owsm", "nets", "registration", "zoo"},
-    "recipe": {"gating", "owsm", "nets", "registration", "zoo"},
-    "bin": {"gating", "owsm", "nets", "registration", "zoo", "analysis", "recipe"},
+    "zoo": {"owsm", "nets", "static", "registration"},
+    "analysis": {"gating", "owsm", "nets", "static", "registration", "zoo"},
+    "recipe": {"gating", "owsm", "nets", "static", "registration", "zoo"},
+    "bin": {"gating", "owsm", "nets", "static", "registration", "zoo", "analysis", "recipe"},
 }
 
 

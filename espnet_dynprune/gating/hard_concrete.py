@@ -13,6 +13,12 @@ flat region (0 or 1) most of the time, where the clamp passes no gradient, so ``
 stops moving and whole modules are never pruned; passing the gradient straight through the
 clamp (the seed's second mechanism) keeps them learning. The module knows nothing of the model
 it masks: it only makes mask values.
+
+Why ``lr_scale``: ESPnet trains every parameter with one optimiser and one learning rate, a
+fine-tuning one (1e-4 ... 1e-3), but a mask's ``log_alpha`` has to travel several units to
+switch a unit off; L0 pruning recipes give masks a ~100x larger rate. The parameter stored is
+``log_alpha / lr_scale``, so under Adam(W), whose steps do not depend on the gradient's scale,
+``log_alpha`` moves ``lr_scale`` times faster than the network's weights.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class HardConcrete(torch.nn.Module):
         stretch: the interval (l, r), l < 0 and r > 1, the sample is stretched to before the
             clamp to [0, 1]; the overhang is what makes exact 0s and 1s likely.
         straight_through: pass the gradient through the clamp (for whole-module masks).
+        lr_scale: how much faster than the network's weights ``log_alpha`` learns under Adam.
     """
 
     def __init__(
@@ -42,6 +49,7 @@ class HardConcrete(torch.nn.Module):
         temperature: float = 2.0 / 3.0,
         stretch: tuple[float, float] = (-0.1, 1.1),
         straight_through: bool = False,
+        lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         low, high = stretch
@@ -53,11 +61,23 @@ class HardConcrete(torch.nn.Module):
             raise ValueError(f"temperature must be > 0, got {temperature!r}")
         if not (low < 0.0 and high > 1.0):
             raise ValueError(f"stretch must be (l, r) with l < 0 < 1 < r, got {stretch!r}")
+        if not lr_scale > 0:
+            raise ValueError(f"lr_scale must be > 0, got {lr_scale!r}")
         self.temperature, self.low, self.high = temperature, low, high
-        self.straight_through = straight_through
+        self.straight_through, self.lr_scale = straight_through, lr_scale
         # P(mask > 0) = sigmoid(log_alpha - temperature * log(-l / r)): solve for init_keep.
         start = math.log(init_keep / (1.0 - init_keep)) + self._shift
-        self.log_alpha = torch.nn.Parameter(torch.full((num_units,), start))
+        self.scaled_log_alpha = torch.nn.Parameter(torch.full((num_units,), start / lr_scale))
+
+    @property
+    def log_alpha(self) -> torch.Tensor:
+        """(N,) the units' log-odds (differentiable)."""
+        return self.scaled_log_alpha * self.lr_scale
+
+    @torch.no_grad()
+    def set_log_alpha(self, values: torch.Tensor | float) -> None:
+        """Set the log-odds (tests, analysis)."""
+        self.scaled_log_alpha.copy_(torch.as_tensor(values, dtype=self.scaled_log_alpha.dtype) / self.lr_scale)
 
     @property
     def _shift(self) -> float:
@@ -65,7 +85,7 @@ class HardConcrete(torch.nn.Module):
 
     @property
     def num_units(self) -> int:
-        return self.log_alpha.numel()
+        return self.scaled_log_alpha.numel()
 
     def keep_probability(self) -> torch.Tensor:
         """(N,) probability that each unit's mask is non-zero (differentiable)."""
@@ -79,7 +99,7 @@ class HardConcrete(torch.nn.Module):
         """(N,) mask values: sampled in training, deterministic in eval (see :meth:`eval_mask`)."""
         if not self.training:
             return self.eval_mask()
-        uniform = torch.rand_like(self.log_alpha).clamp(1e-6, 1.0 - 1e-6)
+        uniform = torch.rand_like(self.scaled_log_alpha).clamp(1e-6, 1.0 - 1e-6)
         logits = (torch.log(uniform) - torch.log1p(-uniform) + self.log_alpha) / self.temperature
         stretched = torch.sigmoid(logits) * (self.high - self.low) + self.low
         clamped = stretched.clamp(0.0, 1.0)
@@ -91,8 +111,9 @@ class HardConcrete(torch.nn.Module):
     def eval_mask(self) -> torch.Tensor:
         """The inference mask: the round(expected L0) units with the largest ``log_alpha`` keep
         their stretched mean value (clamped to [0, 1]); every other unit is exactly 0."""
-        values = (torch.sigmoid(self.log_alpha) * (self.high - self.low) + self.low).clamp(0.0, 1.0)
+        log_alpha = self.log_alpha
+        values = (torch.sigmoid(log_alpha) * (self.high - self.low) + self.low).clamp(0.0, 1.0)
         num_removed = self.num_units - int(round(float(self.expected_l0())))
         if num_removed > 0:
-            values[self.log_alpha.topk(num_removed, largest=False).indices] = 0.0
+            values[log_alpha.topk(num_removed, largest=False).indices] = 0.0
         return values

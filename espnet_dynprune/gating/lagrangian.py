@@ -9,6 +9,9 @@ larger the penalty grows, which a fixed weight cannot do. Here their gradient is
 hook, so one ordinary optimiser (ESPnet's) minimises over the network and maximises over the
 multipliers in the same step.
 
+``lr_scale`` lets the multipliers learn faster than the network under one Adam(W) optimiser,
+as :class:`~espnet_dynprune.gating.hard_concrete.HardConcrete` does for the masks.
+
 On small data the sparsity is known to overshoot the target; :meth:`check_overshoot` reports it.
 """
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 import logging
 
 import torch
+
+from espnet_dynprune.gating.update_counter import count_updates
 
 
 class LagrangianSparsity(torch.nn.Module):
@@ -27,19 +32,39 @@ class LagrangianSparsity(torch.nn.Module):
         warmup_steps: updates over which the target rises linearly from 0 (0: at once).
         overshoot_tolerance: how far past the (warmed-up) target the sparsity may go before
             :meth:`check_overshoot` reports it.
+        lr_scale: how much faster than the network's weights the multipliers learn under Adam.
     """
 
-    def __init__(self, target: float, warmup_steps: int = 0, overshoot_tolerance: float = 0.05) -> None:
+    def __init__(
+        self, target: float, warmup_steps: int = 0, overshoot_tolerance: float = 0.05, lr_scale: float = 1.0
+    ) -> None:
         super().__init__()
         if not 0.0 <= target < 1.0:
             raise ValueError(f"the sparsity target must be in [0, 1), got {target!r}")
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps!r}")
+        if not lr_scale > 0:
+            raise ValueError(f"lr_scale must be > 0, got {lr_scale!r}")
         self.target, self.warmup_steps, self.overshoot_tolerance = target, warmup_steps, overshoot_tolerance
-        self.lambda1 = torch.nn.Parameter(torch.zeros(()))
-        self.lambda2 = torch.nn.Parameter(torch.zeros(()))
-        for multiplier in (self.lambda1, self.lambda2):
-            multiplier.register_hook(torch.neg)  # gradient ascent under any minimising optimiser
+        self.lr_scale = lr_scale
+        self.scaled_lambdas = torch.nn.Parameter(torch.zeros(2))  # (lambda1, lambda2) / lr_scale
+        self.scaled_lambdas.register_hook(torch.neg)  # gradient ascent under any minimising optimiser
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))  # resumes with the model
+        count_updates(self, _count_update)
+        self._overshooting = False
+
+    @property
+    def lambda1(self) -> torch.Tensor:
+        return self.scaled_lambdas[0] * self.lr_scale
+
+    @property
+    def lambda2(self) -> torch.Tensor:
+        return self.scaled_lambdas[1] * self.lr_scale
+
+    @property
+    def step(self) -> int:
+        """Optimiser updates of the multipliers so far (the warm-up's clock)."""
+        return int(self.num_updates)
 
     def target_at(self, step: int) -> float:
         """The target after ``step`` updates (linear warm-up)."""
@@ -53,12 +78,17 @@ class LagrangianSparsity(torch.nn.Module):
         return self.lambda1 * gap + self.lambda2 * gap * gap
 
     def check_overshoot(self, expected_sparsity: float, step: int) -> bool:
-        """True, with a warning, when the sparsity has passed the target by more than the tolerance."""
+        """True when the sparsity has passed the target by more than the tolerance; warns when
+        it starts to (once per episode, not at every step of it)."""
         target = self.target_at(step)
-        if expected_sparsity <= target + self.overshoot_tolerance:
-            return False
-        logging.warning(
-            f"sparsity {expected_sparsity:.3f} overshoots the target {target:.3f} at update {step} "
-            f"(known on small data): consider a longer warm-up or more data"
-        )
-        return True
+        overshooting = expected_sparsity > target + self.overshoot_tolerance
+        if overshooting and not self._overshooting:
+            logging.warning(
+                f"sparsity {expected_sparsity:.3f} overshoots the target {target:.3f} at update {step} "
+                f"(known on small data): consider a longer warm-up or more data"
+            )
+        self._overshooting = overshooting
+        return overshooting
+
+def _count_update(term: LagrangianSparsity) -> None:
+    term.num_updates += 1

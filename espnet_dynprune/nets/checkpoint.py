@@ -1,9 +1,10 @@
 """Load released ESPnet/OWSM weights into a dynprune model, strictly.
 
 ESPnet loads checkpoints with ``strict=False``, which hides key typos and
-architecture mismatches. A dynprune model is the stock model plus gate
-predictors, so the only keys a stock checkpoint may lack are the gate
-predictors'; anything else missing or unexpected is an error that lists them.
+architecture mismatches. A plugin model is the stock model plus what pruning
+adds (gate predictors; static pruning's masks and Lagrangian multipliers), so
+the only keys a stock checkpoint may lack are those; anything else missing or
+unexpected is an error that lists them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Mapping, Union
 
 import torch
 
-_GATE_KEY = re.compile(r"(^|\.)gate_predictor\.")
+_NEW_KEY = re.compile(r"(^|\.)(gate_predictor|layer_masks)\.|^sparsity\.")  # what pruning adds
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -63,7 +64,7 @@ def load_pretrained(
 ) -> list[str]:
     """Load ``source`` (a .pth path or a state dict) into ``model``.
 
-    Returns the gate-predictor keys left at their initial values. Raises
+    Returns the keys pruning adds that were left at their initial values. Raises
     ``KeyError`` naming every other missing or unexpected key, and
     ``ValueError`` naming the file on a shape mismatch.
     """
@@ -79,7 +80,7 @@ def load_pretrained(
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as error:
         raise ValueError(f"cannot load {name}: {error}") from error
-    missing = [k for k in result.missing_keys if not _GATE_KEY.search(k)]
+    missing = [k for k in result.missing_keys if not _NEW_KEY.search(k)]
     unexpected = list(result.unexpected_keys)
     if missing or unexpected:
         parts = [f"{name} does not match the model:"]
@@ -88,4 +89,4 @@ def load_pretrained(
         if unexpected:
             parts.append(f"unexpected keys ({len(unexpected)}):\n" + _describe(unexpected, missing))
         raise CheckpointMismatchError("\n".join(parts))
-    return [k for k in result.missing_keys if _GATE_KEY.search(k)]
+    return [k for k in result.missing_keys if _NEW_KEY.search(k)]

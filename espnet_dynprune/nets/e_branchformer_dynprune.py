@@ -14,17 +14,13 @@ from functools import partial
 from typing import Iterator, Optional, Tuple
 
 import torch
-import torch.utils.checkpoint
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet.nets.pytorch_backend.transformer.subsampling import (
-    TooShortUttError,
-    check_short_utt,
-)
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from typeguard import typechecked
 
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import keepalive
+from espnet_dynprune.nets.encoder_steps import checkpointed, embed
 from espnet_dynprune.nets.gated_e_branchformer_layer import (
     ATTN,
     CGMLP,
@@ -120,7 +116,7 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
             masks = (~make_pad_mask(ilens)[:, None, :]).to(xs_pad.device)
         else:
             masks = ~masks[:, None, :]
-        xs, masks = self._checkpointed(0, self._embed, xs_pad, masks)
+        xs, masks = checkpointed(self, 0, embed, self, xs_pad, masks)
         x, pos_emb = xs if isinstance(xs, tuple) else (xs, None)
 
         language, task = self._context if self._context is not None else (None, None)
@@ -133,7 +129,7 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
             if self.training and torch.empty(1).uniform_().item() < self.layer_drop_rate:
                 x = keepalive(x, (layer,))  # ESPnet's layer drop; DDP still sees every parameter
                 continue
-            x = self._checkpointed(i + 1, self._gated_layer(i, decision), x, masks, pos_emb)
+            x = checkpointed(self, i + 1, self._gated_layer(i, decision), x, masks, pos_emb)
             if return_all_hs:
                 intermediate.append(x)
             elif i + 1 in self.interctc_layer_idx:
@@ -152,26 +148,6 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
             return partial(layer_gated_forward, layer, decision=decision, gate=i)
         return partial(module_gated_forward, layer, decision=decision,
                        gate_of=lambda m: self.gate_index(i, m))
-
-    def _checkpointed(self, index: int, fn, *args):
-        """``fn(*args)``, recomputed in backward when ``gradient_checkpoint_layers`` has ``index``
-        (0 = the input layer, i = layer i), as in ESPnet."""
-        if index in self.gradient_checkpoint_layers and torch.is_grad_enabled():
-            return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
-        return fn(*args)
-
-    def _embed(self, xs_pad: torch.Tensor, masks: torch.Tensor):
-        too_short, limit = check_short_utt(self.embed, xs_pad.size(1))
-        if too_short:
-            raise TooShortUttError(
-                f"input of {xs_pad.size(1)} frames is too short for "
-                f"{type(self.embed).__name__} (it needs at least {limit} frames)",
-                xs_pad.size(1),
-                limit,
-            )
-        if isinstance(self.embed, (torch.nn.Sequential, torch.nn.Linear)):
-            return self.embed(xs_pad), masks
-        return self.embed(xs_pad, masks)
 
     def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Skipped flags and MACs of FFN1, attention, cgMLP, merge, FFN2 (those a layer has)."""

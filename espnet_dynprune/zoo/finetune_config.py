@@ -9,7 +9,7 @@ and this module takes the rest from the model-zoo directory's ``config.yaml``. T
 
 The fine-tuning YAML (one per experiment)::
 
-    prune: both               # encoder | decoder | both | none (plain fine-tuning)
+    prune: both               # encoder | decoder | both | static | none (plain fine-tuning)
     prune_conf:               # applied to every pruned part:
         sparsity_target: 0.5  #   gating keys of e_branchformer_dynprune /
         gate_predictor: context   # transformer_dynprune (context | speech | none),
@@ -24,7 +24,14 @@ The fine-tuning YAML (one per experiment)::
 
 Pruning a part swaps its class: ``encoder: e_branchformer`` becomes ``e_branchformer_dynprune``,
 ``decoder: transformer`` becomes ``transformer_dynprune`` (another pretrained class is refused)
-and the model becomes ``model: dynprune``; a part not pruned keeps its stock class. The keys
+and the model becomes ``model: dynprune``; a part not pruned keeps its stock class. A statically
+pruned model (``encoder: e_branchformer_pruned``, from ``espnet_dynprune.bin.export_pruned``)
+keeps its ``layer_sizes`` when its encoder gets gates: static + dynamic pruning.
+
+``prune: static`` sets up distillation-pruning instead: ``encoder: e_branchformer_prunable``
+(mask keys such as ``prune_groups``, ``mask_lr_scale``) and ``model: distill_prune`` (keys such
+as ``sparsity_target``, ``sparsity_warmup_steps``, ``distill_layers``, ``task_loss_weight``),
+whose teacher (``teacher_init``) is the pretrained model file itself. The keys
 that fix the weights' layout (:data:`FIXED_KEYS`) come from the pretrained model only. The
 training-run keys of the pretrained config (data lists, output dir, optimiser...) are dropped.
 The pretrained feature statistics (``normalize_conf.stats_file``) are kept, since the weights
@@ -44,12 +51,19 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import yaml
 from espnet2.utils.types import str2bool
 
-from espnet_dynprune.registration import DECODER_NAME, ENCODER_NAME, MODEL_NAME
+from espnet_dynprune.registration import (
+    DECODER_NAME,
+    DISTILL_MODEL_NAME,
+    ENCODER_NAME,
+    MODEL_NAME,
+    PRUNABLE_ENCODER_NAME,
+    PRUNED_ENCODER_NAME,
+)
 from espnet_dynprune.zoo.check_lengths import check_lengths
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
 
 PathLike = Union[str, Path]
-PRUNE_CHOICES = ("encoder", "decoder", "both", "none")
+PRUNE_CHOICES = ("encoder", "decoder", "both", "static", "none")
 # Pretrained-config keys that describe the network and its input; the rest is the old run.
 INHERITED_KEYS = (
     "input_size", "frontend", "frontend_conf", "specaug", "specaug_conf", "normalize",
@@ -66,6 +80,8 @@ FIXED_KEYS = (
 )  # fmt: skip
 # (part, pretrained class required, class swapped in)
 PARTS = (("encoder", "e_branchformer", ENCODER_NAME), ("decoder", "transformer", DECODER_NAME))
+# Pretrained classes a part may have besides the stock one: a statically pruned encoder.
+ALSO_ACCEPTED = {"encoder": (PRUNED_ENCODER_NAME,)}
 
 
 def _own_keys(cls: type, skip: tuple = ()) -> List[str]:
@@ -86,6 +102,26 @@ def gating_keys() -> Dict[str, List[str]]:
         "decoder": _own_keys(TransformerDynPruneDecoder, ("vocab_size", "encoder_output_size")),
         "model": _own_keys(DynPruneS2TModel),
     }
+
+
+def static_keys() -> Dict[str, List[str]]:
+    """The keys of ``prune: static`` (``teacher_init`` is set to the pretrained model file)."""
+    from espnet_dynprune.static.distill_prune_model import DistillPruneS2TModel
+    from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+
+    return {
+        "encoder": _own_keys(EBranchformerPrunableEncoder, ("input_size",)),
+        "decoder": [],
+        "model": _own_keys(DistillPruneS2TModel, ("teacher_init",)),
+    }
+
+
+def _keys_of(prune: str) -> Dict[str, List[str]]:
+    return static_keys() if prune == "static" else gating_keys()
+
+
+def _pruned_parts(prune: str) -> tuple[str, ...]:
+    return {"both": ("encoder", "decoder"), "static": ("encoder",), "none": ()}.get(prune, (prune,))
 
 
 def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
@@ -138,13 +174,14 @@ def _check_finetune(finetune: Mapping[str, Any], prune: str, prune_conf: Mapping
         raise ValueError(f"{where}: unknown s2t_train keys {', '.join(unknown)}")
     if prune_conf and prune == "none":
         raise ValueError(f"{where} has prune_conf but prune: none")
-    keys = gating_keys()
+    keys = _keys_of(prune)
     allowed = sorted(set().union(*keys.values()))
     bad = [k for k in prune_conf if k not in allowed]
     if bad:
-        raise ValueError(f"prune_conf in {where}: unknown keys {', '.join(bad)}; valid: {', '.join(allowed)}")
+        raise ValueError(f"prune_conf in {where}: unknown keys {', '.join(bad)}; valid for prune: {prune}: "
+                         f"{', '.join(allowed)}")
     for part in ("encoder", "decoder", "model"):
-        if prune in (part, "both") or (part == "model" and prune != "none"):
+        if part in _pruned_parts(prune) or (part == "model" and prune != "none"):
             continue
         stray = [k for k in finetune.get(f"{part}_conf") or {} if k in keys[part]]
         if stray:
@@ -155,7 +192,7 @@ def _check_finetune(finetune: Mapping[str, Any], prune: str, prune_conf: Mapping
 
 def _swap(config: Dict[str, Any], part: str, stock: str, name: str, conf: Mapping[str, Any], prune: str) -> None:
     """Replace ``config[part]`` (which must be ``stock``) by ``name``, adding ``conf``."""
-    if config.get(part, "espnet" if part == "model" else None) != stock:
+    if config.get(part, "espnet" if part == "model" else None) not in (stock, *ALSO_ACCEPTED.get(part, ())):
         raise ValueError(
             f"prune: {prune} needs a pretrained {part}: {stock}, but the pretrained config has {part}: "
             f"{config.get(part)!r}"
@@ -165,23 +202,38 @@ def _swap(config: Dict[str, Any], part: str, stock: str, name: str, conf: Mappin
 
 
 def merge_finetune_config(
-    pretrained: Mapping[str, Any], finetune: Mapping[str, Any], where: str = "the fine-tuning config"
+    pretrained: Mapping[str, Any], finetune: Mapping[str, Any], where: str = "the fine-tuning config",
+    model_file: Optional[PathLike] = None,
 ) -> Dict[str, Any]:
     """The s2t_train config: ``pretrained``'s network, ``finetune``'s training and pruning.
 
-    ``where`` names the fine-tuning YAML in error messages.
+    ``where`` names the fine-tuning YAML in error messages; ``model_file`` (the pretrained
+    weights) is the teacher of ``prune: static``.
     """
     finetune = dict(finetune)
     prune = finetune.pop("prune", "none")
     prune_conf = dict(finetune.pop("prune_conf", None) or {})
     _check_finetune(finetune, prune, prune_conf, where)
-    keys = gating_keys()
+    keys = _keys_of(prune)
     config = {k: copy.deepcopy(pretrained[k]) for k in INHERITED_KEYS if k in pretrained}
+
+    def conf_of(part: str) -> Dict[str, Any]:
+        return {k: v for k, v in prune_conf.items() if k in keys[part]}
+
+    if prune == "static":
+        if model_file is None:
+            raise ValueError("prune: static needs the pretrained model file (the distillation teacher)")
+        if config.get("encoder") != "e_branchformer":
+            raise ValueError(f"prune: static in {where} needs a pretrained encoder: e_branchformer, "
+                             f"but the pretrained config has encoder: {config.get('encoder')!r}")
+        _swap(config, "encoder", "e_branchformer", PRUNABLE_ENCODER_NAME, conf_of("encoder"), prune)
+        _swap(config, "model", "espnet", DISTILL_MODEL_NAME, {**conf_of("model"), "teacher_init": str(model_file)}, prune)
+        return deep_merge(config, finetune)
     for part, stock, name in PARTS:
-        if prune in (part, "both"):
-            _swap(config, part, stock, name, {k: v for k, v in prune_conf.items() if k in keys[part]}, prune)
+        if part in _pruned_parts(prune):
+            _swap(config, part, stock, name, conf_of(part), prune)
     if prune != "none":
-        _swap(config, "model", "espnet", MODEL_NAME, {k: v for k, v in prune_conf.items() if k in keys["model"]}, prune)
+        _swap(config, "model", "espnet", MODEL_NAME, conf_of("model"), prune)
     return deep_merge(config, finetune)
 
 
@@ -197,7 +249,7 @@ class WeightCheck:
 
 def verify_weights(config_file: PathLike, zoo: ModelZooDir) -> WeightCheck:
     """Build the model from ``config_file`` as s2t_train does and load ``zoo``'s weights
-    strictly (only gate-predictor keys may be absent). Raises naming any mismatch."""
+    strictly (only the keys pruning adds may be absent). Raises naming any mismatch."""
     from espnet_dynprune.nets.checkpoint import load_pretrained
     from espnet_dynprune.registration import register_s2t
 
@@ -235,7 +287,7 @@ def finetune_config(
     finetune = yaml.safe_load(s2t_config.read_text(encoding="utf-8")) or {}
     if not isinstance(finetune, dict):
         raise ValueError(f"{s2t_config} is not a YAML mapping")
-    merged = merge_finetune_config(zoo.load_config(), finetune, where=str(s2t_config))
+    merged = merge_finetune_config(zoo.load_config(), finetune, where=str(s2t_config), model_file=zoo.model_file)
     output.parent.mkdir(parents=True, exist_ok=True)
     header = (
         f"# Generated by espnet_dynprune.zoo.finetune_config from\n#   pretrained: {zoo.config}\n"
@@ -249,7 +301,7 @@ def finetune_config(
         if check_weights:
             report = verify_weights(pending, zoo)
             logging.info(
-                "%s loads %s strictly: %d parameters, %d pretrained, %d new (%d gate-predictor tensors)",
+                "%s loads %s strictly: %d parameters, %d pretrained, %d new (%d tensors pruning adds)",
                 output, zoo.model_file, report.total, report.pretrained, report.new, len(report.new_keys),
             )
     except BaseException:

@@ -20,8 +20,8 @@ def test_training_samples_are_in_0_1_with_exact_zeros_and_ones():
 def test_expected_l0_is_the_probability_of_a_non_zero_sample():
     torch.manual_seed(0)
     mask = HardConcrete(8).train()
+    mask.set_log_alpha(torch.linspace(-4.0, 4.0, 8))
     with torch.no_grad():
-        mask.log_alpha.copy_(torch.linspace(-4.0, 4.0, 8))
         samples = torch.stack([mask() for _ in range(20000)])
     empirical = (samples > 0).float().mean(0)
     assert torch.allclose(empirical, mask.keep_probability().detach(), atol=0.015)
@@ -36,8 +36,7 @@ def test_initial_keep_probability_is_init_keep():
 
 def test_eval_mask_is_deterministic_and_keeps_the_expected_number_of_units():
     mask = HardConcrete(10).eval()
-    with torch.no_grad():
-        mask.log_alpha.copy_(torch.tensor([5.0, -5.0, 4.0, -6.0, 3.0, 2.0, -4.0, 6.0, 0.5, -3.0]))
+    mask.set_log_alpha(torch.tensor([5.0, -5.0, 4.0, -6.0, 3.0, 2.0, -4.0, 6.0, 0.5, -3.0]))
     kept = round(mask.expected_l0().item())
     first = mask()
     assert torch.equal(first, mask()) and int((first > 0).sum()) == kept
@@ -52,12 +51,11 @@ def test_straight_through_keeps_a_saturated_whole_module_mask_learning():
     for straight_through in (False, True):
         torch.manual_seed(0)
         mask = HardConcrete(1, straight_through=straight_through).train()
-        with torch.no_grad():
-            mask.log_alpha.fill_(8.0)  # sample ~ r = 1.1, clamped to exactly 1
+        mask.set_log_alpha(8.0)  # sample ~ r = 1.1, clamped to exactly 1
         z = mask()
         assert z.item() == 1.0  # same forward value either way
         (z * 3.0).sum().backward()  # e.g. the loss would rather prune the module
-        grads[straight_through] = mask.log_alpha.grad.abs().item()
+        grads[straight_through] = mask.scaled_log_alpha.grad.abs().item()
     assert grads[False] == 0.0 and grads[True] > 0.0
 
 
@@ -66,6 +64,7 @@ def test_straight_through_keeps_a_saturated_whole_module_mask_learning():
     ({"num_units": 3, "init_keep": 1.0}, "init_keep"),
     ({"num_units": 3, "temperature": 0.0}, "temperature"),
     ({"num_units": 3, "stretch": (0.0, 1.1)}, "stretch"),
+    ({"num_units": 3, "lr_scale": 0.0}, "lr_scale"),
 ])  # fmt: skip
 def test_bad_settings_name_the_setting(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -74,7 +73,20 @@ def test_bad_settings_name_the_setting(kwargs, match):
 
 def test_closed_form_matches_the_l0_papers():
     mask = HardConcrete(1)
-    with torch.no_grad():
-        mask.log_alpha.fill_(0.0)
+    mask.set_log_alpha(0.0)
     expected = 1.0 / (1.0 + math.exp((2.0 / 3.0) * math.log(0.1 / 1.1)))
     assert mask.keep_probability().item() == pytest.approx(expected)
+
+
+def test_lr_scale_makes_log_alpha_move_that_much_faster_under_adam():
+    moved = {}
+    for scale in (1.0, 100.0):
+        mask = HardConcrete(4, lr_scale=scale).train()
+        start = mask.log_alpha.detach().clone()
+        optimiser = torch.optim.Adam(mask.parameters(), lr=1e-3)
+        for _ in range(5):
+            optimiser.zero_grad()
+            mask.expected_l0().backward()
+            optimiser.step()
+        moved[scale] = (start - mask.log_alpha.detach()).mean().item()
+    assert moved[100.0] == pytest.approx(100.0 * moved[1.0], rel=1e-2)

@@ -47,10 +47,25 @@ def test_overshoot_is_reported(caplog):
     with caplog.at_level(logging.WARNING):
         assert not term.check_overshoot(0.52, step=100)
         assert term.check_overshoot(0.40, step=50)  # the warmed-up target is 0.25 there
+        assert term.check_overshoot(0.41, step=51)
     assert "sparsity 0.400 overshoots the target 0.250 at update 50" in caplog.text
+    assert caplog.text.count("overshoots") == 1  # one warning per episode, not one per step
 
 
 @pytest.mark.parametrize("kwargs,match", [({"target": 1.0}, "target must be in"), ({"target": 0.5, "warmup_steps": -1}, "warmup_steps")])
 def test_bad_settings_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LagrangianSparsity(**kwargs)
+
+
+def test_the_warm_up_clock_counts_optimiser_updates_and_is_saved():
+    term = LagrangianSparsity(0.5, warmup_steps=4)
+    optimiser = torch.optim.Adam(term.parameters(), lr=0.1)
+    for _ in range(3):
+        term(torch.tensor(0.1), term.step).backward()  # two forward passes per update (accum_grad 2)
+        term(torch.tensor(0.1), term.step).backward()
+        optimiser.step()
+    assert term.step == 3 and term.target_at(term.step) == pytest.approx(0.375)
+    restored = LagrangianSparsity(0.5, warmup_steps=4)
+    restored.load_state_dict(term.state_dict())
+    assert restored.step == 3

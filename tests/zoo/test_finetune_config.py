@@ -57,11 +57,11 @@ def test_prune_one_part_keeps_the_other_stock(packed: Path) -> None:
 @pytest.mark.parametrize(
     "finetune, message",
     [
-        ({"prune": "all"}, "prune: 'all'.*not one of encoder, decoder, both, none"),
+        ({"prune": "all"}, "prune: 'all'.*not one of encoder, decoder, both, static, none"),
         ({"prune": "decoder", "encoder_conf": {"sparsity_target": 0.5}}, "encoder_conf .* sets sparsity_target"),
         ({"prune": "none", "prune_conf": {"sparsity_target": 0.5}}, "prune_conf but prune: none"),
         ({"prune": "none", "model_conf": {"sparsity_loss_weight": 1.0}}, "keeps the stock model"),
-        ({"prune": "both", "prune_conf": {"sparsity": 0.5}}, "prune_conf .* unknown keys sparsity; valid: .*target"),
+        ({"prune": "both", "prune_conf": {"sparsity": 0.5}}, "prune_conf .* unknown keys sparsity; valid for prune: both: .*target"),
         ({"encoder": "conformer"}, "sets encoder, which must come from the pretrained model"),
         ({"max_epochs": 3}, "unknown s2t_train keys max_epochs"),
     ],

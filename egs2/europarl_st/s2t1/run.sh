@@ -8,7 +8,11 @@
 # makes the stand-in): stage 5 then trains a BPE model and stage 11 starts from random weights.
 #   1    data prep (local/data.sh)            2    (speed perturbation: not used)
 #   3    audio: decode, cut, 16 kHz mono      4    drop train/dev utterances > 30 s or < 0.1 s
-#   5    token list (the pretrained model's)  10   config, length check, shape (and feature) stats
+#   5    token list (the pretrained model's)
+#   6-8  static structured pruning, only with --static_prune_config (the recipe has no LM stages):
+#        6 config, length check, shape stats   7 distillation-pruning (s2t_train, model: distill_prune)
+#        8 export into a smaller model-zoo dir, which stages 10-13 then fine-tune, decode and score
+#   10   config, length check, shape (and feature) stats
 #   11   fine-tuning with pruning              12   decoding (per test set x language x task)
 #   13   scoring (WER, BLEU, chrF), GFLOPs, results table
 set -euo pipefail
@@ -35,6 +39,8 @@ nbpe=300                        # BPE pieces of the token list trained with --pr
 s2t_config=conf/finetune_dynprune.yaml
 s2t_exp=""                      # default: exp/s2t_<basename of s2t_config>
 s2t_args=""                     # extra arguments for espnet2.bin.s2t_train
+static_prune_config=""          # e.g. conf/static_prune_0.7.yaml: stages 6-8, then 10-13 on the exported model
+static_exp=""                   # default: exp/static_<basename of static_prune_config>
 # Decoding
 inference_config=conf/decode_beam5.yaml
 inference_tag=""                # decode dir prefix (default: basename of inference_config)
@@ -55,6 +61,14 @@ run_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
 inference_tag="decode_${inference_tag#decode_}"   # results_table reads EXP/decode_*/
 stats_dir="${s2t_exp}_stats"
 token_dir="${data_dir}/token_list"
+finetune_from="${pretrained_model}"     # what stages 10-11 start from: the exported model with stages 6-8
+if [ -n "${static_prune_config}" ]; then
+    if [ "${pretrained_model}" = none ]; then
+        log "--static_prune_config prunes a pretrained model: give --pretrained_model"; exit 1
+    fi
+    [ -n "${static_exp}" ] || static_exp="exp/static_$(basename "${static_prune_config}" .yaml)"
+    finetune_from="${static_exp}/zoo"
+fi
 if [ "${pretrained_model}" = none ]; then
     # From scratch: --s2t_config is the whole config; tokens and statistics are this run's own.
     train_config="${s2t_config}"
@@ -114,45 +128,72 @@ if run_stage 5; then
     fi
 fi
 
+# collect_stats CONFIG STATS_DIR: shape statistics (from scratch: also the feature statistics).
+collect_stats() {
+    local data_args
+    data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
+    # shellcheck disable=SC2086
+    python -m espnet2.bin.s2t_train --collect_stats true --config "$1" "${model_args[@]}" \
+        --use_preprocessor true --ngpu 0 --num_workers "${nj}" ${data_args} \
+        --train_shape_file "${dumpdir}/raw/train/wav.scp" --valid_shape_file "${dumpdir}/raw/dev/wav.scp" \
+        --output_dir "$2"
+}
+# train CONFIG STATS_DIR EXP_DIR [s2t_train arguments...]: resumable ESPnet training (DDP with --ngpu > 1).
+train() {
+    local config=$1 stats=$2 exp=$3 data_args
+    shift 3
+    data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
+    # shellcheck disable=SC2086
+    OMP_NUM_THREADS="${train_threads}" python -m espnet2.bin.launch --cmd "${cuda_cmd}" \
+        --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes 1 \
+        --init_file_prefix "${exp}/.dist_init_" --multiprocessing_distributed true -- \
+        python -m espnet2.bin.s2t_train --config "${config}" --use_preprocessor true "$@" \
+        ${data_args} \
+        --train_shape_file "${stats}/train/speech_shape" --valid_shape_file "${stats}/valid/speech_shape" \
+        --resume true --output_dir "${exp}" ${s2t_args}
+}
+if [ -n "${static_prune_config}" ] && run_stage 6; then
+    log "Stage 6: distillation-pruning config (${static_prune_config} on ${pretrained_model}), length check and shape stats"
+    python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${pretrained_model}" \
+        --s2t_config "${static_prune_config}" --output "${static_exp}/prune_config.yaml" --check_weights true \
+        --check_lengths_of "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
+    collect_stats "${static_exp}/prune_config.yaml" "${static_exp}_stats"
+fi
+if [ -n "${static_prune_config}" ] && run_stage 7; then
+    model_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" --print model_file)
+    log "Stage 7: distillation-pruning ${pretrained_model} -> ${static_exp} (teacher: ${model_file}; resumable)"
+    train "${static_exp}/prune_config.yaml" "${static_exp}_stats" "${static_exp}" --init_param "${model_file}"
+fi
+if [ -n "${static_prune_config}" ] && run_stage 8; then
+    log "Stage 8: export the last epoch's masks of ${static_exp} -> ${finetune_from} (a smaller model)"
+    rm -rf "${finetune_from}"  # derived from the training run only: rebuilt, never stale
+    python -m espnet_dynprune.bin.export_pruned --s2t_train_config "${static_exp}/config.yaml" \
+        --s2t_model_file "${static_exp}/latest.pth" --output_dir "${finetune_from}"
+fi
 if run_stage 10; then
     if [ "${pretrained_model}" = none ]; then
         log "Stage 10: ${train_config} from scratch: length check and feature/shape stats"
         python -m espnet_dynprune.zoo.check_lengths --config "${train_config}" \
             --data_dirs "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     else
-        log "Stage 10: fine-tuning config (${s2t_config} on ${pretrained_model}), length check and shape stats"
+        log "Stage 10: fine-tuning config (${s2t_config} on ${finetune_from}), length check and shape stats"
         # Written only once its weights load and every utterance fits its speech_length.
-        python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${pretrained_model}" \
+        python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${finetune_from}" \
             --s2t_config "${s2t_config}" --output "${train_config}" --check_weights true \
             --check_lengths_of "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     fi
-    data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
     # Fine-tuning uses only the shape files: normalisation keeps the pretrained feats_stats.npz.
-    # shellcheck disable=SC2086
-    python -m espnet2.bin.s2t_train --collect_stats true --config "${train_config}" "${model_args[@]}" \
-        --use_preprocessor true --ngpu 0 --num_workers "${nj}" ${data_args} \
-        --train_shape_file "${dumpdir}/raw/train/wav.scp" --valid_shape_file "${dumpdir}/raw/dev/wav.scp" \
-        --output_dir "${stats_dir}"
+    collect_stats "${train_config}" "${stats_dir}"
 fi
-
 if run_stage 11; then
     if [ "${pretrained_model}" != none ]; then
         # Its own statement, so that a failed lookup stops the recipe (set -e) before training.
-        model_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" --print model_file)
+        model_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${finetune_from}" --print model_file)
         train_args=(--init_param "${model_file}")
     fi
     log "Stage 11: training ${train_config} -> ${s2t_exp} (ngpu=${ngpu}, resumable)"
-    data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
-    # shellcheck disable=SC2086
-    OMP_NUM_THREADS="${train_threads}" python -m espnet2.bin.launch --cmd "${cuda_cmd}" \
-        --log "${s2t_exp}/train.log" --ngpu "${ngpu}" --num_nodes 1 \
-        --init_file_prefix "${s2t_exp}/.dist_init_" --multiprocessing_distributed true -- \
-        python -m espnet2.bin.s2t_train --config "${train_config}" --use_preprocessor true "${train_args[@]}" \
-        ${data_args} \
-        --train_shape_file "${stats_dir}/train/speech_shape" --valid_shape_file "${stats_dir}/valid/speech_shape" \
-        --resume true --output_dir "${s2t_exp}" ${s2t_args}
+    train "${train_config}" "${stats_dir}" "${s2t_exp}" "${train_args[@]}"
 fi
-
 # decode_one MODEL_CONFIG MODEL_FILE DECODE_ROOT GATES: every test set, resumable. Job J of the
 # nj-job array decodes shard J of every set (ESPnet and the model load once per job).
 # Language and task come from each test set's text (one language x task per set).
@@ -181,16 +222,26 @@ if run_stage 12; then
         decode_one exp/pretrained/config.yaml "${pretrained_file}" \
             "exp/pretrained/${inference_tag}_gates_on" on
     fi
+    if [ -n "${static_prune_config}" ]; then
+        log "Stage 12: decoding the exported model ${finetune_from} (statically pruned, before fine-tuning)"
+        static_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${finetune_from}" \
+            --write_config "${static_exp}/zoo_config.yaml" --print model_file)
+        decode_one "${static_exp}/zoo_config.yaml" "${static_file}" "${static_exp}/${inference_tag}_gates_on" on
+    fi
 fi
 
 if run_stage 13; then
     log "Stage 13: scoring, GFLOPs and results tables"
     # Every decoded test set gets result.json and flops.json (task, language and references from
     # its decode_summary.json); one process, each model loaded once.
+    exp_dirs=("${s2t_exp}" exp/pretrained ${static_exp:+"${static_exp}"})
+    decode_roots=()
+    for exp in "${exp_dirs[@]}"; do
+        decode_roots+=("${exp}/${inference_tag}"_gates_*)
+    done
     # shellcheck disable=SC2086
     python -m espnet_dynprune.analysis.score_decodes ${test_sets:+--test_sets ${test_sets}} \
-        --decode_roots "${s2t_exp}/${inference_tag}"_gates_* exp/pretrained/"${inference_tag}"_gates_*
-    python -m espnet_dynprune.analysis.results_table --exp_dirs "${s2t_exp}" exp/pretrained \
-        --output_dir exp/results
+        --decode_roots "${decode_roots[@]}"
+    python -m espnet_dynprune.analysis.results_table --exp_dirs "${exp_dirs[@]}" --output_dir exp/results
 fi
 log "Finished stages ${stage}-${stop_stage}"

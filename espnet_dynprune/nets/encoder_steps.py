@@ -1,0 +1,37 @@
+"""Steps of ESPnet's E-Branchformer forward pass that encoders running their own layer loop share.
+
+The dynamically gated and the statically masked encoders replace ESPnet's loop over layers but
+must keep its input layer (with ESPnet's "too short" error) and its gradient checkpointing
+(``gradient_checkpoint_layers``: 0 = the input layer, i = layer i).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.utils.checkpoint
+from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError, check_short_utt
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+
+
+def checkpointed(encoder: EBranchformerEncoder, index: int, fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)``, recomputed in backward when ``index`` is a checkpointed layer."""
+    if index in encoder.gradient_checkpoint_layers and torch.is_grad_enabled():
+        return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False, **kwargs)
+    return fn(*args, **kwargs)
+
+
+def embed(encoder: EBranchformerEncoder, xs_pad: torch.Tensor, masks: torch.Tensor):
+    """The input layer: ``(xs, masks)``, ``xs`` a tensor or ``(x, pos_emb)``."""
+    too_short, limit = check_short_utt(encoder.embed, xs_pad.size(1))
+    if too_short:
+        raise TooShortUttError(
+            f"input of {xs_pad.size(1)} frames is too short for "
+            f"{type(encoder.embed).__name__} (it needs at least {limit} frames)",
+            xs_pad.size(1),
+            limit,
+        )
+    if isinstance(encoder.embed, (torch.nn.Sequential, torch.nn.Linear)):
+        return encoder.embed(xs_pad), masks
+    return encoder.embed(xs_pad, masks)

@@ -1,0 +1,153 @@
+"""The hard-concrete masks of one E-Branchformer layer, and what they leave of its parameters.
+
+Mask groups (``encoder_conf: prune_groups``), after Peng et al. (arXiv 2306.01385):
+
+- ``attn_qk`` / ``attn_vo``: per head, each query/key dimension and each value/output
+  dimension, as two separate groups (finer than whole heads);
+- ``ffn_units``: the intermediate units of FFN1 (macaron) and FFN2;
+- ``cgmlp_channels``: the CSGU channels, each a value channel paired with its gate channel
+  (the CSGU multiplies the two halves channel by channel, so they go together);
+- ``attn``, ``ffn``, ``cgmlp``: whole modules (straight-through, so they keep learning).
+
+A module whose every unit is removed is removed whole, its biases included, in training as in
+export, so the masked model and the exported one compute the same function.
+
+Each layer knows its own size: :func:`layer_params` counts the prunable parameters of a layer
+with given kept units, for floats (the expected count, differentiable, from each mask's expected
+L0) as for integers (the realised count of the inference masks, which is exactly what the
+exported layer holds). The final norm of a layer is not prunable and not counted.
+"""
+
+from __future__ import annotations
+
+from typing import Collection, Optional, Union
+
+import torch
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
+
+from espnet_dynprune.gating.hard_concrete import HardConcrete
+from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes
+
+GROUPS = ("attn_qk", "attn_vo", "attn", "ffn_units", "ffn", "cgmlp_channels", "cgmlp")
+Number = Union[int, float, torch.Tensor]
+
+
+def check_groups(groups: Collection[str]) -> None:
+    unknown = sorted(set(groups) - set(GROUPS))
+    if unknown:
+        raise ValueError(f"encoder_conf prune_groups has unknown mask groups {unknown}; valid: {list(GROUPS)}")
+
+
+def layer_params(
+    d: int, cgmlp_kernel: int, merge_kernel: int, *, ffn1: tuple[Number, Number], attn: tuple[Number, Number, Number],
+    cgmlp: tuple[Number, Number], ffn2: tuple[Number, Number],
+) -> Number:
+    """Prunable parameters of a layer. Each module is ``(kept units..., alive)``: ``ffn1``/``ffn2``
+    ``(units, alive)``, ``attn`` ``(qk dims, vo dims, alive)``, ``cgmlp`` ``(channel pairs, alive)``;
+    ``alive`` is 0/1, or the probability that the module is kept."""
+
+    def ffn(units: Number) -> Number:  # norm, w_1, w_2
+        return 2 * d + units * (d + 1) + units * d + d
+
+    qk, vo, attn_alive = attn
+    channels, cgmlp_alive = cgmlp
+    attention = 2 * d + 2 * qk * (d + 1) + vo * (d + 1) + vo * d + d  # norm, q, k, v, out
+    gating = 2 * d + 2 * channels * (d + 1) + 2 * channels + channels * (cgmlp_kernel + 1) + channels * d + d
+    branches = attn_alive + cgmlp_alive
+    merge = branches * d * (merge_kernel + 1) + branches * d * d + d  # depthwise conv, projection
+    return ffn1[1] * ffn(ffn1[0]) + attn_alive * attention + cgmlp_alive * gating + merge + ffn2[1] * ffn(ffn2[0])
+
+
+class LayerMasks(torch.nn.Module):
+    """Masks over one stock ``EBranchformerEncoderLayer`` (which it does not own).
+
+    Args:
+        layer: the layer whose units are masked (read for its shapes only).
+        groups: which mask groups to learn (see the module docstring).
+        init_keep: initial keep probability of every unit.
+        straight_through: whole-module masks pass their gradient straight through the clamp.
+        lr_scale: how much faster than the weights the masks learn (see ``HardConcrete``).
+    """
+
+    def __init__(
+        self, layer: EBranchformerEncoderLayer, groups: Collection[str], init_keep: float,
+        straight_through: bool, lr_scale: float,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        check_groups(groups)
+        self.d = layer.size
+        self.heads, self.head_dim = layer.attn.h, layer.attn.d_k
+        self.cgmlp_kernel = layer.cgmlp.csgu.conv.kernel_size[0]
+        self.merge_kernel = layer.depthwise_conv_fusion.kernel_size[0]
+        self.units = {"attn_qk": self.heads * self.head_dim, "attn_vo": self.heads * self.head_dim,
+                      "cgmlp_channels": layer.cgmlp.channel_proj2.in_features}
+        self.modules_present = ["attn", "cgmlp"]
+        for name, ffn in (("ffn1", layer.feed_forward_macaron), ("ffn2", layer.feed_forward)):
+            if ffn is not None:
+                self.units[f"{name}_units"] = ffn.w_1.out_features
+                self.modules_present.append(name)
+        self.masks = torch.nn.ModuleDict()
+        for name, count in self.units.items():
+            if ("ffn_units" if name.startswith("ffn") else name) in groups:
+                self.masks[name] = HardConcrete(count, init_keep, lr_scale=lr_scale)
+        for name in self.modules_present:
+            if (name[:3] if name.startswith("ffn") else name) in groups:
+                self.masks[name] = HardConcrete(1, init_keep, straight_through=straight_through, lr_scale=lr_scale)
+
+    def values(self) -> dict[str, Optional[torch.Tensor]]:
+        """Mask values by name (sampled in training, deterministic in eval); None = not masked."""
+        return {name: (self.masks[name]() if name in self.masks else None)
+                for name in (*self.units, *self.modules_present)}
+
+    def _count(self, units: dict[str, Number], alive: dict[str, Number]) -> Number:
+        def module(name: str, *sizes: str) -> tuple[Number, ...]:
+            if name not in alive:
+                return (*(0 for _ in sizes), 0)
+            return (*(units[s] for s in sizes), alive[name])
+
+        return layer_params(
+            self.d, self.cgmlp_kernel, self.merge_kernel, ffn1=module("ffn1", "ffn1_units"),
+            attn=module("attn", "attn_qk", "attn_vo"), cgmlp=module("cgmlp", "cgmlp_channels"),
+            ffn2=module("ffn2", "ffn2_units"),
+        )
+
+    def dense_params(self) -> int:
+        return int(self._count(dict(self.units), {name: 1 for name in self.modules_present}))
+
+    def expected_params(self) -> torch.Tensor:
+        """Expected prunable parameters under the masks' distribution (differentiable)."""
+        units = {n: (self.masks[n].expected_l0() if n in self.masks else c) for n, c in self.units.items()}
+        alive = {n: (self.masks[n].keep_probability()[0] if n in self.masks else 1.0) for n in self.modules_present}
+        return torch.as_tensor(self._count(units, alive), dtype=torch.get_default_dtype())
+
+    @torch.no_grad()
+    def sizes(self) -> LayerSizes:
+        """What the inference masks keep: the exported layer's sizes."""
+        keep = {name: (mask.eval_mask() > 0) for name, mask in self.masks.items()}
+
+        def kept(name: str) -> torch.Tensor:
+            return keep.get(name, torch.ones(self.units[name], dtype=torch.bool))
+
+        def module_kept(name: str) -> bool:
+            return name in self.modules_present and bool(keep.get(name, torch.ones(1, dtype=torch.bool)).all())
+
+        qk = kept("attn_qk").view(self.heads, self.head_dim).sum(1).tolist()
+        vo = kept("attn_vo").view(self.heads, self.head_dim).sum(1).tolist()
+        heads = [h for h in range(self.heads) if vo[h] > 0] if module_kept("attn") else []
+
+        def units_of(module: str) -> int:
+            return int(kept(f"{module}_units").sum()) if module_kept(module) else 0
+
+        return LayerSizes(
+            ffn1_units=units_of("ffn1"), attn_qk=[int(qk[h]) for h in heads], attn_vo=[int(vo[h]) for h in heads],
+            cgmlp_channels=int(kept("cgmlp_channels").sum()) if module_kept("cgmlp") else 0,
+            ffn2_units=units_of("ffn2"),
+        )
+
+    def sizes_params(self, sizes: LayerSizes) -> int:
+        """Prunable parameters of a layer of ``sizes`` (the realised count)."""
+        units = {"ffn1_units": sizes.ffn1_units, "ffn2_units": sizes.ffn2_units, "attn_qk": sum(sizes.attn_qk),
+                 "attn_vo": sum(sizes.attn_vo), "cgmlp_channels": sizes.cgmlp_channels}
+        alive = {"ffn1": int(sizes.ffn1_units > 0), "ffn2": int(sizes.ffn2_units > 0),
+                 "attn": int(sizes.has_attention), "cgmlp": int(sizes.cgmlp_channels > 0)}
+        return int(self._count(units, {n: a for n, a in alive.items() if n in self.modules_present}))

@@ -1,0 +1,103 @@
+"""A stock ``EBranchformerEncoderLayer`` run under static-pruning mask values.
+
+The layer object (and so its state-dict keys) is ESPnet's own, so ``--init_param`` loads the
+unpruned model as is; this function takes over the order of calls to put the masks in:
+
+- FFN: the intermediate units after the activation; the whole-FFN mask on its output.
+- attention: the query/key mask on the queries (a masked dimension then adds nothing to any
+  score), the value/output mask on the values, the whole-MHA mask on the output.
+- cgMLP: one mask value per CSGU channel pair on the gated product; the gate half's LayerNorm
+  normalises over the channels kept only, as the exported (smaller) layer's will.
+- a module with no unit left outputs exactly 0 (its biases too), as if removed.
+
+Only ``attention_layer_type: selfattn`` with absolute positions is supported.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from espnet.nets.pytorch_backend.transformer.layer_norm import LayerNorm
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
+
+Values = dict[str, Optional[torch.Tensor]]
+
+
+def _module_scale(values: Values, module: str, *unit_groups: str) -> Optional[torch.Tensor]:
+    """Whole-module mask times "some unit is left" (0 when every unit is masked), or None."""
+    scale = values.get(module)
+    for group in unit_groups:
+        if values.get(group) is not None:
+            alive = (values[group] > 0).any().to(values[group].dtype)
+            scale = alive if scale is None else scale * alive
+    return scale
+
+
+def _scaled(x: torch.Tensor, scale: Optional[torch.Tensor]) -> torch.Tensor:
+    return x if scale is None else x * scale
+
+
+def _feed_forward(layer, norm, ffn, x: torch.Tensor, units: Optional[torch.Tensor], scale) -> torch.Tensor:
+    h = ffn.activation(ffn.w_1(norm(x)))
+    if units is not None:
+        h = h * units
+    out = ffn.w_2(ffn.dropout(h))
+    return x + layer.ff_scale * layer.dropout(_scaled(out, scale))
+
+
+def _attention(layer, h: torch.Tensor, mask: torch.Tensor, values: Values) -> torch.Tensor:
+    attn = layer.attn
+    batch = h.size(0)
+
+    def heads(x: torch.Tensor, units: Optional[torch.Tensor]) -> torch.Tensor:
+        x = x.view(batch, -1, attn.h, attn.d_k)
+        if units is not None:
+            x = x * units.view(attn.h, attn.d_k)
+        return x.transpose(1, 2)
+
+    q = heads(attn.linear_q(h), values["attn_qk"])
+    k = heads(attn.linear_k(h), None)
+    v = heads(attn.linear_v(h), values["attn_vo"])
+    scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(attn.d_k)
+    return attn.forward_attention(v, scores, mask)
+
+
+def kept_channel_norm(norm: LayerNorm, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``norm`` over the channels where ``keep`` is True only (the others come out 0)."""
+    weight = keep.to(x.dtype)
+    count = weight.sum().clamp(min=1.0)
+    mean = (x * weight).sum(-1, keepdim=True) / count
+    centred = (x - mean) * weight
+    var = (centred * centred).sum(-1, keepdim=True) / count
+    return (centred / torch.sqrt(var + norm.eps) * norm.weight + norm.bias) * weight
+
+
+def _cgmlp(layer, h: torch.Tensor, channels: Optional[torch.Tensor]) -> torch.Tensor:
+    cgmlp, csgu = layer.cgmlp, layer.cgmlp.csgu
+    value, gate = cgmlp.channel_proj1(h).chunk(2, dim=-1)
+    gate = csgu.norm(gate) if channels is None else kept_channel_norm(csgu.norm, gate, channels > 0)
+    gate = csgu.act(csgu.conv(gate.transpose(1, 2)).transpose(1, 2))
+    out = value * gate
+    if channels is not None:
+        out = out * channels
+    return cgmlp.channel_proj2(csgu.dropout(out))
+
+
+def masked_layer_forward(layer: EBranchformerEncoderLayer, x: torch.Tensor, mask: torch.Tensor, values: Values) -> torch.Tensor:
+    """One layer under mask ``values`` (:meth:`LayerMasks.values`); (B, T, D) -> (B, T, D)."""
+    if layer.feed_forward_macaron is not None:
+        x = _feed_forward(layer, layer.norm_ff_macaron, layer.feed_forward_macaron, x, values.get("ffn1_units"),
+                          _module_scale(values, "ffn1", "ffn1_units"))
+    h = layer.norm_mha(x)
+    x1 = _scaled(_attention(layer, h, mask, values), _module_scale(values, "attn", "attn_vo"))
+    x2 = _scaled(_cgmlp(layer, layer.norm_mlp(x), values["cgmlp_channels"]),
+                 _module_scale(values, "cgmlp", "cgmlp_channels"))
+    both = torch.cat([layer.dropout(x1), layer.dropout(x2)], dim=-1)
+    fused = layer.depthwise_conv_fusion(both.transpose(1, 2)).transpose(1, 2)
+    x = x + layer.dropout(layer.merge_proj(both + fused))
+    if layer.feed_forward is not None:
+        x = _feed_forward(layer, layer.norm_ff, layer.feed_forward, x, values.get("ffn2_units"),
+                          _module_scale(values, "ffn2", "ffn2_units"))
+    return layer.norm_final(x)

@@ -1,0 +1,119 @@
+"""LayerSizes' checked YAML form, and PrunedEBranchformerLayer's removed modules, merge and macaron scale."""
+
+import re
+
+import pytest
+import torch
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+
+from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes, PrunedEBranchformerLayer
+
+WHERE = "encoder_conf layer_sizes[3]"
+D = 32
+
+
+@pytest.mark.parametrize(
+    "entry, names",
+    [
+        ({"ffn_units": 3}, ["unknown keys ['ffn_units']"]),
+        ({"ffn1_units": 4, "heads": [1]}, ["unknown keys ['heads']"]),
+        ({"ffn1_units": -1}, [".ffn1_units", "-1"]),
+        ({"ffn2_units": 2.5}, [".ffn2_units", "2.5"]),
+        ({"cgmlp_channels": True}, [".cgmlp_channels", "True"]),
+        ({"cgmlp_channels": "8"}, [".cgmlp_channels"]),
+        ({"attn_qk": 8, "attn_vo": [8]}, [".attn_qk", "one per head"]),
+        ({"attn_qk": [8], "attn_vo": 8}, [".attn_vo", "one per head"]),
+        ({"attn_qk": [8], "attn_vo": [-2]}, [".attn_vo", "[-2]"]),
+        ({"attn_qk": [8, 8], "attn_vo": [8]}, ["attn_qk and attn_vo", "[8, 8] and [8]"]),
+        ({"attn_qk": [8, 3], "attn_vo": [8, 0]}, ["attn_qk and attn_vo", "at least one value dim", "[8, 0]"]),
+        ([8, 8], ["must be a mapping"]),
+    ],
+)
+def test_from_dict_errors_name_the_entry_and_the_key(entry, names):
+    with pytest.raises(ValueError) as error:
+        LayerSizes.from_dict(entry, WHERE)
+    message = str(error.value)
+    assert WHERE in message
+    for name in names:
+        assert name in message, message
+
+
+def test_from_dict_rejects_booleans_in_head_lists_as_it_does_for_counts():
+    """YAML reads ``yes``/``true`` as booleans; ``cgmlp_channels: true`` is refused, ``attn_qk: [true]``
+    must be too (it would silently keep 1 dim)."""
+    with pytest.raises(ValueError, match=re.escape(f"{WHERE}.attn_qk")):
+        LayerSizes.from_dict({"attn_qk": [True, 8], "attn_vo": [8, 8]}, WHERE)
+
+
+def test_from_dict_round_trips_as_dict():
+    entry = {"ffn1_units": 5, "attn_qk": [8, 0], "attn_vo": [1, 8], "cgmlp_channels": 3, "ffn2_units": 0}
+    sizes = LayerSizes.from_dict(entry, WHERE)
+    assert sizes.as_dict() == entry and sizes.has_attention
+    assert LayerSizes.from_dict(sizes.as_dict(), WHERE) == sizes
+    empty = LayerSizes.from_dict({}, WHERE)  # every key has a default: an entirely removed layer
+    assert empty == LayerSizes() and not empty.has_attention
+
+
+def layer(ff_scale=0.5, **sizes):
+    torch.manual_seed(0)
+    built = PrunedEBranchformerLayer(D, LayerSizes(**sizes), head_dim=8, ff_scale=ff_scale, dropout_rate=0.0,
+                                     attention_dropout_rate=0.0, cgmlp_conv_kernel=7, gate_activation="identity",
+                                     merge_conv_kernel=7, ffn_activation_type="swish").eval()
+    with torch.no_grad():
+        for p in built.parameters():
+            p.normal_(0, 0.3)  # norms and biases away from their 1/0 init
+    return built
+
+
+def features():
+    gen = torch.Generator().manual_seed(1)
+    return torch.randn(2, 9, D, generator=gen), ~make_pad_mask(torch.tensor([9, 5]))[:, None, :]
+
+
+def test_removed_modules_hold_no_parameters():
+    bare = layer(ffn2_units=16)
+    assert bare.attn is None and bare.cgmlp is None and bare.norm_mha is None and bare.norm_mlp is None
+    assert bare.feed_forward_macaron is None and not hasattr(bare, "norm_ff_macaron")
+    assert bare.depthwise_conv_fusion is None and bare.merge_proj is None and bare.merge_bias.shape == (D,)
+    assert bare.feed_forward.w_1.out_features == 16
+    assert all(not k.startswith(("attn.", "cgmlp.", "feed_forward_macaron.", "norm_ff_macaron.", "norm_mha.",
+                                  "norm_mlp.", "depthwise_conv_fusion.", "merge_proj.")) for k in bare.state_dict())
+
+
+@pytest.mark.parametrize("sizes", [dict(attn_qk=[8, 2], attn_vo=[3, 8]), dict(cgmlp_channels=5)])
+def test_one_branch_left_merges_only_that_branch(sizes):
+    one = layer(**sizes)
+    assert one.depthwise_conv_fusion.in_channels == D and one.merge_proj.in_features == D
+    assert one.merge_bias is None
+    x, mask = features()
+    with torch.no_grad():
+        (branch,) = one.branches(x, mask)
+        fused = one.depthwise_conv_fusion(branch.transpose(1, 2)).transpose(1, 2)
+        expected = one.norm_final(x + one.merge_proj(branch + fused))
+        assert torch.allclose(one(x, mask)[0], expected, atol=1e-5)
+
+
+def test_both_branches_kept_use_the_stock_merge_width():
+    both = layer(attn_qk=[8], attn_vo=[8], cgmlp_channels=4)
+    assert both.depthwise_conv_fusion.in_channels == 2 * D and both.merge_proj.in_features == 2 * D
+    assert both.cgmlp.channel_proj2.in_features == 4 and both.cgmlp.channel_proj1[0].out_features == 8
+
+
+def test_no_branch_left_adds_the_merge_bias_and_ffn2_keeps_the_macaron_scale():
+    bare = layer(ff_scale=0.5, ffn2_units=16)
+    x, mask = features()
+    with torch.no_grad():
+        h = x + bare.merge_bias
+        expected = bare.norm_final(h + 0.5 * bare.feed_forward(bare.norm_ff(h)))
+        assert torch.allclose(bare(x, mask)[0], expected, atol=1e-5)
+        empty = layer()  # nothing at all left: norm_final(x + merge_bias)
+        out, mask_out = empty(x, mask)
+        assert torch.allclose(out, empty.norm_final(x + empty.merge_bias), atol=1e-6) and mask_out is mask
+
+
+def test_tuple_input_or_cache_raise_not_implemented():
+    x, mask = features()
+    with pytest.raises(NotImplementedError, match=re.escape("absolute positions only")):
+        layer(ffn1_units=3)((x, x[:1]), mask)
+    with pytest.raises(NotImplementedError):
+        layer(ffn1_units=3)(x, mask, cache=x)
