@@ -37,7 +37,7 @@ def static_run(trained_dynprune: TrainedModel) -> Path:
     run_recipe(recipe, "./run.sh", "--stage", "6", "--stop_stage", "8", "--pretrained_model", str(STANDIN),
                "--static_prune_config", "conf/tiny_static.yaml", "--data_dir", f"{work}/data",
                "--dumpdir", f"{work}/dump", "--train_threads", "2")  # fmt: skip
-    return recipe / "exp" / "static_tiny_static"
+    return recipe / "exp" / "tiny_static"
 
 
 def _speech2text(config: Path, model_file: Path):

@@ -40,7 +40,7 @@ s2t_config=conf/finetune_dynprune.yaml
 s2t_exp=""                      # default: exp/s2t_<basename of s2t_config>
 s2t_args=""                     # extra arguments for espnet2.bin.s2t_train
 static_prune_config=""          # e.g. conf/static_prune_0.7.yaml: stages 6-8, then 10-13 on the exported model
-static_exp=""                   # default: exp/static_<basename of static_prune_config>
+static_exp=""                   # default: exp/<basename of static_prune_config>
 # Decoding
 inference_config=conf/decode_beam5.yaml
 inference_tag=""                # decode dir prefix (default: basename of inference_config)
@@ -66,7 +66,7 @@ if [ -n "${static_prune_config}" ]; then
     if [ "${pretrained_model}" = none ]; then
         log "--static_prune_config prunes a pretrained model: give --pretrained_model"; exit 1
     fi
-    [ -n "${static_exp}" ] || static_exp="exp/static_$(basename "${static_prune_config}" .yaml)"
+    [ -n "${static_exp}" ] || static_exp="exp/$(basename "${static_prune_config}" .yaml)"
     finetune_from="${static_exp}/zoo"
 fi
 if [ "${pretrained_model}" = none ]; then
