@@ -21,6 +21,11 @@ _NEW_KEY = re.compile(r"(^|\.)(gate_predictor|layer_masks)\.|^sparsity\.")  # wh
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
+def added_by_pruning(key: str) -> bool:
+    """Whether ``key`` is one that pruning adds to a stock model (absent from stock checkpoints)."""
+    return _NEW_KEY.search(key) is not None
+
+
 class CheckpointMismatchError(KeyError):
     """Missing or unexpected checkpoint keys; prints its lines (``KeyError`` would quote them)."""
 
@@ -80,7 +85,7 @@ def load_pretrained(
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as error:
         raise ValueError(f"cannot load {name}: {error}") from error
-    missing = [k for k in result.missing_keys if not _NEW_KEY.search(k)]
+    missing = [k for k in result.missing_keys if not added_by_pruning(k)]
     unexpected = list(result.unexpected_keys)
     if missing or unexpected:
         parts = [f"{name} does not match the model:"]
@@ -89,4 +94,4 @@ def load_pretrained(
         if unexpected:
             parts.append(f"unexpected keys ({len(unexpected)}):\n" + _describe(unexpected, missing))
         raise CheckpointMismatchError("\n".join(parts))
-    return [k for k in result.missing_keys if _NEW_KEY.search(k)]
+    return [k for k in result.missing_keys if added_by_pruning(k)]

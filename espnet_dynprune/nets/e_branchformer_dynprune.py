@@ -4,14 +4,16 @@ Masao Someki et al., "Context-aware Dynamic Pruning for Speech Foundation
 Models", ICLR 2025. Registered as ``encoder: e_branchformer_dynprune``; every
 ``encoder_conf`` key of ESPnet's ``e_branchformer`` keeps its meaning (layer drop,
 InterCTC and gradient checkpointing compose with the gates), and the state dict
-is ESPnet's plus ``gate_predictor.*``.
+is ESPnet's plus ``gate_predictor.*``. With ``layer_sizes`` (what static pruning's
+export writes, ``encoder: e_branchformer_pruned``) the layers are the statically
+pruned ones and only the modules each layer kept are gated: static + dynamic.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import partial
-from typing import Iterator, Optional, Tuple
+from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
@@ -20,12 +22,14 @@ from typeguard import typechecked
 
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import keepalive
+from espnet_dynprune.nets.e_branchformer_pruned import check_prunable_conf, use_pruned_layers
 from espnet_dynprune.nets.encoder_steps import checkpointed, embed
 from espnet_dynprune.nets.gated_e_branchformer_layer import (
     ATTN,
     CGMLP,
     FFN1,
     FFN2,
+    MODULE_TYPES,
     layer_gated_forward,
     layer_module_types,
     module_gated_forward,
@@ -55,6 +59,8 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
         context_dropout: in training, the probability of hiding an utterance's
             language, and independently its task, from the gate predictor, so it
             also learns to decide without them (language identification).
+        layer_sizes: per-layer sizes of a statically pruned encoder (static + dynamic),
+            as ``e_branchformer_pruned`` takes them; None: ESPnet's layers.
         **kwargs: every other ``e_branchformer`` key (``output_size``, ...).
     """
 
@@ -72,10 +78,16 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
         gumbel_anneal_steps: int = 10000,
         skip_rows_in_training: bool = False,
         context_dropout: float = 0.0,
+        layer_sizes: Optional[Sequence[Mapping[str, Any]]] = None,
         **kwargs,
     ) -> None:
+        if layer_sizes is not None:
+            check_prunable_conf(kwargs, "e_branchformer_dynprune with layer_sizes")
         super().__init__(input_size, **kwargs)
-        self.module_types = layer_module_types(self.encoders[0])
+        if layer_sizes is not None:
+            self.layer_sizes = use_pruned_layers(self, layer_sizes, kwargs)
+        self.layer_modules = tuple(layer_module_types(layer) for layer in self.encoders)
+        self.module_types = tuple(m for m in MODULE_TYPES if any(m in modules for modules in self.layer_modules))
         self._init_gating(
             self.output_size(), len(self.encoders), sparsity_target, gate_predictor,
             gate_granularity, gate_hidden_size, gate_context_size, gumbel_tau_start,
@@ -150,13 +162,17 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
                        gate_of=lambda m: self.gate_index(i, m))
 
     def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Skipped flags and MACs of FFN1, attention, cgMLP, merge, FFN2 (those a layer has)."""
-        macs = unit_macs_per_frame(self.encoders[0], num_frames)
-        keep = self.gates_per_module(decision).detach()
-        kept = {m: keep[..., i] for i, m in enumerate(self.module_types)}
-        kept["merge"] = 1.0 - (1.0 - kept[ATTN]) * (1.0 - kept[CGMLP])
-        order = [u for u in (FFN1, ATTN, CGMLP, "merge", FFN2) if u in kept]
-        skipped = torch.stack([1.0 - kept[u] for u in order], dim=-1).flatten(1)
-        costs = torch.tensor([macs[u] * num_frames for u in order], dtype=torch.float64)
-        return skipped.cpu().double(), costs.repeat(self.num_gated_layers)
-
+        """Skipped flags and MACs of each layer's FFN1, attention, cgMLP, merge, FFN2 (those it has)."""
+        values = decision.values.detach()
+        skipped, costs = [], []
+        for i, (layer, modules) in enumerate(zip(self.encoders, self.layer_modules)):
+            macs = unit_macs_per_frame(layer, num_frames)
+            kept = {m: values[:, self.gate_index(i, m)] for m in modules}
+            branches = [kept[m] for m in (ATTN, CGMLP) if m in kept]
+            if branches:
+                kept["merge"] = 1.0 - torch.stack([1.0 - b for b in branches]).prod(0)
+            for unit in (FFN1, ATTN, CGMLP, "merge", FFN2):
+                if unit in kept:
+                    skipped.append(1.0 - kept[unit])
+                    costs.append(macs[unit] * num_frames)
+        return torch.stack(skipped, dim=-1).cpu().double(), torch.tensor(costs, dtype=torch.float64)

@@ -7,9 +7,10 @@ rebuilds from its config without any mask. The forward pass is ESPnet's own
 (``EBranchformerEncoder.forward``: layer drop, InterCTC, gradient checkpointing); only the layers
 differ. The conv2d subsampling front and the final norm are not pruned.
 
-ESPnet loads model files with ``strict=False``; a pre-hook makes loading this encoder strict
+ESPnet loads model files with ``strict=False``; a pre-hook makes loading the layers strict
 anyway: a key missing or extra, or a weight whose shape disagrees with ``layer_sizes``, raises
-naming the key and the layer's entry.
+naming the key and the layer's entry. :func:`use_pruned_layers` does the same for the
+dynamically gated encoder (static + dynamic pruning).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Mapping, Sequence
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from typeguard import typechecked
 
+from espnet_dynprune.nets.checkpoint import added_by_pruning
 from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes, PrunedEBranchformerLayer
 
 #: ``encoder_conf`` values that the pruned layers do not implement.
@@ -42,6 +44,57 @@ def check_prunable_conf(conf: Mapping[str, Any], encoder: str) -> None:
             raise ValueError(f"encoder: {encoder} supports encoder_conf {key} in {list(allowed)}, got {value!r}{given}")
 
 
+def use_pruned_layers(
+    encoder: EBranchformerEncoder, layer_sizes: Sequence[Mapping[str, Any]], conf: Mapping[str, Any]
+) -> list[LayerSizes]:
+    """Replace ``encoder``'s stock layers by layers at ``layer_sizes``; make loading them strict.
+
+    ``conf`` is the ``encoder_conf`` the stock layers were built from (checked beforehand with
+    :func:`check_prunable_conf`).
+    """
+    sizes = [LayerSizes.from_dict(entry, f"encoder_conf layer_sizes[{i}]") for i, entry in enumerate(layer_sizes)]
+    if len(sizes) != len(encoder.encoders):
+        raise ValueError(f"encoder_conf layer_sizes has {len(sizes)} entries but num_blocks is {len(encoder.encoders)}")
+    stock, d = encoder.encoders[0], encoder.output_size()
+    layers = [
+        PrunedEBranchformerLayer(
+            d, s, head_dim=stock.attn.d_k, ff_scale=stock.ff_scale,
+            dropout_rate=conf.get("dropout_rate", 0.1),
+            attention_dropout_rate=conf.get("attention_dropout_rate", 0.0),
+            cgmlp_conv_kernel=stock.cgmlp.csgu.conv.kernel_size[0],
+            gate_activation=conf.get("gate_activation", "identity"),
+            merge_conv_kernel=stock.depthwise_conv_fusion.kernel_size[0],
+            ffn_activation_type=conf.get("ffn_activation_type", "swish"),
+        )
+        for s in sizes
+    ]  # fmt: skip
+    encoder.encoders = type(encoder.encoders)(*layers)
+    encoder._register_load_state_dict_pre_hook(_check_loaded_sizes, with_module=True)
+    return sizes
+
+
+def _check_loaded_sizes(encoder, state_dict, prefix, local_metadata, strict, missing, unexpected, errors) -> None:
+    """Compare the weights being loaded with the sizes the layers were built at (keys that pruning
+    adds to a stock model, such as a gate predictor's, may be absent)."""
+    own = {k: v.shape for k, v in encoder.state_dict().items()}
+    given = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    problems = []
+    for key in sorted(set(own) | set(given)):
+        match = _LAYER_KEY.match(key)
+        where = f" (encoder_conf layer_sizes[{match.group(1)}])" if match else ""
+        if key not in given and added_by_pruning(key):
+            continue
+        if key not in given:
+            problems.append(f"  {prefix}{key}: missing from the weights{where}")
+        elif key not in own:
+            problems.append(f"  {prefix}{key}: in the weights but not in the model{where}")
+        elif tuple(given[key].shape) != tuple(own[key]):
+            problems.append(f"  {prefix}{key}: weights {tuple(given[key].shape)}, the config's sizes {tuple(own[key])}{where}")
+    if problems:
+        raise ValueError("the pruned encoder's layer_sizes disagree with its weights:\n" + "\n".join(problems[:20])
+                         + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
+
+
 class EBranchformerPrunedEncoder(EBranchformerEncoder):
     """ESPnet's E-Branchformer encoder with layers at their exported sizes.
 
@@ -56,45 +109,5 @@ class EBranchformerPrunedEncoder(EBranchformerEncoder):
     @typechecked
     def __init__(self, input_size: int, layer_sizes: Sequence[Mapping[str, Any]], **kwargs) -> None:
         check_prunable_conf(kwargs, "e_branchformer_pruned")
-        sizes = [LayerSizes.from_dict(entry, f"encoder_conf layer_sizes[{i}]") for i, entry in enumerate(layer_sizes)]
-        num_blocks = kwargs.get("num_blocks", 12)
-        if len(sizes) != num_blocks:
-            raise ValueError(f"encoder_conf layer_sizes has {len(sizes)} entries but num_blocks is {num_blocks}")
         super().__init__(input_size, **kwargs)
-        stock = self.encoders[0]
-        d = self.output_size()
-        heads = kwargs.get("attention_heads", 4)
-        layers = [
-            PrunedEBranchformerLayer(
-                d, s, head_dim=d // heads, ff_scale=stock.ff_scale,
-                dropout_rate=kwargs.get("dropout_rate", 0.1),
-                attention_dropout_rate=kwargs.get("attention_dropout_rate", 0.0),
-                cgmlp_conv_kernel=stock.cgmlp.csgu.conv.kernel_size[0],
-                gate_activation=kwargs.get("gate_activation", "identity"),
-                merge_conv_kernel=stock.depthwise_conv_fusion.kernel_size[0],
-                ffn_activation_type=kwargs.get("ffn_activation_type", "swish"),
-            )
-            for s in sizes
-        ]  # fmt: skip
-        self.encoders = type(self.encoders)(*layers)
-        self.layer_sizes = sizes
-        self._register_load_state_dict_pre_hook(self._check_loaded_sizes)
-
-    def _check_loaded_sizes(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors) -> None:
-        own = {k: v.shape for k, v in self.state_dict().items()}
-        given = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-        problems = []
-        for key in sorted(set(own) | set(given)):
-            match = _LAYER_KEY.match(key)
-            where = f" (encoder_conf layer_sizes[{match.group(1)}])" if match else ""
-            if key not in given:
-                problems.append(f"  {prefix}{key}: missing from the weights{where}")
-            elif key not in own:
-                problems.append(f"  {prefix}{key}: in the weights but not in the model{where}")
-            elif tuple(given[key].shape) != tuple(own[key]):
-                problems.append(f"  {prefix}{key}: weights {tuple(given[key].shape)}, "
-                                f"the config's sizes {tuple(own[key])}{where}")
-        if problems:
-            raise ValueError("the pruned encoder's layer_sizes disagree with its weights:\n" + "\n".join(problems[:20])
-                             + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
-
+        self.layer_sizes = use_pruned_layers(self, layer_sizes, kwargs)

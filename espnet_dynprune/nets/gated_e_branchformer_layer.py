@@ -14,6 +14,8 @@ of calls is taken over, so each sub-module can be skipped per utterance:
   and the layer's input passes through unchanged.
 - The final LayerNorm is not gated (it is not a residual module and costs
   next to nothing), so a layer with all four modules skipped still normalises.
+- A statically pruned layer (:class:`~espnet_dynprune.nets.pruned_e_branchformer_layer.PrunedEBranchformerLayer`)
+  gates the modules it kept; its merge reads only the branches it kept.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from espnet2.asr.layers.fastformer import FastSelfAttention
 
 from espnet_dynprune.gating.decision import GateDecision, RowSet
 from espnet_dynprune.gating.row_dispatch import gated_branch, gated_residual, take_rows
+from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
+from espnet_dynprune.nets.pruned_e_branchformer_layer import PrunedEBranchformerLayer
 
 FFN1, ATTN, CGMLP, FFN2 = "ffn1", "attn", "cgmlp", "ffn2"
 MODULE_TYPES = (FFN1, ATTN, CGMLP, FFN2)
@@ -36,8 +40,8 @@ def layer_module_types(layer: EBranchformerEncoderLayer) -> tuple[str, ...]:
     """The gateable modules ``layer`` has, in execution order (2, 3 or 4 of them)."""
     present = {
         FFN1: layer.feed_forward_macaron is not None,
-        ATTN: True,
-        CGMLP: True,
+        ATTN: layer.attn is not None,
+        CGMLP: layer.cgmlp is not None,
         FFN2: layer.feed_forward is not None,
     }
     return tuple(m for m in MODULE_TYPES if present[m])
@@ -68,8 +72,10 @@ def _cgmlp(layer: EBranchformerEncoderLayer):
     return run
 
 
-def _merge(layer: EBranchformerEncoderLayer, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-    both = torch.cat([x1, x2], dim=-1)
+def _merge(layer: EBranchformerEncoderLayer, outs: list[torch.Tensor]) -> torch.Tensor:
+    if isinstance(layer, PrunedEBranchformerLayer):
+        return layer.merge(outs, outs[0])
+    both = torch.cat(outs, dim=-1)
     fused = layer.depthwise_conv_fusion(both.transpose(1, 2)).transpose(1, 2)
     return layer.dropout(layer.merge_proj(both + fused))
 
@@ -98,29 +104,32 @@ def module_gated_forward(
             owners=(layer.norm_ff_macaron, layer.feed_forward_macaron),
         )
 
-    att_rows, att_value = unit(ATTN)
-    cg_rows, cg_value = unit(CGMLP)
-    merge_rows = att_rows.union(cg_rows, device)
-    att_in, cg_in = att_rows.within(merge_rows, device), cg_rows.within(merge_rows, device)
+    branches = [(name, run, owners) for name, run, owners in (
+        (ATTN, _attention(layer), (layer.norm_mha, layer.attn)),
+        (CGMLP, _cgmlp(layer), (layer.norm_mlp, layer.cgmlp)),
+    ) if name in layer_module_types(layer)]  # fmt: skip
+    if not branches:  # both removed by static pruning: the merge is a constant
+        x = x + layer.merge([], x)
+    else:
+        units = {name: unit(name) for name, _, _ in branches}
+        merge_rows = units[branches[0][0]][0]
+        for rows, _ in list(units.values())[1:]:
+            merge_rows = merge_rows.union(rows, device)
 
-    def branches_and_merge(h: torch.Tensor, m: torch.Tensor, p: Optional[torch.Tensor]) -> torch.Tensor:
-        x1 = gated_branch(
-            h, att_in, take_rows(merge_rows, att_value), _attention(layer), m, p,
-            zero_skipped=zero, owners=(layer.norm_mha, layer.attn),
-        )
-        x2 = gated_branch(
-            h, cg_in, take_rows(merge_rows, cg_value), _cgmlp(layer), m, p,
-            zero_skipped=zero, owners=(layer.norm_mlp, layer.cgmlp),
-        )
-        return _merge(layer, x1, x2)
+        def branches_and_merge(h: torch.Tensor, m: torch.Tensor, p: Optional[torch.Tensor]) -> torch.Tensor:
+            outs = [
+                gated_branch(h, units[name][0].within(merge_rows, device), take_rows(merge_rows, units[name][1]),
+                             run, m, p, zero_skipped=zero, owners=owners)
+                for name, run, owners in branches
+            ]
+            return _merge(layer, outs)
 
-    merge_value = 1.0 - (1.0 - att_value) * (1.0 - cg_value)  # logical OR, differentiable
-    x = gated_residual(
-        x, merge_rows, merge_value, branches_and_merge, mask, pos_emb,
-        zero_skipped=zero,
-        owners=(layer.norm_mha, layer.attn, layer.norm_mlp, layer.cgmlp,
-                layer.depthwise_conv_fusion, layer.merge_proj),
-    )
+        merge_value = 1.0 - torch.stack([1.0 - value for _, value in units.values()]).prod(0)  # OR, differentiable
+        x = gated_residual(
+            x, merge_rows, merge_value, branches_and_merge, mask, pos_emb, zero_skipped=zero,
+            owners=tuple(o for _, _, owners in branches for o in owners)
+            + (layer.depthwise_conv_fusion, layer.merge_proj),
+        )
 
     if layer.feed_forward is not None:
         rows, value = unit(FFN2)
@@ -154,17 +163,22 @@ def layer_gated_forward(
 def unit_macs_per_frame(layer: EBranchformerEncoderLayer, num_frames: int) -> dict[str, int]:
     """Multiply-accumulates per frame of each gateable unit the layer has (FLOPs weighting).
 
-    Self-attention's score and context products grow with the sequence length.
+    Self-attention's score and context products grow with the sequence length; a statically
+    pruned layer counts the sizes it kept.
     """
     d = layer.size
-    cg = layer.cgmlp.channel_proj1[0].out_features
-    cg_kernel = layer.cgmlp.csgu.conv.kernel_size[0]
-    merge_kernel = layer.depthwise_conv_fusion.kernel_size[0]
-    macs = {
-        ATTN: 4 * d * d + 2 * num_frames * d,
-        CGMLP: d * cg + (cg // 2) * cg_kernel + (cg // 2) * d,
-        "merge": 2 * d * merge_kernel + 2 * d * d,
-    }
+    macs = {}
+    if layer.attn is not None:
+        qk, vo = d, d
+        if isinstance(layer.attn, PrunedMultiHeadedAttention):
+            qk, vo = sum(layer.attn.qk_dims), sum(layer.attn.vo_dims)
+        macs[ATTN] = d * (2 * qk + vo) + vo * d + num_frames * (qk + vo)
+    if layer.cgmlp is not None:
+        cg = layer.cgmlp.channel_proj1[0].out_features
+        macs[CGMLP] = d * cg + (cg // 2) * layer.cgmlp.csgu.conv.kernel_size[0] + (cg // 2) * d
+    if layer.depthwise_conv_fusion is not None:
+        width = layer.depthwise_conv_fusion.in_channels
+        macs["merge"] = width * layer.depthwise_conv_fusion.kernel_size[0] + width * d
     for name, ffn in ((FFN1, layer.feed_forward_macaron), (FFN2, layer.feed_forward)):
         if ffn is not None:
             macs[name] = 2 * d * ffn.w_1.out_features

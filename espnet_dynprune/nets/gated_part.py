@@ -25,9 +25,12 @@ class GatedPart:
 
     Subclasses set ``module_types`` (gate names within a layer, for
     ``gate_granularity: module``; before ``_init_gating``) and implement ``unit_costs``.
+    Layers that differ (a statically pruned encoder: some modules are gone) also set
+    ``layer_modules``, the gated modules of each layer; ``module_types`` is then their union.
     """
 
     module_types: tuple[str, ...] = ()
+    layer_modules: Optional[tuple[tuple[str, ...], ...]] = None
     gate_predictor: GatePredictor
 
     def _init_gating(
@@ -50,10 +53,13 @@ class GatedPart:
         self.sparsity_target = check_sparsity_target(sparsity_target)
         self.gate_granularity = gate_granularity
         self.num_gated_layers = num_layers
+        self.layer_modules = tuple(self.layer_modules or (self.module_types,) * num_layers)
+        self._columns = {(i, m): None for i, modules in enumerate(self.layer_modules) for m in modules}
         if gate_granularity == "layer":
             names = [f"layer{i}" for i in range(num_layers)]
         else:
-            names = [f"layer{i}.{m}" for i in range(num_layers) for m in self.module_types]
+            names = [f"layer{i}.{m}" for i, m in self._columns]
+            self._columns = {key: column for column, key in enumerate(self._columns)}
         self.gate_predictor = GatePredictor(
             input_size,
             names,
@@ -76,7 +82,7 @@ class GatedPart:
         """Column of the gate controlling ``module`` of ``layer``."""
         if self.gate_granularity == "layer":
             return layer
-        return layer * len(self.module_types) + self.module_types.index(module)
+        return self._columns[(layer, module)]
 
     def bind_context(self, vocabulary: ContextVocabulary) -> None:
         """Size the language/task embeddings from the model's token list."""
@@ -115,13 +121,14 @@ class GatedPart:
         skipped, costs = self.unit_costs(decision, decision.num_frames)
         stats[f"{prefix}_sparsity_flops"] = cost_weighted_sparsity(skipped, costs)
         if self.gate_granularity == "module":
-            per_type = keep.view(keep.size(0), self.num_gated_layers, len(self.module_types))
-            for m, name in enumerate(self.module_types):
-                stats[f"{prefix}_keep_{name}"] = per_type[..., m].mean()
+            for name in self.module_types:
+                columns = [c for (_, m), c in self._columns.items() if m == name]
+                stats[f"{prefix}_keep_{name}"] = keep[:, columns].mean()
         return stats
 
     def gates_per_module(self, decision: GateDecision) -> torch.Tensor:
-        """(B, L, M) keep values per layer and module type, for either granularity."""
+        """(B, L, M) keep values per layer and module type, for either granularity (layers that
+        all have the same modules)."""
         values = decision.values
         if self.gate_granularity == "layer":
             return values.unsqueeze(-1).expand(-1, -1, len(self.module_types))

@@ -138,15 +138,17 @@ def strip_pruning(config: Mapping[str, Any]) -> Dict[str, Any]:
     """The stock ESPnet config of a dynprune one: ESPnet's class names, no pruning keys.
 
     The inverse of what ``prune:`` does, so a drop-in config and the released model it came
-    from are one file (the benchmark builds both from ``conf/``).
+    from are one file (the benchmark builds both from ``conf/``). A gated encoder on statically
+    pruned layers (``layer_sizes``) becomes ``e_branchformer_pruned``.
     """
     config = copy.deepcopy(dict(config))
     keys = gating_keys()
     for part, stock, name in (*PARTS, ("model", "espnet", MODEL_NAME)):
         if config.get(part) == name:
-            config[part] = stock
             conf = config.get(f"{part}_conf") or {}
-            config[f"{part}_conf"] = {k: v for k, v in conf.items() if k not in keys[part]}
+            static = part == "encoder" and conf.get("layer_sizes") is not None
+            config[part] = PRUNED_ENCODER_NAME if static else stock
+            config[f"{part}_conf"] = {k: v for k, v in conf.items() if k not in keys[part] or (static and k == "layer_sizes")}
     return config
 
 

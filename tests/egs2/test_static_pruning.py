@@ -111,14 +111,21 @@ def test_sizes_that_disagree_with_the_weights_fail_naming_the_layer(static_run, 
         _speech2text(bad, zoo.model_file)
 
 
-def test_the_exported_model_fine_tunes_from_the_recipe(static_run, trained_dynprune) -> None:
-    """Stage 10 with --static_prune_config starts from the exported model: its config keeps the
-    sizes and its weights load strictly."""
+def test_static_and_dynamic_fine_tunes_and_decodes_with_the_recipe(static_run, trained_dynprune) -> None:
+    """Stages 10-12 with --static_prune_config start from the exported model: dynamic gates on the
+    modules static pruning kept, trained by s2t_train and decoded like any model."""
     recipe = trained_dynprune.recipe
     work = "exp/standin_pretrain"
-    run_recipe(recipe, "./run.sh", "--stage", "10", "--stop_stage", "10", "--pretrained_model", str(STANDIN),
-               "--static_prune_config", "conf/tiny_static.yaml", "--s2t_config", "conf/finetune_dense.yaml",
-               "--s2t_exp", "exp/static_finetune", "--data_dir", f"{work}/data", "--dumpdir", f"{work}/dump")  # fmt: skip
-    config = yaml.safe_load((recipe / "exp" / "static_finetune" / "finetune_config.yaml").read_text(encoding="utf-8"))
-    assert config["encoder"] == "e_branchformer_pruned"
-    assert config["encoder_conf"]["layer_sizes"] == ModelZooDir.load(static_run / "zoo").load_config()["encoder_conf"]["layer_sizes"]
+    run_recipe(recipe, "./run.sh", "--stage", "10", "--stop_stage", "12", "--pretrained_model", str(STANDIN),
+               "--static_prune_config", "conf/tiny_static.yaml", "--s2t_config", "conf/finetune_dynprune_encoder.yaml",
+               "--s2t_exp", "exp/static_dynamic", "--s2t_args", "--max_epoch 1 --batch_size 8",
+               "--data_dir", f"{work}/data", "--dumpdir", f"{work}/dump", "--test_sets", "test_epst_fra_asr",
+               "--inference_gates", "predicted", "--decode_pretrained", "false")  # fmt: skip
+    exp = recipe / "exp" / "static_dynamic"
+    config = yaml.safe_load((exp / "config.yaml").read_text(encoding="utf-8"))
+    sizes = ModelZooDir.load(static_run / "zoo").load_config()["encoder_conf"]["layer_sizes"]
+    assert (config["encoder"], config["encoder_conf"]["layer_sizes"]) == ("e_branchformer_dynprune", sizes)
+    assert "enc_sparsity=" in (exp / "train.log").read_text(encoding="utf-8")
+    summary = json.loads((exp / "decode_beam5_gates_predicted" / "test_epst_fra_asr" / "decode_summary.json")
+                         .read_text(encoding="utf-8"))
+    assert summary["num_utts"] > 0 and "encoder" in summary["sparsity"]

@@ -3,7 +3,9 @@ import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
+from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
 
 from .tiny_nets import ENCODER_CONF, TOKENS, encoder_pair
 
@@ -198,3 +200,48 @@ def test_gradient_checkpointing_gives_the_same_gradients(speech):
         run(dyn, *speech).square().sum().backward()
         grads.append(torch.cat([p.grad.flatten() for p in dyn.parameters() if p.grad is not None]))
     assert grads[0].shape == grads[1].shape and torch.allclose(grads[0], grads[1], atol=1e-5)
+
+
+# Static + dynamic: the gated encoder on the layers a static export left (``layer_sizes``).
+LAYER_SIZES = [  # layer 0 lost its attention, layer 1 its cgMLP and FFN1; odd head sizes
+    {"ffn1_units": 40, "attn_qk": [], "attn_vo": [], "cgmlp_channels": 20, "ffn2_units": 64},
+    {"ffn1_units": 0, "attn_qk": [3, 0, 8], "attn_vo": [5, 8, 1], "cgmlp_channels": 0, "ffn2_units": 17},
+]
+
+
+def static_pair(**gating):
+    """(exported pruned encoder, dynprune encoder on the same layers and weights)."""
+    torch.manual_seed(0)
+    pruned = EBranchformerPrunedEncoder(20, layer_sizes=LAYER_SIZES, **ENCODER_CONF).eval()
+    dyn = EBranchformerDynPruneEncoder(20, layer_sizes=LAYER_SIZES, **gating, **ENCODER_CONF).eval()
+    assert set(dyn.load_state_dict(pruned.state_dict(), strict=False).missing_keys) == {
+        k for k in dyn.state_dict() if k.startswith("gate_predictor.")}
+    dyn.bind_context(ContextVocabulary(TOKENS))
+    return pruned, dyn
+
+
+def test_static_and_dynamic_gates_only_the_modules_each_layer_kept(speech):
+    pruned, dyn = static_pair()
+    assert dyn.gate_names == ("layer0.ffn1", "layer0.cgmlp", "layer0.ffn2", "layer1.attn", "layer1.ffn2")
+    dyn.force_gates("on")
+    assert (pruned(*speech)[0] - run(dyn, *speech)).abs().max() <= 1e-5
+
+
+def test_static_and_dynamic_skips_the_kept_modules_for_real(speech):
+    _, dyn = static_pair()
+    layer0, layer1 = dyn.encoders
+    cgmlp, attn, merge1 = count_rows(layer0.cgmlp), count_rows(layer1.attn), count_rows(layer1.merge_proj)
+    dyn.force_gates(torch.tensor([[1, 1, 1, 0, 1], [1, 0, 1, 1, 1], [1, 0, 1, 0, 1]]))
+    run(dyn, *speech)
+    assert (cgmlp, attn, merge1) == ([1], [1], [1])  # utt 0 and 1 only; layer 1's merge follows its one branch
+    skipped, costs = dyn.unit_costs(dyn.last_gates, 10)
+    assert skipped.shape == (3, 7) and costs.shape == (7,)  # l0: ffn1 cgmlp merge ffn2, l1: attn merge ffn2
+    assert skipped[2].tolist() == [0, 1, 1, 0, 1, 1, 0]
+
+
+def test_static_and_dynamic_refuses_sizes_that_disagree_with_the_weights():
+    pruned, _ = static_pair()
+    bad = [dict(LAYER_SIZES[0], ffn2_units=63), LAYER_SIZES[1]]
+    dyn = EBranchformerDynPruneEncoder(20, layer_sizes=bad, **ENCODER_CONF)
+    with pytest.raises(ValueError, match=r"encoders\.0\.feed_forward\.w_1\.weight.*layer_sizes\[0\]"):
+        dyn.load_state_dict(pruned.state_dict(), strict=False)

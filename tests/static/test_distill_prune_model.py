@@ -1,0 +1,149 @@
+"""model: distill_prune, built by ESPnet's S2TTask: the frozen teacher read from teacher_init, the
+label-free loss (distillation + Lagrangian), the optional task loss, the statistics it logs, and
+its configuration errors."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from espnet_dynprune.registration import register_s2t
+from tests.nets.tiny_nets import TOKENS
+from tests.nets.tiny_s2t import batch
+
+ENCODER = {"output_size": 32, "use_ffn": True, "macaron_ffn": True, "num_blocks": 3, "attention_heads": 4,
+           "attention_layer_type": "selfattn", "pos_enc_layer_type": "abs_pos", "linear_units": 64,
+           "cgmlp_linear_units": 64, "dropout_rate": 0.0}  # fmt: skip
+DECODER = {"num_blocks": 1, "linear_units": 64, "dropout_rate": 0.0}
+
+
+def build(model: str, encoder: str, model_conf: dict | None = None, encoder_conf: dict | None = None):
+    register_s2t()
+    from espnet2.tasks.s2t import S2TTask
+
+    argv = ["--model", model, "--encoder", encoder, "--decoder", "transformer", "--input_size", "20",
+            "--token_list", "unused"]
+    for key, conf in (("--encoder_conf", {**ENCODER, **(encoder_conf or {})}), ("--decoder_conf", DECODER),
+                      ("--model_conf", model_conf or {})):
+        for k, v in conf.items():
+            argv += [key, f"{k}={v}"]
+    args = S2TTask.get_parser().parse_args(argv)
+    args.token_list = list(TOKENS)
+    torch.manual_seed(0)
+    return S2TTask.build_model(args)
+
+
+@pytest.fixture
+def teacher_file(tmp_path: Path) -> Path:
+    """A stock ESPnet S2T model's weights: the unpruned model."""
+    path = tmp_path / "dense.pth"
+    torch.save(build("espnet", "e_branchformer").state_dict(), path)
+    return path
+
+
+def student(teacher_file: Path, **model_conf):
+    model = build("distill_prune", "e_branchformer_prunable", {"teacher_init": str(teacher_file), **model_conf})
+    dense = torch.load(teacher_file, weights_only=True)
+    missing, unexpected = model.load_state_dict(dense, strict=False)  # what --init_param does
+    assert not unexpected and all(".layer_masks." in f".{k}" or k.startswith("sparsity.") for k in missing)
+    return model
+
+
+def test_label_free_loss_trains_masks_and_encoder_only(teacher_file):
+    model = student(teacher_file, sparsity_target=0.5)
+    loss, stats, weight = model(**batch())
+    for key in ("loss_distill", "loss_lagrangian", "sparsity_expected", "sparsity_realised", "sparsity_target",
+                "lambda1", "lambda2"):
+        assert key in stats
+    assert "loss_att" not in stats and int(weight) == 2
+    loss.backward()
+    assert all(p.grad is None and not p.requires_grad for p in [*model.decoder.parameters(), *model.ctc.parameters()])
+    assert model.encoder.layer_masks[0].masks["attn_qk"].scaled_log_alpha.grad is not None
+    assert model.encoder.encoders[0].attn.linear_q.weight.grad is not None
+    assert model.sparsity.scaled_lambdas.grad is not None
+
+
+def test_the_teacher_is_the_frozen_unpruned_encoder_and_is_not_saved(teacher_file):
+    model = student(teacher_file)
+    model(**batch())
+    teacher = model.teacher(torch.device("cpu"))
+    assert not any(p.requires_grad for p in teacher.parameters()) and not teacher.training
+    dense = torch.load(teacher_file, weights_only=True)
+    assert torch.equal(teacher.encoders[1].cgmlp.channel_proj1[0].weight, dense["encoder.encoders.1.cgmlp.channel_proj1.0.weight"])
+    assert not any("teacher" in k for k in model.state_dict())
+    assert all(not n.startswith("_teacher") for n, _ in model.named_modules())
+
+
+def test_a_fully_kept_student_equals_its_teacher(teacher_file):
+    model = student(teacher_file).eval()
+    for layer_masks in model.encoder.layer_masks:
+        for mask in layer_masks.masks.values():
+            mask.set_log_alpha(10.0)
+    _, stats, _ = model(**batch())
+    assert stats["loss_distill"].item() == pytest.approx(0.0, abs=1e-5)
+    assert stats["sparsity_realised"].item() == pytest.approx(0.0)
+
+
+def test_task_loss_adds_espnets_ctc_and_attention_loss(teacher_file):
+    model = student(teacher_file, task_loss_weight=0.5)
+    loss, stats, _ = model(**batch())
+    assert {"loss_task", "loss_att", "loss_ctc", "acc"} <= set(stats)
+    assert loss.item() == pytest.approx((stats["loss_distill"] + stats["loss_lagrangian"] + 0.5 * stats["loss_task"]).item(), rel=1e-5)
+    loss.backward()
+    assert model.decoder.output_layer.weight.grad is not None
+
+
+def test_the_warm_up_follows_optimiser_updates(teacher_file):
+    model = student(teacher_file, sparsity_target=0.6, sparsity_warmup_steps=4)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    targets = []
+    for _ in range(3):
+        optimiser.zero_grad()
+        loss, stats, _ = model(**batch())
+        loss.backward()
+        optimiser.step()
+        targets.append(round(stats["sparsity_target"].item(), 3))
+    assert targets == [0.0, 0.15, 0.3] and model.sparsity.step == 3
+
+
+def test_overshooting_the_target_is_reported_once(teacher_file, caplog):
+    model = student(teacher_file, sparsity_target=0.2)
+    for layer_masks in model.encoder.layer_masks:
+        for mask in layer_masks.masks.values():
+            mask.set_log_alpha(-3.0)  # most units expected removed: far past 0.2
+    with caplog.at_level(logging.WARNING):
+        model(**batch())
+        model(**batch())
+    assert caplog.text.count("overshoots the target 0.200") == 1
+
+
+@pytest.mark.parametrize("conf,error,match", [
+    ({"sparsity_target": 1.0}, ValueError, "model_conf sparsity_target must be in"),
+    ({"distill_layers": [0, 4]}, ValueError, r"distill_layers \[0, 4\] are not encoder layers \(1 ... 3\)"),
+    ({"task_loss_weight": -1.0}, ValueError, "task_loss_weight"),
+    ({"teacher_init": "/no/such/dense.pth"}, FileNotFoundError, "teacher_init: /no/such/dense.pth"),
+])  # fmt: skip
+def test_bad_model_conf_is_named(conf, error, match):
+    with pytest.raises(error, match=match):
+        build("distill_prune", "e_branchformer_prunable", conf)
+
+
+def test_an_encoder_without_masks_is_refused():
+    with pytest.raises(ValueError, match="needs encoder: e_branchformer_prunable, got EBranchformerEncoder"):
+        build("distill_prune", "e_branchformer")
+
+
+def test_a_missing_teacher_is_named_when_training_starts():
+    model = build("distill_prune", "e_branchformer_prunable")
+    with pytest.raises(ValueError, match="teacher_init is empty"):
+        model(**batch())
+
+
+def test_default_distill_layers_are_a_third_two_thirds_and_the_top(teacher_file):
+    assert student(teacher_file).distill_layers == [1, 2, 3]
+    from espnet_dynprune.static.distill_prune_model import default_distill_layers
+
+    assert default_distill_layers(12) == [4, 8, 12] and default_distill_layers(6) == [2, 4, 6]
