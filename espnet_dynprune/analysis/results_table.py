@@ -6,7 +6,8 @@ Reads what stages 12-13 write for every test set of every decoding of every
 experiment, ``EXP/decode_<tag>/<test_set>/``:
 
 - ``result.json`` (scoring): ``wer``/``cer`` (ASR) or ``bleu``/``chrf`` (ST);
-- ``decode_summary.json`` (decode): ``seconds_per_utt``, ``sparsity`` per part,
+- ``decode_summary.json`` (decode): ``seconds_per_utt`` (and the encoder's and decoder's
+  shares), ``sparsity`` per part, ``model`` (parameters, the encoder's, file bytes),
   ``settings.lang_sym``/``task_sym``;
 - ``flops.json`` (flops): ``gflops.total`` and ``gflops_as_run.total``.
 
@@ -34,7 +35,9 @@ COLUMNS = (
     ("Lang", "lang", "{}"), ("Task", "task", "{}"), ("WER", "wer", "{:.2f}"), ("CER", "cer", "{:.2f}"),
     ("BLEU", "bleu", "{:.2f}"), ("chrF", "chrf", "{:.2f}"), ("s/utt", "seconds_per_utt", "{:.3f}"),
     ("GFLOPs", "gflops", "{:.4g}"), ("GFLOPs as run", "gflops_as_run", "{:.4g}"), ("Enc sparsity", "enc_sparsity", "{:.3f}"),
-    ("Dec sparsity", "dec_sparsity", "{:.3f}"),
+    ("Dec sparsity", "dec_sparsity", "{:.3f}"), ("enc s/utt", "encoder_seconds_per_utt", "{:.3f}"),
+    ("dec s/utt", "decoder_seconds_per_utt", "{:.3f}"), ("Params M", "params_m", "{:.2f}"),
+    ("Enc params M", "enc_params_m", "{:.2f}"), ("File MB", "file_mb", "{:.1f}"),
 )  # fmt: skip
 _MISSING = object()
 
@@ -64,6 +67,12 @@ def row_of_test_set(experiment: str, decode: str, test_dir: Path) -> Dict[str, o
     row["seconds_per_utt"] = summary["seconds_per_utt"] if summary is not None else _MISSING
     row["enc_sparsity"] = sparsity.get("encoder") if summary is not None else _MISSING
     row["dec_sparsity"] = sparsity.get("decoder") if summary is not None else _MISSING
+    for key in ("encoder_seconds_per_utt", "decoder_seconds_per_utt"):
+        row[key] = summary.get(key, _MISSING) if summary is not None else _MISSING
+    model = (summary or {}).get("model")
+    for key, field, scale in (("params_m", "parameters", 1e6), ("enc_params_m", "encoder_parameters", 1e6),
+                              ("file_mb", "file_bytes", 1e6)):
+        row[key] = model[field] / scale if model is not None else _MISSING
     row["gflops"] = flops["gflops"]["total"] if flops is not None else _MISSING
     row["gflops_as_run"] = (flops.get("gflops_as_run") or {}).get("total") if flops is not None else _MISSING
     return row
@@ -116,10 +125,13 @@ def overview(rows: List[Dict[str, object]]) -> str:
             scores.append(cell(r[key] if r is not None else _MISSING, "{:.2f}"))
         means = [cell(_mean([r[k] for r in mine.values()]), fmt) for k, fmt in
                  (("seconds_per_utt", "{:.3f}"), ("gflops", "{:.4g}"), ("enc_sparsity", "{:.3f}"),
-                  ("dec_sparsity", "{:.3f}"))]
+                  ("dec_sparsity", "{:.3f}"), ("encoder_seconds_per_utt", "{:.3f}"),
+                  ("decoder_seconds_per_utt", "{:.3f}"), ("params_m", "{:.2f}"), ("enc_params_m", "{:.2f}"),
+                  ("file_mb", "{:.1f}"))]
         body.append([exp, decode, *scores, *means])
     headers = ["Experiment", "Decode", *(f"{t} {metric[t]}" for t in test_sets),
-               "mean s/utt", "mean GFLOPs", "mean enc sparsity", "mean dec sparsity"]
+               "mean s/utt", "mean GFLOPs", "mean enc sparsity", "mean dec sparsity", "mean enc s/utt",
+               "mean dec s/utt", "params M", "enc params M", "file MB"]
     return markdown_table(headers, body)
 
 

@@ -95,3 +95,14 @@ def load_pretrained(
             parts.append(f"unexpected keys ({len(unexpected)}):\n" + _describe(unexpected, missing))
         raise CheckpointMismatchError("\n".join(parts))
     return [k for k in result.missing_keys if added_by_pruning(k)]
+
+
+def checkpoint_size(path: Union[str, Path]) -> dict[str, int]:
+    """Parameters (all, and the encoder's) and bytes of a model file (what static pruning shrinks)."""
+    state = torch.load(check_readable(path), map_location="cpu", weights_only=True, mmap=True)
+    weights = {k: v.numel() for k, v in state.items() if v.is_floating_point()}
+    return {
+        "parameters": sum(weights.values()),
+        "encoder_parameters": sum(n for k, n in weights.items() if k.startswith("encoder.")),
+        "file_bytes": Path(path).stat().st_size,
+    }

@@ -42,6 +42,7 @@ import torch
 from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import str2bool
 
+from espnet_dynprune.nets.checkpoint import checkpoint_size
 from espnet_dynprune.owsm.datadir import audio_sha1, context_of, files_sha1, read_map, stat_sha1
 
 PathLike = Union[str, Path]
@@ -149,16 +150,38 @@ def recorded_decoder_calls(decoder) -> Iterator[List[List[int]]]:
         del decoder.batch_score
 
 
+@contextmanager
+def timed_encoder(model) -> Iterator[List[float]]:
+    """Record the wall-clock seconds of every ``model.encode`` call inside (the rest of a
+    decoding is the decoder's beam search)."""
+    seconds: List[float] = []
+    encode = model.encode
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return encode(*args, **kwargs)
+        finally:
+            seconds.append(time.perf_counter() - start)
+
+    model.encode = timed
+    try:
+        yield seconds
+    finally:
+        del model.encode
+
+
 def decode_utterance(s2t, speech, lang_sym: str, task_sym: str) -> dict:
-    """Decode one waveform: text, tokens, wall-clock seconds, decoder calls and the gate record."""
-    with recorded_decoder_calls(s2t.s2t_model.decoder) as calls:
+    """Decode one waveform: text, tokens, wall-clock seconds (all, and the encoder's), decoder
+    calls and the gate record."""
+    with recorded_decoder_calls(s2t.s2t_model.decoder) as calls, timed_encoder(s2t.s2t_model) as encoder:
         start = time.perf_counter()
         text, tokens, _, text_nospecial, _ = s2t(speech, lang_sym=lang_sym, task_sym=task_sym)[0]
         seconds = time.perf_counter() - start
     if text_nospecial is None:  # a model without a tokenizer: show the plain tokens
         text_nospecial = " ".join(t for t in tokens if not (t.startswith("<") and t.endswith(">")))
     return {"text": text_nospecial.strip(), "tokens": list(tokens), "seconds": seconds,
-            "decoder_calls": calls, **gate_record(s2t.s2t_model)}
+            "encoder_seconds": sum(encoder), "decoder_calls": calls, **gate_record(s2t.s2t_model)}
 
 
 def _read_speech(reader, utt: str, wav_scp: Path, rate: int):
@@ -221,7 +244,8 @@ def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int
             files["text"].write(f"{utt} {result['text']}\n")
             files["token"].write(f"{utt} {' '.join(result['tokens'])}\n")
             files["time"].write(f"{utt} {result['seconds']:.6f}\n")
-            record = {"utt": utt, **{k: result[k] for k in ("gates", "sparsity", "sparsity_flops", "decoder_calls")}}
+            record = {"utt": utt, **{k: result[k] for k in ("gates", "sparsity", "sparsity_flops", "decoder_calls",
+                                                            "encoder_seconds")}}
             files["gates.jsonl"].write(json.dumps(record) + "\n")
     finally:
         for f in files.values():
@@ -262,12 +286,16 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
         (output_dir / name).write_text("".join(f"{u} {values[u]}\n" for u in utts), encoding="utf-8")
     (output_dir / "gates.jsonl").write_text("".join(json.dumps(records[u]) + "\n" for u in utts), encoding="utf-8")
     seconds = [float(merged["time"][u]) for u in utts]
+    encoder = [records[u]["encoder_seconds"] for u in utts if "encoder_seconds" in records[u]]
     parts = sorted({p for r in records.values() for p in r["sparsity"]})
     summary = {
         "data_dir": str(data_dir.resolve()),
         "num_utts": len(utts),
         "seconds_per_utt": _mean(seconds),
+        "encoder_seconds_per_utt": _mean(encoder) if len(encoder) == len(utts) else None,
+        "decoder_seconds_per_utt": _mean(seconds) - _mean(encoder) if encoder and len(encoder) == len(utts) else None,
         "total_seconds": sum(seconds),
+        "model": checkpoint_size(settings["s2t_model_file"]),
         "sparsity": {p: _mean([r["sparsity"][p] for r in records.values() if p in r["sparsity"]]) for p in parts},
         "sparsity_flops": {p: _mean([r["sparsity_flops"][p] for r in records.values()
                                      if p in r["sparsity_flops"]]) for p in parts},

@@ -163,7 +163,7 @@ class DistillPruneS2TModel(ESPnetS2TModel):
             loss = loss + self.task_loss_weight * task_loss
         realised = self.realised_sparsity()
         if self.training:
-            self.sparsity.check_overshoot(float(expected), step)
+            self.sparsity.check_overshoot(float(expected.detach()), step)
         if task_loss is not None:
             stats["loss_task"] = task_loss.detach()
         stats.update(

@@ -19,7 +19,10 @@ def fake_test_set(exp, decode, test_set, lang, task, score, seconds, gflops, spa
     d = exp / decode / test_set
     files = {
         "result.json": {"task": task, **score},
-        "decode_summary.json": {"num_utts": 3, "seconds_per_utt": seconds,
+        "decode_summary.json": {"num_utts": 3, "seconds_per_utt": seconds, "encoder_seconds_per_utt": seconds / 4,
+                                "decoder_seconds_per_utt": 3 * seconds / 4,
+                                "model": {"parameters": 4_500_000, "encoder_parameters": 2_500_000,
+                                          "file_bytes": 9_000_000},
                                 "sparsity": {"encoder": sparsity, "decoder": sparsity / 2},
                                 "settings": {"lang_sym": f"<{lang}>", "task_sym": f"<{task}>"}},
         "flops.json": {"gflops": {"encoder": gflops / 2, "decoder": gflops / 2, "total": gflops},
@@ -46,7 +49,8 @@ def test_tables_from_two_experiments(tmp_path, caplog, capsys):
     assert text == (tmp_path / "results" / "results.md").read_text() and text in capsys.readouterr().out
     overview = text.split("## dense")[0]
     assert "| Experiment | Decode | test_fra_asr WER | test_fra_st BLEU | mean s/utt | mean GFLOPs |" in overview
-    assert "| dense | decode_gates_on | 20.00 | 30.00 | 0.400 | 11 | 0.000 | 0.000 |" in overview
+    assert "| dense | decode_gates_on | 20.00 | 30.00 | 0.400 | 11 | 0.000 | 0.000 | 0.100 | 0.300 | 4.50 | 2.50 | 9.0 |" in overview
+    assert overview.splitlines()[4].endswith("| mean enc s/utt | mean dec s/utt | params M | enc params M | file MB |")
     assert "| dynprune | decode_gates_predicted | 22.25 | n/a | 0.250 | n/a | 0.500 | 0.250 |" in overview
     detail = text.split("## dynprune")[1]
     assert "| decode_gates_predicted | test_fra_asr | fra | asr | 22.25 | 10.00 |  |  | 0.250 | n/a | n/a | 0.500 |" in detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,10 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
 
     [summary] = decode.main(argv(model_files, test_set, out, "--nj", "2", "--merge", "true"))
     assert summary["num_utts"] == 5 and summary["seconds_per_utt"] > 0
+    assert 0 < summary["encoder_seconds_per_utt"] < summary["seconds_per_utt"]
+    assert summary["decoder_seconds_per_utt"] == pytest.approx(summary["seconds_per_utt"] - summary["encoder_seconds_per_utt"])
+    assert summary["model"]["file_bytes"] == Path(summary["settings"]["s2t_model_file"]).stat().st_size
+    assert 0 < summary["model"]["encoder_parameters"] < summary["model"]["parameters"]
     assert set(summary["sparsity"]) == set(summary["sparsity_flops"]) == {"encoder", "decoder"}
     assert summary["settings"]["lang_sym"] == "<fra>" and summary["settings"]["task_sym"] == "<asr>"
     assert summary["data_dir"] == str(test_set.resolve())  # stage 13 scores against its text
