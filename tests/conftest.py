@@ -34,6 +34,15 @@ def keep_torch_threads():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def unused_tcp_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def trained_dynprune(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
     """A tiny dynprune model trained once per session by the recipe from scratch (fr + de, ASR and

@@ -10,8 +10,9 @@ the unpruned model by ``--init_param``); the teacher is the unpruned encoder, fr
 
 Resume, DDP, AMP and logging are ESPnet's. The teacher is not part of the model's state: it is
 reloaded from ``teacher_init`` when training (re)starts, so checkpoints are the student's size and
-an exported or decoded model never needs it. With ``task_loss_weight: 0`` the decoder and CTC do
-not take part and are frozen (DDP then sees no unused parameter).
+an exported or decoded model never needs it. With ``task_loss_weight: 0`` the decoder, CTC and the
+encoder's final norm do not take part and are frozen (DDP then sees no unused parameter), and the
+last layer must be distilled (the layers above the last distilled one would get no signal).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         sparsity_overshoot_tolerance: how far past the target counts as overshooting (logged).
         lagrangian_lr_scale: how much faster than the weights lambda1, lambda2 learn.
         distill_layers: 1-based encoder layers whose outputs are distilled (default: a third,
-            two thirds and all of the way up).
+            two thirds and all of the way up; without a task loss the last layer must be one).
         distill_cosine_weight: weight of the cosine distance next to the L1 distance.
         task_loss_weight: weight of ESPnet's CTC + attention loss (0: label-free).
         *args, **kwargs: ``ESPnetS2TModel``'s (``ctc_weight``, ``lsm_weight``, ``sym_na``, ...).
@@ -88,14 +89,17 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         bad = [n for n in layers if not 1 <= n <= num_blocks]
         if bad:
             raise ValueError(f"model_conf distill_layers {bad} are not encoder layers (1 ... {num_blocks})")
+        if task_loss_weight == 0 and num_blocks not in layers:
+            raise ValueError(f"model_conf distill_layers {layers} leave out the last layer ({num_blocks}): without a "
+                             f"task loss, the layers above {max(layers)} would learn nothing but to be removed")
         self.teacher_init, self.distill_layers = teacher_init, layers
         self.distill_cosine_weight, self.task_loss_weight = distill_cosine_weight, task_loss_weight
         self.encoder.keep_hidden = tuple(layers)
         self.sparsity = LagrangianSparsity(
             sparsity_target, sparsity_warmup_steps, sparsity_overshoot_tolerance, lagrangian_lr_scale
         )
-        if task_loss_weight == 0:
-            for module in (self.decoder, self.ctc):
+        if task_loss_weight == 0:  # nothing reads the encoder's output but the decoder and CTC
+            for module in (self.decoder, self.ctc, self.encoder.after_norm):
                 module.requires_grad_(False)
         self._teacher: Tuple[EBranchformerEncoder, ...] = ()  # a tuple: not a submodule, not saved
 

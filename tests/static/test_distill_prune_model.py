@@ -10,46 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from espnet_dynprune.registration import register_s2t
-from tests.nets.tiny_nets import TOKENS
 from tests.nets.tiny_s2t import batch
-
-ENCODER = {"output_size": 32, "use_ffn": True, "macaron_ffn": True, "num_blocks": 3, "attention_heads": 4,
-           "attention_layer_type": "selfattn", "pos_enc_layer_type": "abs_pos", "linear_units": 64,
-           "cgmlp_linear_units": 64, "dropout_rate": 0.0}  # fmt: skip
-DECODER = {"num_blocks": 1, "linear_units": 64, "dropout_rate": 0.0}
-
-
-def build(model: str, encoder: str, model_conf: dict | None = None, encoder_conf: dict | None = None):
-    register_s2t()
-    from espnet2.tasks.s2t import S2TTask
-
-    argv = ["--model", model, "--encoder", encoder, "--decoder", "transformer", "--input_size", "20",
-            "--token_list", "unused"]
-    for key, conf in (("--encoder_conf", {**ENCODER, **(encoder_conf or {})}), ("--decoder_conf", DECODER),
-                      ("--model_conf", model_conf or {})):
-        for k, v in conf.items():
-            argv += [key, f"{k}={v}"]
-    args = S2TTask.get_parser().parse_args(argv)
-    args.token_list = list(TOKENS)
-    torch.manual_seed(0)
-    return S2TTask.build_model(args)
+from tests.static.tiny_static import build_s2t, dense_model_file, student
 
 
 @pytest.fixture
 def teacher_file(tmp_path: Path) -> Path:
-    """A stock ESPnet S2T model's weights: the unpruned model."""
-    path = tmp_path / "dense.pth"
-    torch.save(build("espnet", "e_branchformer").state_dict(), path)
-    return path
-
-
-def student(teacher_file: Path, **model_conf):
-    model = build("distill_prune", "e_branchformer_prunable", {"teacher_init": str(teacher_file), **model_conf})
-    dense = torch.load(teacher_file, weights_only=True)
-    missing, unexpected = model.load_state_dict(dense, strict=False)  # what --init_param does
-    assert not unexpected and all(".layer_masks." in f".{k}" or k.startswith("sparsity.") for k in missing)
-    return model
+    return dense_model_file(tmp_path / "dense.pth")
 
 
 def test_label_free_loss_trains_masks_and_encoder_only(teacher_file):
@@ -60,7 +27,8 @@ def test_label_free_loss_trains_masks_and_encoder_only(teacher_file):
         assert key in stats
     assert "loss_att" not in stats and int(weight) == 2
     loss.backward()
-    assert all(p.grad is None and not p.requires_grad for p in [*model.decoder.parameters(), *model.ctc.parameters()])
+    frozen = [*model.decoder.parameters(), *model.ctc.parameters(), *model.encoder.after_norm.parameters()]
+    assert all(p.grad is None and not p.requires_grad for p in frozen)
     assert model.encoder.layer_masks[0].masks["attn_qk"].scaled_log_alpha.grad is not None
     assert model.encoder.encoders[0].attn.linear_q.weight.grad is not None
     assert model.sparsity.scaled_lambdas.grad is not None
@@ -124,20 +92,21 @@ def test_overshooting_the_target_is_reported_once(teacher_file, caplog):
     ({"sparsity_target": 1.0}, ValueError, "model_conf sparsity_target must be in"),
     ({"distill_layers": [0, 4]}, ValueError, r"distill_layers \[0, 4\] are not encoder layers \(1 ... 3\)"),
     ({"task_loss_weight": -1.0}, ValueError, "task_loss_weight"),
+    ({"distill_layers": [1, 2]}, ValueError, r"leave out the last layer \(3\).*above 2 would learn nothing"),
     ({"teacher_init": "/no/such/dense.pth"}, FileNotFoundError, "teacher_init: /no/such/dense.pth"),
 ])  # fmt: skip
 def test_bad_model_conf_is_named(conf, error, match):
     with pytest.raises(error, match=match):
-        build("distill_prune", "e_branchformer_prunable", conf)
+        build_s2t("distill_prune", "e_branchformer_prunable", conf)
 
 
 def test_an_encoder_without_masks_is_refused():
     with pytest.raises(ValueError, match="needs encoder: e_branchformer_prunable, got EBranchformerEncoder"):
-        build("distill_prune", "e_branchformer")
+        build_s2t("distill_prune", "e_branchformer")
 
 
 def test_a_missing_teacher_is_named_when_training_starts():
-    model = build("distill_prune", "e_branchformer_prunable")
+    model = build_s2t("distill_prune", "e_branchformer_prunable")
     with pytest.raises(ValueError, match="teacher_init is empty"):
         model(**batch())
 

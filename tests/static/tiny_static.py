@@ -1,12 +1,16 @@
-"""Tiny stock / prunable E-Branchformer encoders with the same weights, and mask settings."""
+"""Tiny stock / prunable E-Branchformer encoders with the same weights, mask settings, and tiny
+dense / distill_prune S2T models built by ESPnet."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
+from espnet_dynprune.registration import register_s2t
 from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
-from tests.nets.tiny_nets import ENCODER_CONF
+from tests.nets.tiny_nets import ENCODER_CONF, TOKENS
 
 INPUT_SIZE = 20
 
@@ -50,3 +54,41 @@ def randomize_masks(encoder: EBranchformerPrunableEncoder, seed: int, spread: fl
 def prunable_params(layer: torch.nn.Module) -> int:
     """A layer's parameters less its final norm (which static pruning does not count)."""
     return sum(p.numel() for p in layer.parameters()) - sum(p.numel() for p in layer.norm_final.parameters())
+
+
+ENCODER = {"output_size": 32, "use_ffn": True, "macaron_ffn": True, "num_blocks": 3, "attention_heads": 4,
+           "attention_layer_type": "selfattn", "pos_enc_layer_type": "abs_pos", "linear_units": 64,
+           "cgmlp_linear_units": 64, "dropout_rate": 0.0}  # fmt: skip
+DECODER = {"num_blocks": 1, "linear_units": 64, "dropout_rate": 0.0}
+
+
+def build_s2t(model: str, encoder: str, model_conf: dict | None = None, encoder_conf: dict | None = None):
+    """A tiny S2T model (20-dim features, no front end) built by ESPnet's S2TTask."""
+    register_s2t()
+    from espnet2.tasks.s2t import S2TTask
+
+    argv = ["--model", model, "--encoder", encoder, "--decoder", "transformer", "--input_size", "20",
+            "--token_list", "unused"]
+    for key, conf in (("--encoder_conf", {**ENCODER, **(encoder_conf or {})}), ("--decoder_conf", DECODER),
+                      ("--model_conf", model_conf or {})):
+        for k, v in conf.items():
+            argv += [key, f"{k}={v}"]
+    args = S2TTask.get_parser().parse_args(argv)
+    args.token_list = list(TOKENS)
+    torch.manual_seed(0)
+    return S2TTask.build_model(args)
+
+
+def dense_model_file(path: Path) -> Path:
+    """A stock ESPnet S2T model's weights (the unpruned model, teacher and --init_param) at ``path``."""
+    torch.save(build_s2t("espnet", "e_branchformer").state_dict(), path)
+    return path
+
+
+def student(teacher_file: Path, **model_conf):
+    """model: distill_prune initialised from ``teacher_file`` (as ``--init_param`` does)."""
+    model = build_s2t("distill_prune", "e_branchformer_prunable", {"teacher_init": str(teacher_file), **model_conf})
+    dense = torch.load(teacher_file, weights_only=True)
+    missing, unexpected = model.load_state_dict(dense, strict=False)  # what --init_param does
+    assert not unexpected and all(".layer_masks." in f".{k}" or k.startswith("sparsity.") for k in missing)
+    return model
