@@ -1,0 +1,183 @@
+"""Wall-clock benchmark of statically pruned OWSM v3.1 encoders against the dense one.
+
+The question it answers: does the exported (physically smaller) encoder get the speed its
+GMAC promise, or do the odd shapes pruning leaves (heads of different widths, padded for the
+attention products; skinny matrices) eat it? No trained model is needed: the OWSM size's
+encoder (its ``encoder_conf`` from conf/, ESPnet's keys only) gets random weights (seeded),
+:func:`~espnet_dynprune.static.preset_masks.preset_masks` sets its masks at each sparsity, and
+:func:`~espnet_dynprune.static.export.export_encoder` makes the pruned encoder. The dense
+reference is ESPnet's ``EBranchformerEncoder`` with the same weights.
+
+All encoders run round-robin in one process on the same features (``frames`` 80-dim frames,
+batch 1; 3000 = OWSM's 30 s), in eval under ``torch.inference_mode`` (warm-ups first, then
+``repeats`` rounds; medians; spread = (max - min) / median), each call ended by a device
+synchronisation on a GPU. GMAC are fvcore counts; fvcore does not count
+``scaled_dot_product_attention``, so the pruned attention products are added at the widths
+the heads kept (the padding to the widest head is reported apart, as ``pad_gmac``: it is
+overhead the time ratio has to absorb). Each export is checked against its masked encoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence, Union
+
+import torch
+import yaml
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+
+from espnet_dynprune.analysis.flops import count_macs
+from espnet_dynprune.analysis.owsm_architecture import config_file
+from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
+from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+from espnet_dynprune.static.export import export_encoder
+from espnet_dynprune.static.preset_masks import preset_masks
+from espnet_dynprune.zoo.finetune_config import strip_pruning
+
+DENSE = "dense (ESPnet)"
+INPUT_SIZE = 80
+TARGET_TIME_OVER_GMAC = 1.1  # (time / dense time) / (GMAC / dense GMAC) of every pruned encoder
+Results = Dict[str, Dict[str, object]]
+
+
+def encoder_conf(size: Union[str, Path]) -> Dict[str, object]:
+    """ESPnet's ``e_branchformer`` keys of a size's (or config file's) ``encoder_conf``."""
+    config = strip_pruning(yaml.safe_load(config_file(size).read_text(encoding="utf-8")))
+    if config.get("encoder") != "e_branchformer":
+        raise ValueError(f"{size}: static pruning needs an e_branchformer encoder, got {config.get('encoder')!r}")
+    return dict(config["encoder_conf"])
+
+
+class _Output(torch.nn.Module):
+    """The encoder's output tensor only (fvcore traces tensors, not ``None``)."""
+
+    def __init__(self, encoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.encoder(feats, lengths)[0]
+
+
+def gmac(encoder: torch.nn.Module, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[float, float]:
+    """(GMAC, padding GMAC): fvcore's count plus the pruned heads' attention products at the
+    widths kept; the second is what padding the heads to the widest adds on top."""
+    products = [0.0, 0.0]
+
+    def hook(module: PrunedMultiHeadedAttention, args, _out) -> None:
+        batch, t1, t2 = (int(n) for n in (*args[0].shape[:2], args[1].shape[1]))  # traced sizes are tensors
+        needed = sum(module.qk_dims) + sum(module.vo_dims)
+        products[0] += batch * t1 * t2 * needed
+        products[1] += batch * t1 * t2 * (2 * module.h * module.width - needed)
+
+    attention = [m for m in encoder.modules() if isinstance(m, PrunedMultiHeadedAttention)]
+    handles = [m.register_forward_hook(hook) for m in attention]
+    try:
+        macs = count_macs(_Output(encoder), (feats, lengths))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return (macs + products[0]) / 1e9, products[1] / 1e9
+
+
+def file_megabytes(module: torch.nn.Module) -> float:
+    """Size of ``torch.save(module.state_dict())``, what a model file of it holds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "encoder.pth")
+        torch.save(module.state_dict(), path)
+        return os.path.getsize(path) / 1e6
+
+
+def _clock(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+def time_round_robin(encoders: Dict[str, torch.nn.Module], feats: torch.Tensor, lengths: torch.Tensor,
+                     repeats: int, warmup: int, log: Callable[[str], None] = logging.info) -> Dict[str, List[float]]:
+    """Seconds per encoder call, all encoders in turn each round (drifts hit all alike)."""
+    times: Dict[str, List[float]] = {name: [] for name in encoders}
+    with torch.inference_mode():
+        for r in range(warmup + repeats):
+            for name, encoder in encoders.items():
+                start = _clock(feats.device)
+                encoder(feats, lengths)
+                elapsed = _clock(feats.device) - start
+                if r >= warmup:
+                    times[name].append(elapsed)
+            log(f"round {r + 1}/{warmup + repeats} done")
+    return times
+
+
+def bench_size(size: Union[str, Path], sparsities: Sequence[float], repeats: int = 3, warmup: int = 1,
+               frames: int = 3000, seed: int = 0, device: str = "cpu",
+               log: Callable[[str], None] = logging.info) -> Results:
+    """Per configuration (dense, then ``pruned {s}`` per sparsity): sizes, GMAC, times and
+    their ratios to dense; pruned ones also their realised sparsity and the export check."""
+    dev = torch.device(device)
+    conf = encoder_conf(size)
+    torch.manual_seed(seed)
+    prunable = EBranchformerPrunableEncoder(INPUT_SIZE, **conf).eval().to(dev)
+    dense = EBranchformerEncoder(INPUT_SIZE, **conf).eval()
+    dense.load_state_dict({k: v for k, v in prunable.state_dict().items() if not k.startswith("layer_masks.")})
+    encoders: Dict[str, torch.nn.Module] = {DENSE: dense.to(dev)}
+    results: Results = {DENSE: {}}
+    feats = torch.randn(1, frames, INPUT_SIZE, generator=torch.Generator().manual_seed(seed)).to(dev)
+    lengths = torch.full((1,), frames, dtype=torch.long, device=dev)
+    for s in sparsities:
+        name = f"pruned {s:g}"
+        realised = preset_masks(prunable, s, seed=seed)
+        pruned = export_encoder(prunable).eval()
+        with torch.inference_mode():
+            diff = (prunable(feats, lengths)[0] - pruned(feats, lengths)[0]).abs().max().item()
+        encoders[name] = pruned
+        results[name] = {"sparsity": s, "realised_sparsity": realised, "max_abs_diff_vs_masked": diff,
+                         "layer_sizes": [sizes.as_dict() for sizes in pruned.layer_sizes]}
+        log(f"{size}: {name}: realised sparsity {realised:.3f}, export vs masked max |diff| {diff:.2e}")
+    del prunable
+    times = time_round_robin(encoders, feats, lengths, repeats, warmup, log=lambda m: log(f"{size}: {m}"))
+    for name, encoder in encoders.items():
+        count, padding = gmac(encoder, feats, lengths)
+        median = statistics.median(times[name])
+        results[name].update(params_M=sum(p.numel() for p in encoder.parameters()) / 1e6,
+                             file_MB=file_megabytes(encoder), gmac=count, pad_gmac=padding, time_s=median,
+                             spread=(max(times[name]) - min(times[name])) / median, times_s=times[name])
+    base = results[DENSE]
+    for r in results.values():
+        r["time_ratio"] = r["time_s"] / base["time_s"]
+        r["gmac_ratio"] = r["gmac"] / base["gmac"]
+        r["time_over_gmac"] = r["time_ratio"] / r["gmac_ratio"]
+        r["param_reduction"] = 1.0 - r["params_M"] / base["params_M"]
+    return results
+
+
+def targets(results: Results) -> List[Dict[str, object]]:
+    """The issue's target per pruned encoder: its time ratio within 1.1x of its GMAC ratio."""
+    return [{"target": f"time ratio / GMAC ratio, {name}", "limit": f"<= {TARGET_TIME_OVER_GMAC}",
+             "value": r["time_over_gmac"], "met": r["time_over_gmac"] <= TARGET_TIME_OVER_GMAC}
+            for name, r in results.items() if name != DENSE and r["sparsity"] > 0]
+
+
+def markdown(size: str, results: Results) -> str:
+    """The per-configuration table and the target check, as markdown."""
+    lines = [f"### OWSM v3.1 {size} encoder, static pruning",
+             "| configuration | realised sparsity | params M | file MB | GMAC (+ head padding) | time s (spread) "
+             "| time / dense | GMAC / dense | time ratio / GMAC ratio | param reduction | export max abs diff |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        realised = f"{r['realised_sparsity']:.3f}" if "realised_sparsity" in r else "-"
+        diff = f"{r['max_abs_diff_vs_masked']:.1e}" if "max_abs_diff_vs_masked" in r else "-"
+        lines.append(f"| {name} | {realised} | {r['params_M']:.2f} | {r['file_MB']:.1f} | {r['gmac']:.2f} "
+                     f"(+{r['pad_gmac']:.2f}) | {r['time_s']:.3f} (±{r['spread'] / 2:.0%}) | {r['time_ratio']:.3f} "
+                     f"| {r['gmac_ratio']:.3f} "
+                     f"| {r['time_over_gmac']:.3f} | {r['param_reduction']:.1%} | {diff} |")
+    lines += ["", "| target | limit | measured | met |", "|---|---|---|---|"]
+    for t in targets(results):
+        lines.append(f"| {t['target']} | {t['limit']} | {t['value']:.3f} | {'yes' if t['met'] else 'NO'} |")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""``python -m espnet_dynprune.bin.static_bench``: speed of statically pruned OWSM encoders.
+
+Builds the OWSM v3.1 encoder of each size (the drop-in configs in conf/, or any dynprune S2T
+config file) with random weights, sets its masks at each sparsity, exports it, and times
+every exported encoder against the dense ESPnet one in one round-robin run; prints, per size,
+the table and the target (time ratio within 1.1x of the GMAC ratio), and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+
+from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
+from espnet_dynprune.analysis.static_bench import bench_size, markdown, targets
+
+
+def _floats(text: str) -> List[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="base,1b",
+                        help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
+    parser.add_argument("--sparsities", type=_floats, default=[0.5, 0.7],
+                        help="fractions of the prunable encoder parameters to remove, each in [0, 1)")
+    parser.add_argument("--frames", type=int, default=3000, help="80-dim feature frames (3000 = OWSM's 30 s)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=int, default=0, help="of the weights, the features and the masks")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--out", "--output", dest="out", type=Path, default=Path("static_bench.json"))
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("espnet").setLevel(logging.WARNING)
+    bad = [s for s in args.sparsities if not 0.0 <= s < 1.0]
+    if bad:
+        raise SystemExit(f"--sparsities: each must be in [0, 1), got {bad}")
+    if args.repeats < 1 or args.warmup < 0:
+        raise SystemExit(f"--repeats must be >= 1 and --warmup >= 0, got {args.repeats} and {args.warmup}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__,
+                          "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
+              "sizes": {}}
+    for size in [s for s in args.sizes.split(",") if s]:
+        results = bench_size(size, args.sparsities, args.repeats, args.warmup, args.frames, args.seed, args.device)
+        print(markdown(size, results), flush=True)
+        report["sizes"][size] = {"results": results, "targets": targets(results)}
+        args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    logging.info(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
