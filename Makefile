@@ -7,6 +7,7 @@
 #   make demo     the recipe egs2/europarl_st/s2t1/run.sh end to end on the mini
 #                 corpus and the shipped stand-in (DEMO_ARGS=... go to run.sh)
 #   make bench    OWSM v3.1 decoding speed, stock ESPnet vs dynprune (BENCH_ARGS=...)
+#   make static-bench  statically pruned OWSM v3.1 encoders vs dense (STATIC_BENCH_ARGS=...)
 
 PY ?= python3.11
 VENV ?= .venv
@@ -16,11 +17,12 @@ STAMP := $(VENV)/.installed
 PYTEST_FLAGS ?= -q -p no:cacheprovider -rfEs
 DEMO_ARGS ?=
 BENCH_ARGS ?=
+STATIC_BENCH_ARGS ?=
 # Byte-compiled explicitly: with PYTHONDONTWRITEBYTECODE=1 an editable install
 # would otherwise recompile the start-up hook on every interpreter start.
 HOOK_SOURCES := espnet_dynprune/__init__.py espnet_dynprune/_import_hook.py
 
-.PHONY: venv sysdeps test demo bench clean
+.PHONY: venv sysdeps test demo bench static-bench clean
 
 venv: $(STAMP)
 	@$(VPY) -m compileall -q $(HOOK_SOURCES)
@@ -72,6 +74,9 @@ demo: sysdeps venv
 
 bench: venv
 	$(VPY) -m espnet_dynprune.bin.bench $(BENCH_ARGS)
+
+static-bench: venv
+	$(VPY) -m espnet_dynprune.bin.static_bench $(STATIC_BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info

@@ -134,7 +134,11 @@ setup(
         "typeguard",
     ],
     extras_require={"test": ["pytest"]},
-    entry_points={"console_scripts": ["espnet-dynprune-bench=espnet_dynprune.bin.bench:main"]},
+    entry_points={"console_scripts": [
+        "espnet-dynprune-bench=espnet_dynprune.bin.bench:main",
+        "espnet-dynprune-static-bench=espnet_dynprune.bin.static_bench:main",
+        "espnet-dynprune-export-pruned=espnet_dynprune.bin.export_pruned:main",
+    ]},
     cmdclass=cmdclass,
     zip_safe=False,
 )

@@ -25,7 +25,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import yaml
@@ -42,6 +42,7 @@ from espnet_dynprune.zoo.finetune_config import strip_pruning
 DENSE = "dense (ESPnet)"
 INPUT_SIZE = 80
 TARGET_TIME_OVER_GMAC = 1.1  # (time / dense time) / (GMAC / dense GMAC) of every pruned encoder
+TARGET_TRAINED = {"time_ratio": 0.5, "param_reduction": 0.7}  # a trained, exported encoder vs its dense one
 Results = Dict[str, Dict[str, object]]
 
 
@@ -142,19 +143,49 @@ def bench_size(size: Union[str, Path], sparsities: Sequence[float], repeats: int
         log(f"{size}: {name}: realised sparsity {realised:.3f}, export vs masked max |diff| {diff:.2e}")
     del prunable
     times = time_round_robin(encoders, feats, lengths, repeats, warmup, log=lambda m: log(f"{size}: {m}"))
+    return measured(encoders, times, feats, lengths, results)
+
+
+def measured(encoders: Dict[str, torch.nn.Module], times: Dict[str, List[float]], feats: torch.Tensor,
+             lengths: torch.Tensor, results: Results) -> Results:
+    """``results`` completed with sizes, GMAC, median times and the ratios to the first encoder."""
     for name, encoder in encoders.items():
         count, padding = gmac(encoder, feats, lengths)
         median = statistics.median(times[name])
-        results[name].update(params_M=sum(p.numel() for p in encoder.parameters()) / 1e6,
-                             file_MB=file_megabytes(encoder), gmac=count, pad_gmac=padding, time_s=median,
-                             spread=(max(times[name]) - min(times[name])) / median, times_s=times[name])
-    base = results[DENSE]
+        results.setdefault(name, {}).update(
+            params_M=sum(p.numel() for p in encoder.parameters()) / 1e6, file_MB=file_megabytes(encoder),
+            gmac=count, pad_gmac=padding, time_s=median, spread=(max(times[name]) - min(times[name])) / median,
+            times_s=times[name])
+    base = results[next(iter(encoders))]
     for r in results.values():
         r["time_ratio"] = r["time_s"] / base["time_s"]
         r["gmac_ratio"] = r["gmac"] / base["gmac"]
         r["time_over_gmac"] = r["time_ratio"] / r["gmac_ratio"]
         r["param_reduction"] = 1.0 - r["params_M"] / base["params_M"]
     return results
+
+
+def bench_zoo_dirs(zoo_dirs: Sequence[Union[str, Path]], repeats: int = 3, warmup: int = 1, frames: int = 600,
+                   seed: int = 0, device: str = "cpu", log: Callable[[str], None] = logging.info) -> Results:
+    """Trained models instead of random masks: the encoders of model-zoo dirs (the first is the
+    reference, e.g. the dense pretrained model; then exported ones), timed round-robin the same
+    way on ``frames`` feature frames (600 = the stand-in's 6 s)."""
+    from espnet_dynprune.static.export_model import build_s2t_model
+    from espnet_dynprune.zoo.model_zoo import ModelZooDir
+
+    dev = torch.device(device)
+    encoders: Dict[str, torch.nn.Module] = {}
+    input_size = None
+    for path in zoo_dirs:
+        zoo = ModelZooDir.load(path)
+        model = build_s2t_model(zoo.load_config())
+        model.load_state_dict(zoo.state_dict())
+        encoders[str(path)] = model.encoder.eval().to(dev)
+        input_size = input_size or (model.frontend.output_size() if model.frontend is not None else INPUT_SIZE)
+    feats = torch.randn(1, frames, input_size, generator=torch.Generator().manual_seed(seed)).to(dev)
+    lengths = torch.full((1,), frames, dtype=torch.long, device=dev)
+    times = time_round_robin(encoders, feats, lengths, repeats, warmup, log=log)
+    return measured(encoders, times, feats, lengths, {})
 
 
 def targets(results: Results) -> List[Dict[str, object]]:
@@ -164,9 +195,20 @@ def targets(results: Results) -> List[Dict[str, object]]:
             for name, r in results.items() if name != DENSE and r["sparsity"] > 0]
 
 
-def markdown(size: str, results: Results) -> str:
-    """The per-configuration table and the target check, as markdown."""
-    lines = [f"### OWSM v3.1 {size} encoder, static pruning",
+def trained_targets(results: Results) -> List[Dict[str, object]]:
+    """The issue's targets for trained models: encoder time <= 0.5x dense, >= 70% fewer parameters."""
+    rows = []
+    for name, r in list(results.items())[1:]:
+        rows.append({"target": f"encoder time / dense, {name}", "limit": f"<= {TARGET_TRAINED['time_ratio']}",
+                     "value": r["time_ratio"], "met": r["time_ratio"] <= TARGET_TRAINED["time_ratio"]})
+        rows.append({"target": f"fewer encoder parameters, {name}", "limit": f">= {TARGET_TRAINED['param_reduction']}",
+                     "value": r["param_reduction"], "met": r["param_reduction"] >= TARGET_TRAINED["param_reduction"]})
+    return rows
+
+
+def markdown(size: str, results: Results, checks: Optional[Sequence[Dict[str, object]]] = None) -> str:
+    """The per-configuration table and the target check (default: :func:`targets`), as markdown."""
+    lines = [f"### {size} encoder, static pruning",
              "| configuration | realised sparsity | params M | file MB | GMAC (+ head padding) | time s (spread) "
              "| time / dense | GMAC / dense | time ratio / GMAC ratio | param reduction | export max abs diff |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -178,6 +220,6 @@ def markdown(size: str, results: Results) -> str:
                      f"| {r['gmac_ratio']:.3f} "
                      f"| {r['time_over_gmac']:.3f} | {r['param_reduction']:.1%} | {diff} |")
     lines += ["", "| target | limit | measured | met |", "|---|---|---|---|"]
-    for t in targets(results):
+    for t in targets(results) if checks is None else checks:
         lines.append(f"| {t['target']} | {t['limit']} | {t['value']:.3f} | {'yes' if t['met'] else 'NO'} |")
     return "\n".join(lines)

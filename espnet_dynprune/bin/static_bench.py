@@ -4,6 +4,10 @@ Builds the OWSM v3.1 encoder of each size (the drop-in configs in conf/, or any 
 config file) with random weights, sets its masks at each sparsity, exports it, and times
 every exported encoder against the dense ESPnet one in one round-robin run; prints, per size,
 the table and the target (time ratio within 1.1x of the GMAC ratio), and writes JSON.
+
+``--zoo_dirs DENSE EXPORTED...`` times trained models instead (model-zoo dirs, e.g. the
+recipe's stand-in and ``exp/static_prune_0.7/zoo``), against the first, with the targets for
+trained models (encoder time <= 0.5x, >= 70% fewer encoder parameters).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import List, Optional
 import torch
 
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
-from espnet_dynprune.analysis.static_bench import bench_size, markdown, targets
+from espnet_dynprune.analysis.static_bench import bench_size, bench_zoo_dirs, markdown, targets, trained_targets
+from espnet_dynprune.registration import register_s2t
 
 
 def _floats(text: str) -> List[float]:
@@ -31,7 +36,10 @@ def get_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
     parser.add_argument("--sparsities", type=_floats, default=[0.5, 0.7],
                         help="fractions of the prunable encoder parameters to remove, each in [0, 1)")
-    parser.add_argument("--frames", type=int, default=3000, help="80-dim feature frames (3000 = OWSM's 30 s)")
+    parser.add_argument("--zoo_dirs", nargs="+", default=None, metavar="DIR",
+                        help="time these trained models' encoders against the first instead of --sizes")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="feature frames (default: 3000 = OWSM's 30 s; with --zoo_dirs 600 = the stand-in's 6 s)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -57,9 +65,16 @@ def main(argv: Optional[List[str]] = None) -> None:
                           "torch": torch.__version__,
                           "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
               "sizes": {}}
-    for size in [s for s in args.sizes.split(",") if s]:
-        results = bench_size(size, args.sparsities, args.repeats, args.warmup, args.frames, args.seed, args.device)
-        print(markdown(size, results), flush=True)
+    if args.zoo_dirs:
+        register_s2t()
+        results = bench_zoo_dirs(args.zoo_dirs, args.repeats, args.warmup, args.frames or 600, args.seed, args.device)
+        print(markdown("trained models'", results, trained_targets(results)), flush=True)
+        report["zoo_dirs"] = {"results": results, "targets": trained_targets(results)}
+        args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    for size in [] if args.zoo_dirs else [s for s in args.sizes.split(",") if s]:
+        results = bench_size(size, args.sparsities, args.repeats, args.warmup, args.frames or 3000, args.seed,
+                             args.device)
+        print(markdown(f"OWSM v3.1 {size}", results), flush=True)
         report["sizes"][size] = {"results": results, "targets": targets(results)}
         args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     logging.info(f"wrote {args.out}")

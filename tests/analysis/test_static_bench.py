@@ -79,3 +79,23 @@ def test_cli_prints_the_table_and_writes_json(tiny_size, tmp_path, capsys):
 def test_cli_rejects_a_sparsity_out_of_range(tiny_size):
     with pytest.raises(SystemExit, match="sparsities"):
         static_bench.main(["--sizes", tiny_size, "--sparsities", "1.0"])
+
+
+def test_cli_times_trained_model_zoo_dirs_against_the_first(tmp_path, capsys):
+    import shutil
+
+    from tests.tiny_recipe import RECIPE
+
+    standin, out = str(RECIPE / "standin"), tmp_path / "zoo.json"
+    copy = str(shutil.copytree(standin, tmp_path / "copy"))
+    threads = torch.get_num_threads()
+    try:
+        static_bench.main(["--zoo_dirs", standin, copy, "--frames", "120", "--repeats", "1", "--warmup", "0",
+                           "--threads", "1", "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+    assert f"fewer encoder parameters, {copy}" in capsys.readouterr().out
+    report = json.loads(out.read_text())["zoo_dirs"]
+    assert list(report["results"]) == [standin, copy]  # the first is the reference
+    assert report["results"][copy]["param_reduction"] == 0.0 and report["results"][copy]["gmac_ratio"] == 1.0
+    assert [t["met"] for t in report["targets"]][1] is False  # no fewer parameters than itself
