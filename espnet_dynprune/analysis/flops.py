@@ -34,11 +34,13 @@ import json
 import logging
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from math import prod
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from fvcore.nn import FlopCountAnalysis
+from fvcore.nn.jit_handles import get_shape
 
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.owsm.datadir import context_of, read_map
@@ -49,13 +51,21 @@ PathLike = Union[str, Path]
 Gates = Union[None, str, float, Mapping[str, Union[str, float, Mapping[str, bool]]]]
 
 
+def _attention_macs(inputs, outputs) -> int:
+    """``scaled_dot_product_attention``, which fvcore does not count: the score and context
+    products, (batch, heads) x query length x key length x (q/k width + value width)."""
+    q, k, v = (get_shape(x) for x in inputs[:3])
+    return prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
+
+
 def count_macs(module: torch.nn.Module, inputs: tuple) -> float:
-    """fvcore's count of ``module(*inputs)``; unsupported ops listed at debug level.
+    """fvcore's count of ``module(*inputs)`` (plus fused attention); unsupported ops listed at
+    debug level.
 
     Traced without autograd: a 1B model's traced graph with saved activations does
     not fit in 24 GB.
     """
-    analysis = FlopCountAnalysis(module, inputs)
+    analysis = FlopCountAnalysis(module, inputs).set_op_handle("aten::scaled_dot_product_attention", _attention_macs)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
     with torch.no_grad():
         total = float(analysis.total())

@@ -11,10 +11,10 @@ reference is ESPnet's ``EBranchformerEncoder`` with the same weights.
 All encoders run round-robin in one process on the same features (``frames`` 80-dim frames,
 batch 1; 3000 = OWSM's 30 s), in eval under ``torch.inference_mode`` (warm-ups first, then
 ``repeats`` rounds; medians; spread = (max - min) / median), each call ended by a device
-synchronisation on a GPU. GMAC are fvcore counts; fvcore does not count
-``scaled_dot_product_attention``, so the pruned attention products are added at the widths
-the heads kept (the padding to the widest head is reported apart, as ``pad_gmac``: it is
-overhead the time ratio has to absorb). Each export is checked against its masked encoder.
+synchronisation on a GPU. GMAC are fvcore counts (``analysis.flops.count_macs``, which also
+counts fused attention), with the pruned attention products at the widths the heads kept (the
+padding to the widest head is reported apart, as ``pad_gmac``: it is overhead the time ratio has
+to absorb). Each export is checked against its masked encoder.
 """
 
 from __future__ import annotations
@@ -66,15 +66,14 @@ class _Output(torch.nn.Module):
 
 
 def gmac(encoder: torch.nn.Module, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[float, float]:
-    """(GMAC, padding GMAC): fvcore's count plus the pruned heads' attention products at the
-    widths kept; the second is what padding the heads to the widest adds on top."""
-    products = [0.0, 0.0]
+    """(GMAC, padding GMAC): fvcore's count with the pruned heads' attention products at the
+    widths kept; the second is what padding the heads to the widest adds on top (it runs, and
+    ``count_macs`` counts it, but it is overhead, not work the pruned model needs)."""
+    padding = [0.0]
 
     def hook(module: PrunedMultiHeadedAttention, args, _out) -> None:
         batch, t1, t2 = (int(n) for n in (*args[0].shape[:2], args[1].shape[1]))  # traced sizes are tensors
-        needed = sum(module.qk_dims) + sum(module.vo_dims)
-        products[0] += batch * t1 * t2 * needed
-        products[1] += batch * t1 * t2 * (2 * module.h * module.width - needed)
+        padding[0] += batch * t1 * t2 * (2 * module.h * module.width - sum(module.qk_dims) - sum(module.vo_dims))
 
     attention = [m for m in encoder.modules() if isinstance(m, PrunedMultiHeadedAttention)]
     handles = [m.register_forward_hook(hook) for m in attention]
@@ -83,7 +82,7 @@ def gmac(encoder: torch.nn.Module, feats: torch.Tensor, lengths: torch.Tensor) -
     finally:
         for handle in handles:
             handle.remove()
-    return (macs + products[0]) / 1e9, products[1] / 1e9
+    return (macs - padding[0]) / 1e9, padding[0] / 1e9
 
 
 def file_megabytes(module: torch.nn.Module) -> float:
