@@ -98,7 +98,7 @@ def gating_keys() -> Dict[str, List[str]]:
     from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
 
     return {
-        "encoder": _own_keys(EBranchformerDynPruneEncoder, ("input_size",)),
+        "encoder": _own_keys(EBranchformerDynPruneEncoder, ("input_size", "layer_sizes")),  # sizes: the model's
         "decoder": _own_keys(TransformerDynPruneDecoder, ("vocab_size", "encoder_output_size")),
         "model": _own_keys(DynPruneS2TModel),
     }
@@ -148,7 +148,7 @@ def strip_pruning(config: Mapping[str, Any]) -> Dict[str, Any]:
             conf = config.get(f"{part}_conf") or {}
             static = part == "encoder" and conf.get("layer_sizes") is not None
             config[part] = PRUNED_ENCODER_NAME if static else stock
-            config[f"{part}_conf"] = {k: v for k, v in conf.items() if k not in keys[part] or (static and k == "layer_sizes")}
+            config[f"{part}_conf"] = {k: v for k, v in conf.items() if k not in keys[part]}
     return config
 
 
@@ -171,6 +171,8 @@ def _check_finetune(finetune: Mapping[str, Any], prune: str, prune_conf: Mapping
             f"{where} sets {', '.join(fixed)}, which must come from the pretrained model "
             "(use prune: to switch to the dynprune classes)"
         )
+    if "layer_sizes" in (finetune.get("encoder_conf") or {}):
+        raise ValueError(f"{where} sets encoder_conf layer_sizes, which must come from the pretrained (exported) model")
     unknown = [k for k in finetune if k not in _s2t_train_keys()]
     if unknown:
         raise ValueError(f"{where}: unknown s2t_train keys {', '.join(unknown)}")

@@ -196,8 +196,8 @@ def test_deterministic(corpus: mini_corpus.MiniCorpus, tmp_path: Path) -> None:
     again = mini_corpus.generate_mini_corpus(tmp_path, num_workers=1, **TINY)
     a, b = _files(corpus.root), _files(again.root)
     assert a.keys() == b.keys()
-    assert [k for k in a if a[k] != b[k]] == ["manifest.json"]  # only build_seconds differs
-    assert again.manifest["counts"] == corpus.manifest["counts"]
+    assert [k for k in a if a[k] != b[k]] in ([], ["manifest.json"])  # only build_seconds may differ
+    assert {**again.manifest, "build_seconds": 0} == {**corpus.manifest, "build_seconds": 0}
 
 
 @needs_tools

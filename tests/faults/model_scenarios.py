@@ -40,7 +40,7 @@ def finetune_typo(ctx: Ctx) -> None:
 
 def finetune_bad_prune(ctx: Ctx) -> None:
     _finetune(ctx, {"prune": "all"},
-              f"prune: 'all' in {ctx.tmp / 'finetune.yaml'} is not one of encoder, decoder, both, none")
+              f"prune: 'all' in {ctx.tmp / 'finetune.yaml'} is not one of encoder, decoder, both, static, none")
 
 
 def finetune_fixed_key(ctx: Ctx) -> None:
@@ -50,7 +50,7 @@ def finetune_fixed_key(ctx: Ctx) -> None:
 
 def finetune_bad_prune_conf(ctx: Ctx) -> None:
     _finetune(ctx, {"prune": "both", "prune_conf": {"sparsity": 0.5}},
-              f"prune_conf in {ctx.tmp / 'finetune.yaml'}: unknown keys sparsity; valid: ", "sparsity_target")
+              f"prune_conf in {ctx.tmp / 'finetune.yaml'}: unknown keys sparsity; valid for prune: both: ", "sparsity_target")
 
 
 def zoo_missing_files(ctx: Ctx) -> None:

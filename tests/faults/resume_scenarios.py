@@ -106,10 +106,19 @@ def run_sh_stage(number: int) -> str:
     return found.group(1)
 
 
+def run_sh_function(name: str) -> str:
+    """The body of the shell function ``name() { ... }`` in the recipe's run.sh."""
+    text = (RECIPE / "run.sh").read_text(encoding="utf-8")
+    found = re.search(rf"^{name}\(\) {{\n(.*?)^}}$", text, re.S | re.M)
+    assert found, f"run.sh has no function {name}"
+    return found.group(1)
+
+
 def finetune_resumes(ctx: Ctx) -> None:
-    stage11 = run_sh_stage(11)
-    assert "python -m espnet2.bin.s2t_train" in stage11
-    assert '--resume true --output_dir "${s2t_exp}"' in stage11
+    assert 'train "${train_config}" "${stats_dir}" "${s2t_exp}"' in run_sh_stage(11)
+    train = run_sh_function("train")  # stage 11 (and static pruning's stage 7) train through it
+    assert "python -m espnet2.bin.s2t_train" in train
+    assert '--resume true --output_dir "${exp}"' in train
 
 
 def stage11_lookup_fails(ctx: Ctx) -> None:

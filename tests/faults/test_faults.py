@@ -29,6 +29,7 @@ import torch
 from tests.faults import corpus_scenarios as corpus
 from tests.faults import model_scenarios as models
 from tests.faults import resume_scenarios as resume
+from tests.faults import static_scenarios as static
 from tests.faults.context import Ctx, assert_test_exists
 from tests.recipe.tiny_decoding import write_tiny_model
 
@@ -188,6 +189,28 @@ def faults() -> List[Fault]:
               input="fine-tuning YAML with an unknown prune_conf key",
               stage="stage 10: zoo.finetune_config",
               outcome="ValueError naming the key and the valid ones"),
+        # ------------------------------------------------------ static pruning, stages 6-8
+        Fault("static-target", run=static.target_out_of_range,
+              input="prune: static with sparsity_target: 1.0",
+              stage="stage 6: zoo.finetune_config (model: distill_prune)",
+              outcome="ValueError naming model_conf sparsity_target and the value; no config written"),
+        Fault("static-mask-group", run=static.unknown_mask_group,
+              input="prune_groups naming a mask group that does not exist",
+              stage="stage 6: zoo.finetune_config (encoder: e_branchformer_prunable)",
+              outcome="ValueError naming the group and the valid ones; no config written"),
+        Fault("static-rel-pos", run=static.relative_positions,
+              input="prune: static on a model with relative-position attention (ESPnet's default)",
+              stage="stage 6: zoo.finetune_config",
+              outcome="ValueError naming attention_layer_type, its value, and that it is ESPnet's default"),
+        Fault("static-export-no-masks", run=static.export_without_masks,
+              input="export of a model that has no masks",
+              stage="stage 8: bin.export_pruned",
+              outcome="ValueError naming the config and its encoder; nothing written"),
+        Fault("static-sizes-mismatch", run=static.sizes_disagree_with_weights,
+              input="exported dir whose layer_sizes disagree with its weights",
+              stage="Speech2Text / s2t_train --init_param (ESPnet's strict=False load)",
+              outcome="ValueError naming the weight, both shapes and layer_sizes[i]",
+              covered_by="tests/egs2/test_static_pruning.py::test_sizes_that_disagree_with_the_weights_fail_naming_the_layer"),
         Fault("zoo-missing-files", run=models.zoo_missing_files,
               input="model-zoo dir without bpe.model and feats_stats.npz",
               stage="stages 5, 10, 11: zoo.ModelZooDir.load",

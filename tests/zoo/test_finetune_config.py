@@ -62,6 +62,7 @@ def test_prune_one_part_keeps_the_other_stock(packed: Path) -> None:
         ({"prune": "none", "prune_conf": {"sparsity_target": 0.5}}, "prune_conf but prune: none"),
         ({"prune": "none", "model_conf": {"sparsity_loss_weight": 1.0}}, "keeps the stock model"),
         ({"prune": "both", "prune_conf": {"sparsity": 0.5}}, "prune_conf .* unknown keys sparsity; valid for prune: both: .*target"),
+        ({"encoder_conf": {"layer_sizes": []}}, "sets encoder_conf layer_sizes, which must come from the pretrained"),
         ({"encoder": "conformer"}, "sets encoder, which must come from the pretrained model"),
         ({"max_epochs": 3}, "unknown s2t_train keys max_epochs"),
     ],
