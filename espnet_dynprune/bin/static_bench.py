@@ -60,6 +60,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise SystemExit(f"--repeats must be >= 1 and --warmup >= 0, got {args.repeats} and {args.warmup}")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.frames is None:
+        args.frames = 600 if args.zoo_dirs else 3000
     report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
                           "torch": torch.__version__,
@@ -67,12 +69,12 @@ def main(argv: Optional[List[str]] = None) -> None:
               "sizes": {}}
     if args.zoo_dirs:
         register_s2t()
-        results = bench_zoo_dirs(args.zoo_dirs, args.repeats, args.warmup, args.frames or 600, args.seed, args.device)
+        results = bench_zoo_dirs(args.zoo_dirs, args.repeats, args.warmup, args.frames, args.seed, args.device)
         print(markdown("trained models'", results, trained_targets(results)), flush=True)
         report["zoo_dirs"] = {"results": results, "targets": trained_targets(results)}
         args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     for size in [] if args.zoo_dirs else [s for s in args.sizes.split(",") if s]:
-        results = bench_size(size, args.sparsities, args.repeats, args.warmup, args.frames or 3000, args.seed,
+        results = bench_size(size, args.sparsities, args.repeats, args.warmup, args.frames, args.seed,
                              args.device)
         print(markdown(f"OWSM v3.1 {size}", results), flush=True)
         report["sizes"][size] = {"results": results, "targets": targets(results)}
