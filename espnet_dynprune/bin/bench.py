@@ -22,7 +22,8 @@ from espnet_dynprune.analysis.bench_report import markdown, targets
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 
 
-def _floats(text: str) -> List[float]:
+def float_list(text: str) -> List[float]:
+    """``0.1,0.3`` -> [0.1, 0.3] (an argparse type, shared with ``bin.static_bench``)."""
     return [float(x) for x in text.split(",") if x]
 
 
@@ -31,7 +32,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", default="base,1b",
                         help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
     parser.add_argument("--parts", default=",".join(PARTS), help="pruned parts to sweep")
-    parser.add_argument("--sparsities", type=_floats, default=list(SPARSITIES))
+    parser.add_argument("--sparsities", type=float_list, default=list(SPARSITIES))
     parser.add_argument("--speech_seconds", type=float, default=30.0, help="OWSM pads every input to 30 s")
     parser.add_argument("--steps", type=int, default=23, help="beam-search steps (output tokens + 1)")
     parser.add_argument("--beam_size", type=int, default=5)

@@ -23,18 +23,15 @@ import torch
 
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 from espnet_dynprune.analysis.static_bench import bench_size, bench_zoo_dirs, markdown, targets, trained_targets
+from espnet_dynprune.bin.bench import float_list
 from espnet_dynprune.registration import register_s2t
-
-
-def _floats(text: str) -> List[float]:
-    return [float(x) for x in text.split(",") if x]
 
 
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="base,1b",
                         help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
-    parser.add_argument("--sparsities", type=_floats, default=[0.5, 0.7],
+    parser.add_argument("--sparsities", type=float_list, default=[0.5, 0.7],
                         help="fractions of the prunable encoder parameters to remove, each in [0, 1)")
     parser.add_argument("--zoo_dirs", nargs="+", default=None, metavar="DIR",
                         help="time these trained models' encoders against the first instead of --sizes")
