@@ -25,8 +25,8 @@ from typeguard import typechecked
 from espnet_dynprune.nets.checkpoint import added_by_pruning
 from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes, PrunedEBranchformerLayer
 
-#: ``encoder_conf`` values that the pruned layers do not implement.
-_UNSUPPORTED = {
+#: The ``encoder_conf`` values the pruned (and masked) layers implement; any other is refused.
+_SUPPORTED = {
     "attention_layer_type": ("selfattn",), "pos_enc_layer_type": ("abs_pos", "scaled_abs_pos"),
     "positionwise_layer_type": ("linear",), "use_linear_after_conv": (False,), "qk_norm": (False,),
 }  # fmt: skip
@@ -37,7 +37,7 @@ def check_prunable_conf(conf: Mapping[str, Any], encoder: str) -> None:
     """Raise naming the ``encoder_conf`` key whose value (given, or ESPnet's default, which for the
     attention is relative positions) static pruning does not support."""
     defaults = inspect.signature(EBranchformerEncoder.__init__).parameters
-    for key, allowed in _UNSUPPORTED.items():
+    for key, allowed in _SUPPORTED.items():
         value = conf.get(key, defaults[key].default)
         if value not in allowed:
             given = "" if key in conf else " (ESPnet's default: set it)"
