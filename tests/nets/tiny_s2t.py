@@ -1,4 +1,4 @@
-"""A tiny dynprune S2T model built the way ESPnet builds it (S2TTask.build_model)."""
+"""A tiny S2T model (dynprune by default) built the way ESPnet builds it (S2TTask.build_model)."""
 
 import torch
 
@@ -7,7 +7,8 @@ from espnet_dynprune.registration import register_s2t
 from .tiny_nets import ASR, DEU, FRA, ST_ENG, TOKENS
 
 
-def build_model(encoder_conf=None, decoder_conf=None, model_conf=None, decoder="transformer_dynprune"):
+def build_model(encoder_conf=None, decoder_conf=None, model_conf=None, decoder="transformer_dynprune",
+                model="dynprune", encoder="e_branchformer_dynprune"):
     register_s2t()
     from espnet2.tasks.s2t import S2TTask
 
@@ -16,7 +17,7 @@ def build_model(encoder_conf=None, decoder_conf=None, model_conf=None, decoder="
            "linear_units": 64, "cgmlp_linear_units": 64, "dropout_rate": 0.0,
            **(encoder_conf or {})}
     dec = {"num_blocks": 2, "linear_units": 64, "dropout_rate": 0.0, **(decoder_conf or {})}
-    argv = ["--model", "dynprune", "--encoder", "e_branchformer_dynprune", "--decoder", decoder,
+    argv = ["--model", model, "--encoder", encoder, "--decoder", decoder,
             "--input_size", "20", "--token_list", "unused"]
     for key, conf in (("--encoder_conf", enc), ("--decoder_conf", dec), ("--model_conf", model_conf or {})):
         for k, v in conf.items():

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
-from espnet_dynprune.registration import register_s2t
 from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
-from tests.nets.tiny_nets import ENCODER_CONF, TOKENS
+from tests.nets.tiny_nets import ENCODER_CONF
+from tests.nets.tiny_s2t import build_model
 
 INPUT_SIZE = 20
 
@@ -56,27 +56,15 @@ def prunable_params(layer: torch.nn.Module) -> int:
     return sum(p.numel() for p in layer.parameters()) - sum(p.numel() for p in layer.norm_final.parameters())
 
 
-ENCODER = {"output_size": 32, "use_ffn": True, "macaron_ffn": True, "num_blocks": 3, "attention_heads": 4,
-           "attention_layer_type": "selfattn", "pos_enc_layer_type": "abs_pos", "linear_units": 64,
-           "cgmlp_linear_units": 64, "dropout_rate": 0.0}  # fmt: skip
-DECODER = {"num_blocks": 1, "linear_units": 64, "dropout_rate": 0.0}
+ENCODER = {"num_blocks": 3, "attention_heads": 4}
+DECODER = {"num_blocks": 1}
 
 
 def build_s2t(model: str, encoder: str, model_conf: dict | None = None, encoder_conf: dict | None = None):
-    """A tiny S2T model (20-dim features, no front end) built by ESPnet's S2TTask."""
-    register_s2t()
-    from espnet2.tasks.s2t import S2TTask
-
-    argv = ["--model", model, "--encoder", encoder, "--decoder", "transformer", "--input_size", "20",
-            "--token_list", "unused"]
-    for key, conf in (("--encoder_conf", {**ENCODER, **(encoder_conf or {})}), ("--decoder_conf", DECODER),
-                      ("--model_conf", model_conf or {})):
-        for k, v in conf.items():
-            argv += [key, f"{k}={v}"]
-    args = S2TTask.get_parser().parse_args(argv)
-    args.token_list = list(TOKENS)
+    """A tiny S2T model (20-dim features, no front end, 3 encoder blocks) built by ESPnet's S2TTask."""
     torch.manual_seed(0)
-    return S2TTask.build_model(args)
+    return build_model({**ENCODER, **(encoder_conf or {})}, DECODER, model_conf, decoder="transformer",
+                       model=model, encoder=encoder)
 
 
 def dense_model_file(path: Path) -> Path:
