@@ -54,12 +54,12 @@ class GatedPart:
         self.gate_granularity = gate_granularity
         self.num_gated_layers = num_layers
         self.layer_modules = tuple(self.layer_modules or (self.module_types,) * num_layers)
-        self._columns = {(i, m): None for i, modules in enumerate(self.layer_modules) for m in modules}
+        modules = [(i, m) for i, layer in enumerate(self.layer_modules) for m in layer]
+        self._columns = {key: column for column, key in enumerate(modules)}  # (layer, module) -> gate, per module
         if gate_granularity == "layer":
             names = [f"layer{i}" for i in range(num_layers)]
         else:
-            names = [f"layer{i}.{m}" for i, m in self._columns]
-            self._columns = {key: column for column, key in enumerate(self._columns)}
+            names = [f"layer{i}.{m}" for i, m in modules]
         self.gate_predictor = GatePredictor(
             input_size,
             names,
