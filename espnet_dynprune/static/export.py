@@ -84,9 +84,9 @@ def _cgmlp(state: State, layer, channels: Optional[torch.Tensor], scale: float) 
 def _merge(state: State, layer, kept: tuple[bool, bool]) -> None:
     """Keep the merge channels of the branches left; fold the removed ones' constant."""
     d = layer.size
-    halves = [torch.arange(i * d, (i + 1) * d) for i in range(2)]
-    index = torch.cat([h for h, k in zip(halves, kept) if k] or [torch.zeros(0, dtype=torch.long)])
-    removed = torch.cat([h for h, k in zip(halves, kept) if not k] or [torch.zeros(0, dtype=torch.long)])
+    channels = torch.arange(2 * d)
+    keep = torch.tensor(kept).repeat_interleave(d)  # the attention half, then the cgMLP half
+    index, removed = channels[keep], channels[~keep]
     conv, proj = layer.depthwise_conv_fusion, layer.merge_proj
     bias = proj.bias + proj.weight[:, removed] @ conv.bias[removed]
     if not index.numel():
