@@ -14,12 +14,16 @@ import importlib
 from types import ModuleType
 from typing import Optional
 
-ENCODER_NAME = "e_branchformer_dynprune"
-DECODER_NAME = "transformer_dynprune"
-MODEL_NAME = "dynprune"
-PRUNABLE_ENCODER_NAME = "e_branchformer_prunable"  # static pruning: the masked student
-PRUNED_ENCODER_NAME = "e_branchformer_pruned"  # static pruning: the exported, smaller encoder
-DISTILL_MODEL_NAME = "distill_prune"
+from espnet_dynprune.nets.config_names import (
+    DECODER_NAME,
+    DISTILL_MODEL_NAME,
+    ENCODER_NAME,
+    MODEL_NAME,
+    PRUNABLE_DECODER_NAME,
+    PRUNABLE_ENCODER_NAME,
+    PRUNED_DECODER_NAME,
+    PRUNED_ENCODER_NAME,
+)
 
 
 def _module(module: Optional[ModuleType], name: str) -> ModuleType:
@@ -30,16 +34,20 @@ def _register_nets(task: ModuleType) -> None:
     from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
     from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
     from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
+    from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
     from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+    from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
 
     task.encoder_choices.classes[ENCODER_NAME] = EBranchformerDynPruneEncoder
     task.encoder_choices.classes[PRUNABLE_ENCODER_NAME] = EBranchformerPrunableEncoder
     task.encoder_choices.classes[PRUNED_ENCODER_NAME] = EBranchformerPrunedEncoder
     task.decoder_choices.classes[DECODER_NAME] = TransformerDynPruneDecoder
+    task.decoder_choices.classes[PRUNABLE_DECODER_NAME] = TransformerPrunableDecoder
+    task.decoder_choices.classes[PRUNED_DECODER_NAME] = TransformerPrunedDecoder
 
 
 def register_s2t(module: Optional[ModuleType] = None) -> None:
-    """Add the encoders, the decoder and ``model: dynprune`` / ``distill_prune`` to ``espnet2.tasks.s2t``."""
+    """Add the encoders, the decoders and ``model: dynprune`` / ``distill_prune`` to ``espnet2.tasks.s2t``."""
     from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
     from espnet_dynprune.static.distill_prune_model import DistillPruneS2TModel
 
@@ -50,7 +58,7 @@ def register_s2t(module: Optional[ModuleType] = None) -> None:
 
 
 def register_asr(module: Optional[ModuleType] = None) -> None:
-    """Add the encoders and the decoder to ``espnet2.tasks.asr``.
+    """Add the encoders and the decoders to ``espnet2.tasks.asr``.
 
     ASR models pass no language/task, so use ``gate_predictor: speech`` there.
     """

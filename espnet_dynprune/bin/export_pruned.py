@@ -4,8 +4,8 @@
         --s2t_model_file exp/prune/latest.pth --output_dir exp/prune/zoo
 
 Reads the ``model: distill_prune`` training run (its masks' inference values), removes what they
-remove (``espnet_dynprune.static.export``), checks that the smaller encoder computes what the
-masked one did, and writes the model-zoo layout ``--pretrained_model`` takes (``zoo.pack``), with
+remove (``espnet_dynprune.static.export``), checks that each smaller part (encoder, decoder)
+computes what the masked one did, and writes the model-zoo layout ``--pretrained_model`` takes (``zoo.pack``), with
 ``export_report.json`` beside ``meta.yaml``. Prints parameters and file sizes before and after.
 """
 
@@ -52,7 +52,7 @@ def export(s2t_train_config: str, s2t_model_file: str, output_dir: str, half: bo
         raise ValueError(f"cannot read {s2t_model_file}: {error}") from error
     new_config, new_state, report = export_model(config, state, s2t_train_config)
     if not report["max_abs_diff"] <= TOLERANCE:
-        raise RuntimeError(f"the exported encoder differs from the masked one by {report['max_abs_diff']:.2e} "
+        raise RuntimeError(f"an exported part differs from the masked one by {report['max_abs_diff']:.2e} "
                            f"(> {TOLERANCE}): please report this with {s2t_train_config}")
     name = Path(os.path.abspath(s2t_train_config)).parent.name
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,13 +71,15 @@ def summary(report: dict) -> str:
     def line(what: str, before: float, after: float, unit: str = "") -> str:
         return f"{what:<28} {before:>14,.0f}{unit} -> {after:>14,.0f}{unit}  ({1 - after / before:.1%} fewer)"
 
-    return "\n".join([
-        line("parameters (model)", report["params_dense"], report["params_exported"]),
-        line("parameters (encoder)", report["encoder_params_dense"], report["encoder_params_exported"]),
-        line("prunable encoder parameters", report["encoder_prunable_dense"], report["encoder_prunable_kept"]),
-        line("model file bytes", report["file_bytes_source"], report["file_bytes_exported"]),
-        f"max |masked - exported| encoder output: {report['max_abs_diff']:.2e}",
-    ])  # fmt: skip
+    lines = [line("parameters (model)", report["params_dense"], report["params_exported"])]
+    for part in report["parts"]:
+        lines += [
+            line(f"parameters ({part})", report[f"{part}_params_dense"], report[f"{part}_params_exported"]),
+            line(f"prunable {part} parameters", report[f"{part}_prunable_dense"], report[f"{part}_prunable_kept"]),
+        ]
+    lines.append(line("model file bytes", report["file_bytes_source"], report["file_bytes_exported"]))
+    lines += [f"max |masked - exported| {part} output: {report[f'{part}_max_abs_diff']:.2e}" for part in report["parts"]]
+    return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -2,35 +2,31 @@
 
 Registered as ``encoder: e_branchformer_pruned``. Its ``encoder_conf`` is the unpruned model's
 (ESPnet's ``e_branchformer`` keys) plus ``layer_sizes``, one entry per layer saying what that
-layer kept (:class:`~espnet_dynprune.nets.pruned_e_branchformer_layer.LayerSizes`), so the model
+layer kept (:class:`~espnet_dynprune.nets.layer_sizes.LayerSizes`), so the model
 rebuilds from its config without any mask. The forward pass is ESPnet's own
 (``EBranchformerEncoder.forward``: layer drop, InterCTC, gradient checkpointing); only the layers
 differ. The conv2d subsampling front and the final norm are not pruned.
 
-ESPnet loads model files with ``strict=False``; a pre-hook makes loading the layers strict
-anyway: a key missing or extra, or a weight whose shape disagrees with ``layer_sizes``, raises
-naming the key and the layer's entry. :func:`use_pruned_layers` does the same for the
-dynamically gated encoder (static + dynamic pruning).
+Loading is strict despite ESPnet's ``strict=False`` (:func:`~espnet_dynprune.nets.layer_sizes.check_loaded_sizes`).
+:func:`use_pruned_layers` does the same for the dynamically gated encoder (static + dynamic pruning).
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any, Mapping, Sequence
 
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from typeguard import typechecked
 
-from espnet_dynprune.nets.checkpoint import added_by_pruning
-from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes, PrunedEBranchformerLayer
+from espnet_dynprune.nets.layer_sizes import LayerSizes, check_loaded_sizes
+from espnet_dynprune.nets.pruned_e_branchformer_layer import PrunedEBranchformerLayer
 
 #: The ``encoder_conf`` values the pruned (and masked) layers implement; any other is refused.
 _SUPPORTED = {
     "attention_layer_type": ("selfattn",), "pos_enc_layer_type": ("abs_pos", "scaled_abs_pos"),
     "positionwise_layer_type": ("linear",), "use_linear_after_conv": (False,), "qk_norm": (False,),
 }  # fmt: skip
-_LAYER_KEY = re.compile(r"^encoders\.(\d+)\.")
 
 
 def check_prunable_conf(conf: Mapping[str, Any], encoder: str) -> None:
@@ -69,30 +65,8 @@ def use_pruned_layers(
         for s in sizes
     ]  # fmt: skip
     encoder.encoders = type(encoder.encoders)(*layers)
-    encoder._register_load_state_dict_pre_hook(_check_loaded_sizes, with_module=True)
+    encoder._register_load_state_dict_pre_hook(check_loaded_sizes("encoder", "encoders"), with_module=True)
     return sizes
-
-
-def _check_loaded_sizes(encoder, state_dict, prefix, local_metadata, strict, missing, unexpected, errors) -> None:
-    """Compare the weights being loaded with the sizes the layers were built at (keys that pruning
-    adds to a stock model, such as a gate predictor's, may be absent)."""
-    own = {k: v.shape for k, v in encoder.state_dict().items()}
-    given = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
-    problems = []
-    for key in sorted(set(own) | set(given)):
-        match = _LAYER_KEY.match(key)
-        where = f" (encoder_conf layer_sizes[{match.group(1)}])" if match else ""
-        if key not in given and added_by_pruning(key):
-            continue
-        if key not in given:
-            problems.append(f"  {prefix}{key}: missing from the weights{where}")
-        elif key not in own:
-            problems.append(f"  {prefix}{key}: in the weights but not in the model{where}")
-        elif tuple(given[key].shape) != tuple(own[key]):
-            problems.append(f"  {prefix}{key}: weights {tuple(given[key].shape)}, the config's sizes {tuple(own[key])}{where}")
-    if problems:
-        raise ValueError("the pruned encoder's layer_sizes disagree with its weights:\n" + "\n".join(problems[:20])
-                         + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""))
 
 
 class EBranchformerPrunedEncoder(EBranchformerEncoder):

@@ -5,6 +5,8 @@ own residual, so a skipped module is the identity (a skipped layer is its three
 modules skipped). With a cache (incremental decoding in beam search) only the
 newest position is computed, as in ESPnet, and the layer's output is appended
 to its cache. Source attention reads keys/values projected once per utterance.
+A statically pruned layer (:class:`~espnet_dynprune.nets.pruned_decoder_layer.PrunedDecoderLayer`)
+gates the modules it kept; a removed one is the identity.
 """
 
 from __future__ import annotations
@@ -16,10 +18,18 @@ from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
 
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import gated_residual
-from espnet_dynprune.nets.source_attention import SourceKeysValues, attend
+from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
+from espnet_dynprune.nets.source_attention import Attention, SourceKeysValues, attend
 
 SELF_ATTN, SRC_ATTN, FFN = "self_attn", "src_attn", "ffn"
 MODULE_TYPES = (SELF_ATTN, SRC_ATTN, FFN)
+Gates = tuple[Optional[int], Optional[int], Optional[int]]
+
+
+def decoder_module_types(layer: DecoderLayer) -> tuple[str, ...]:
+    """The gateable modules ``layer`` has (a statically pruned layer may have lost some)."""
+    present = {SELF_ATTN: layer.self_attn, SRC_ATTN: layer.src_attn, FFN: layer.feed_forward}
+    return tuple(m for m in MODULE_TYPES if present[m] is not None)
 
 
 def _self_attention(layer: DecoderLayer, cached: bool):
@@ -55,7 +65,7 @@ def gated_forward(
     tgt_mask: Optional[torch.Tensor],
     source: Optional[SourceKeysValues],
     decision: GateDecision,
-    gates: tuple[int, int, int],
+    gates: Gates,
     cache: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """One decoder layer with self-attention / source attention / FFN gated.
@@ -64,39 +74,55 @@ def gated_forward(
         tgt: (R, L, D) decoder input, R = utterances x hypotheses each.
         source: keys/values of the utterances whose rows keep source attention.
         decision: (R, G) gates of the rows.
-        gates: gate columns of the three modules (all equal for a layer gate).
+        gates: gate columns of the three modules (all equal for a layer gate; None: the
+            layer has no such module).
         cache: (R, L - 1, D) this layer's outputs at the previous positions.
     """
     cached = cache is not None
     zero = not decision.skip_rows
     x = tgt[:, -1:] if cached else tgt
     g_self, g_src, g_ffn = gates
-    x = gated_residual(
-        x, decision.rows(g_self), decision.value(g_self), _self_attention(layer, cached),
-        tgt, _query_mask(tgt_mask, cached), zero_skipped=zero,
-        owners=(layer.norm1, layer.self_attn),
-    )
-    x = gated_residual(
-        x, decision.rows(g_src), decision.value(g_src), _source_attention(layer, source),
-        zero_skipped=zero, owners=(layer.norm2, layer.src_attn),
-    )
-    x = gated_residual(
-        x, decision.rows(g_ffn), decision.value(g_ffn), _feed_forward(layer),
-        zero_skipped=zero, owners=(layer.norm3, layer.feed_forward),
-    )
+    if g_self is not None:
+        x = gated_residual(
+            x, decision.rows(g_self), decision.value(g_self), _self_attention(layer, cached),
+            tgt, _query_mask(tgt_mask, cached), zero_skipped=zero,
+            owners=(layer.norm1, layer.self_attn),
+        )
+    if g_src is not None:
+        x = gated_residual(
+            x, decision.rows(g_src), decision.value(g_src), _source_attention(layer, source),
+            zero_skipped=zero, owners=(layer.norm2, layer.src_attn),
+        )
+    if g_ffn is not None:
+        x = gated_residual(
+            x, decision.rows(g_ffn), decision.value(g_ffn), _feed_forward(layer),
+            zero_skipped=zero, owners=(layer.norm3, layer.feed_forward),
+        )
     return x if cache is None else torch.cat([cache, x], dim=1)
 
 
+def _head_dims(attn: Optional[Attention]) -> tuple[int, int]:
+    """Total query/key and value/output dims of an attention module (0, 0 when removed)."""
+    if attn is None:
+        return 0, 0
+    if isinstance(attn, PrunedMultiHeadedAttention):
+        return sum(attn.qk_dims), sum(attn.vo_dims)
+    return attn.h * attn.d_k, attn.h * attn.d_k
+
+
 def unit_macs_per_step(layer: DecoderLayer, prefix_length: int, num_frames: int) -> dict[str, int]:
-    """Multiply-accumulates of each gated module for one new token.
+    """Multiply-accumulates of each gated module ``layer`` has, for one new token.
 
     Source attention's once-per-utterance key/value projection is spread over
     ``prefix_length`` steps.
     """
     d = layer.size
-    ff = layer.feed_forward.w_1.out_features
-    return {
-        SELF_ATTN: 4 * d * d + 2 * prefix_length * d,
-        SRC_ATTN: 2 * d * d + 2 * num_frames * d + 2 * num_frames * d * d // prefix_length,
-        FFN: 2 * d * ff,
+    self_qk, self_vo = _head_dims(layer.self_attn)
+    src_qk, src_vo = _head_dims(layer.src_attn)
+    macs = {
+        SELF_ATTN: 2 * d * (self_qk + self_vo) + prefix_length * (self_qk + self_vo),
+        SRC_ATTN: d * (src_qk + src_vo) + num_frames * (src_qk + src_vo)
+        + num_frames * d * (src_qk + src_vo) // prefix_length,
+        FFN: 0 if layer.feed_forward is None else 2 * d * layer.feed_forward.w_1.out_features,
     }
+    return {m: macs[m] for m in decoder_module_types(layer)}

@@ -125,12 +125,3 @@ class GatedPart:
                 columns = [c for (_, m), c in self._columns.items() if m == name]
                 stats[f"{prefix}_keep_{name}"] = keep[:, columns].mean()
         return stats
-
-    def gates_per_module(self, decision: GateDecision) -> torch.Tensor:
-        """(B, L, M) keep values per layer and module type, for either granularity (layers that
-        all have the same modules)."""
-        values = decision.values
-        if self.gate_granularity == "layer":
-            return values.unsqueeze(-1).expand(-1, -1, len(self.module_types))
-        return values.view(values.size(0), self.num_gated_layers, len(self.module_types))
-

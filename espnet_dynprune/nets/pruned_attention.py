@@ -70,6 +70,24 @@ class PrunedMultiHeadedAttention(torch.nn.Module):
             x = padded.index_copy_(-1, positions, x)
         return x.view(x.size(0), x.size(1), self.h, self.width).transpose(1, 2)
 
+    def project_query(self, query: torch.Tensor) -> torch.Tensor:
+        """(B, T, size) -> (B, heads, T, width) queries."""
+        return self._heads(self.linear_q(query), self.qk_positions)
+
+    def project_key_value(self, key: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values in the heads layout (what source attention projects once per utterance)."""
+        return self._heads(self.linear_k(key), self.qk_positions), self._heads(self.linear_v(value), self.vo_positions)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """Projected heads -> (B, T1, size); ``mask`` is ESPnet's (B, 1, T2) or (B, T1, T2), True = attend."""
+        attn_mask = None if mask is None else mask.unsqueeze(1).bool()
+        dropout = self.dropout_rate if self.training else 0.0
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout, scale=self.scale)
+        context = context.transpose(1, 2).reshape(q.size(0), q.size(2), self.h * self.width)
+        if self.vo_positions is not None:
+            context = context.index_select(-1, self.vo_positions)
+        return self.linear_out(context)
+
     def forward(
         self,
         query: torch.Tensor,
@@ -78,16 +96,7 @@ class PrunedMultiHeadedAttention(torch.nn.Module):
         mask: Optional[torch.Tensor],
         expand_kv: bool = False,
     ) -> torch.Tensor:
-        """Attend; ``mask`` is ESPnet's (B, 1, T2) or (B, T1, T2), True = attend."""
+        """Attend (ESPnet's ``MultiHeadedAttention`` call)."""
         if expand_kv:
             key, value = key[:1].expand_as(key), value[:1].expand_as(value)
-        q = self._heads(self.linear_q(query), self.qk_positions)
-        k = self._heads(self.linear_k(key), self.qk_positions)
-        v = self._heads(self.linear_v(value), self.vo_positions)
-        attn_mask = None if mask is None else mask.unsqueeze(1).bool()
-        dropout = self.dropout_rate if self.training else 0.0
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout, scale=self.scale)
-        context = context.transpose(1, 2).reshape(query.size(0), query.size(1), self.h * self.width)
-        if self.vo_positions is not None:
-            context = context.index_select(-1, self.vo_positions)
-        return self.linear_out(context)
+        return self.attend(self.project_query(query), *self.project_key_value(key, value), mask)

@@ -16,8 +16,7 @@ The macaron scale stays what the unpruned layer used (0.5 when it had FFN1), eve
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Optional
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import get_activation
@@ -25,47 +24,8 @@ from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import Po
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
 from espnet2.asr.layers.cgmlp import ConvolutionalGatingMLP
 
+from espnet_dynprune.nets.layer_sizes import LayerSizes
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
-
-
-@dataclass
-class LayerSizes:
-    """What one layer kept; the YAML form of ``encoder_conf: layer_sizes`` entries."""
-
-    ffn1_units: int = 0
-    attn_qk: list[int] = field(default_factory=list)
-    attn_vo: list[int] = field(default_factory=list)
-    cgmlp_channels: int = 0
-    ffn2_units: int = 0
-
-    @classmethod
-    def from_dict(cls, entry: Mapping[str, Any], where: str) -> "LayerSizes":
-        """Checked: unknown keys, wrong types and mismatched head lists raise naming ``where``."""
-        if not isinstance(entry, Mapping):
-            raise ValueError(f"{where} must be a mapping of sizes, got {entry!r}")
-        unknown = sorted(set(entry) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"{where} has unknown keys {unknown}; valid: {sorted(cls.__dataclass_fields__)}")
-        sizes = cls(**entry)
-        for key in ("ffn1_units", "cgmlp_channels", "ffn2_units"):
-            value = getattr(sizes, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{where}.{key} must be an integer >= 0, got {value!r}")
-        for key in ("attn_qk", "attn_vo"):
-            value = getattr(sizes, key)
-            if not isinstance(value, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value):
-                raise ValueError(f"{where}.{key} must be a list of integers >= 0 (one per head), got {value!r}")
-        if len(sizes.attn_qk) != len(sizes.attn_vo) or 0 in sizes.attn_vo:
-            raise ValueError(f"{where}: attn_qk and attn_vo need one entry per kept head and every head "
-                             f"at least one value dim, got {sizes.attn_qk} and {sizes.attn_vo}")
-        return sizes
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def has_attention(self) -> bool:
-        return bool(self.attn_vo)
 
 
 class PrunedEBranchformerLayer(EBranchformerEncoderLayer):

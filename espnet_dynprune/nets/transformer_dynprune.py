@@ -5,7 +5,10 @@ ESPnet's ``transformer`` keeps its meaning, and the state dict is ESPnet's plus
 ``gate_predictor.*``. The gates of all layers are decided once from the
 time-averaged encoder output and the ``<lang><task>`` symbols that follow
 ``<sos>`` in the decoder input (OWSM's prompt), so training, ``score`` and
-``batch_score`` (ESPnet beam search) all see the same context. A prompt that
+``batch_score`` (ESPnet beam search) all see the same context. With
+``layer_sizes`` (what static pruning's export writes, ``decoder: transformer_pruned``)
+the layers are the statically pruned ones and only the modules each layer kept are
+gated: static + dynamic. A prompt that
 stops at ``<sos>`` (ESPnet's ``Speech2Language`` scores that one step) decides
 with the predictor's "not known" context.
 
@@ -17,7 +20,7 @@ states (``HypothesisState``); every later step reuses them. With
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.utils.checkpoint
@@ -33,10 +36,13 @@ from espnet_dynprune.nets.decoder_state import HypothesisState, UtteranceSource
 from espnet_dynprune.nets.gated_decoder_layer import (
     MODULE_TYPES,
     SRC_ATTN,
+    Gates,
+    decoder_module_types,
     gated_forward,
     unit_macs_per_step,
 )
 from espnet_dynprune.nets.gated_part import GatedPart
+from espnet_dynprune.nets.transformer_pruned import check_prunable_decoder_conf, use_pruned_decoder_layers
 from espnet_dynprune.nets.source_attention import project_source
 
 
@@ -51,11 +57,11 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         sparsity_target, gate_predictor, gate_granularity, gate_hidden_size,
         gate_context_size, gumbel_tau_start, gumbel_tau_end, gumbel_anneal_steps,
         skip_rows_in_training, context_dropout: as for ``e_branchformer_dynprune``.
+        layer_sizes: per-layer sizes of a statically pruned decoder (static + dynamic),
+            as ``transformer_pruned`` takes them; None: ESPnet's layers.
         **kwargs: every other ``transformer`` decoder key; ``layer_drop_rate`` has
             no effect, as in ESPnet's own decoder (its forward never applies it).
     """
-
-    module_types = MODULE_TYPES
 
     @typechecked
     def __init__(
@@ -72,8 +78,11 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         gumbel_anneal_steps: int = 10000,
         skip_rows_in_training: bool = False,
         context_dropout: float = 0.0,
+        layer_sizes: Optional[Sequence[Mapping[str, Any]]] = None,
         **kwargs,
     ) -> None:
+        if layer_sizes is not None:
+            check_prunable_decoder_conf(kwargs, "transformer_dynprune with layer_sizes")
         for key, ok in (("normalize_before", True), ("concat_after", False)):
             if kwargs.get(key, ok) != ok:
                 raise ValueError(
@@ -81,6 +90,10 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
                     f"(only {key}: {ok}, OWSM's layout, makes a skipped module the identity)"
                 )
         super().__init__(vocab_size, encoder_output_size, **kwargs)
+        if layer_sizes is not None:
+            self.layer_sizes = use_pruned_decoder_layers(self, layer_sizes, kwargs)
+        self.layer_modules = tuple(decoder_module_types(layer) for layer in self.decoders)
+        self.module_types = tuple(m for m in MODULE_TYPES if any(m in modules for modules in self.layer_modules))
         self._init_gating(
             encoder_output_size, len(self.decoders), sparsity_target, gate_predictor,
             gate_granularity, gate_hidden_size, gate_context_size, gumbel_tau_start,
@@ -108,8 +121,9 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
             raise ValueError("decoder input has a <lang> but no <task> after <sos>")
         return self.vocabulary.lookup(ys.gather(1, start + 1).squeeze(1), ys.gather(1, start + 2).squeeze(1))
 
-    def _gates(self, layer: int) -> tuple[int, int, int]:
-        return tuple(self.gate_index(layer, m) for m in self.module_types)
+    def _gates(self, layer: int) -> Gates:
+        modules = self.layer_modules[layer]
+        return tuple(self.gate_index(layer, m) if m in modules else None for m in MODULE_TYPES)
 
     def prepare_source(
         self, memory: torch.Tensor, memory_mask: Optional[torch.Tensor], ys: torch.Tensor
@@ -126,6 +140,9 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         decision = self.gate_predictor(memory, valid, language, task)
         keys_values = []
         for i, layer in enumerate(self.decoders):
+            if SRC_ATTN not in self.layer_modules[i]:
+                keys_values.append(None)
+                continue
             rows = decision.rows(self.gate_index(i, SRC_ATTN))
             if rows.nobody:
                 keys_values.append(None)
@@ -249,8 +266,11 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         return out, [HypothesisState([c[b] for c in new_cache], source) for b in range(ys.size(0))]
 
     def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Skipped flags and per-step MACs of each layer's three modules."""
-        macs = unit_macs_per_step(self.decoders[0], TYPICAL_PREFIX_LENGTH, num_frames)
-        skipped = 1.0 - self.gates_per_module(decision).detach().flatten(1)
-        costs = torch.tensor([macs[m] for m in self.module_types], dtype=torch.float64)
-        return skipped.cpu().double(), costs.repeat(self.num_gated_layers)
+        """Skipped flags and per-step MACs of the modules each layer has."""
+        values = decision.values.detach()
+        skipped, costs = [], []
+        for i, layer in enumerate(self.decoders):
+            for module, macs in unit_macs_per_step(layer, TYPICAL_PREFIX_LENGTH, num_frames).items():
+                skipped.append(1.0 - values[:, self.gate_index(i, module)])
+                costs.append(macs)
+        return torch.stack(skipped, dim=-1).cpu().double(), torch.tensor(costs, dtype=torch.float64)

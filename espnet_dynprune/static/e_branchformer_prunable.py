@@ -14,7 +14,7 @@ recomputed layer sees the same masks.
 from __future__ import annotations
 
 from functools import partial
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import torch
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
@@ -23,12 +23,12 @@ from typeguard import typechecked
 
 from espnet_dynprune.nets.e_branchformer_pruned import check_prunable_conf
 from espnet_dynprune.nets.encoder_steps import checkpointed, embed
-from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes
 from espnet_dynprune.static.layer_masks import GROUPS, LayerMasks
 from espnet_dynprune.static.masked_forward import masked_layer_forward
+from espnet_dynprune.static.prunable_part import PrunablePart
 
 
-class EBranchformerPrunableEncoder(EBranchformerEncoder):
+class EBranchformerPrunableEncoder(EBranchformerEncoder, PrunablePart):
     """ESPnet's E-Branchformer encoder whose layers run under learnable masks.
 
     Args:
@@ -59,13 +59,8 @@ class EBranchformerPrunableEncoder(EBranchformerEncoder):
                                  f"(got {kwargs[key]!r}): every layer must run for its masks to learn")
         super().__init__(input_size, **kwargs)
         self.input_size, self.espnet_conf = input_size, dict(kwargs)
-        self.layer_masks = torch.nn.ModuleList(
-            LayerMasks(layer, prune_groups, mask_init_keep, mask_straight_through, mask_lr_scale)
-            for layer in self.encoders
-        )
-        self._dense_params = sum(m.dense_params() for m in self.layer_masks)
-        self.keep_hidden: Tuple[int, ...] = ()  # 1-based layers whose outputs forward() keeps in .hidden
-        self.hidden: dict[int, torch.Tensor] = {}
+        self._init_masks([LayerMasks(layer, prune_groups, mask_init_keep, mask_straight_through, mask_lr_scale)
+                          for layer in self.encoders])
 
     def forward(
         self,
@@ -94,19 +89,3 @@ class EBranchformerPrunableEncoder(EBranchformerEncoder):
         x = self.after_norm(x)
         olens = masks.squeeze(1).sum(1)
         return ((x, intermediate) if intermediate else x), olens, None
-
-    def dense_params(self) -> int:
-        """Prunable parameters of the unpruned encoder."""
-        return self._dense_params
-
-    def expected_params(self) -> torch.Tensor:
-        """Expected prunable parameters under the masks (differentiable)."""
-        return torch.stack([m.expected_params() for m in self.layer_masks]).sum()
-
-    def layer_sizes(self) -> list[LayerSizes]:
-        """What the inference masks keep, per layer (the export's ``layer_sizes``)."""
-        return [m.sizes() for m in self.layer_masks]
-
-    def kept_params(self) -> int:
-        """Prunable parameters the inference masks keep (what the export will hold)."""
-        return sum(m.sizes_params(s) for m, s in zip(self.layer_masks, self.layer_sizes()))

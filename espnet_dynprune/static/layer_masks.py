@@ -20,22 +20,32 @@ exported layer holds). The final norm of a layer is not prunable and not counted
 
 from __future__ import annotations
 
-from typing import Collection, Optional, Union
+from typing import Callable, Collection, Optional, Sequence, Union
 
 import torch
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
 
 from espnet_dynprune.gating.hard_concrete import HardConcrete
-from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes
+from espnet_dynprune.nets.layer_sizes import LayerSizes
 
 GROUPS = ("attn_qk", "attn_vo", "attn", "ffn_units", "ffn", "cgmlp_channels", "cgmlp")
 Number = Union[int, float, torch.Tensor]
 
 
-def check_groups(groups: Collection[str]) -> None:
-    unknown = sorted(set(groups) - set(GROUPS))
+def check_groups(groups: Collection[str], valid: Sequence[str] = GROUPS, where: str = "encoder_conf") -> None:
+    unknown = sorted(set(groups) - set(valid))
     if unknown:
-        raise ValueError(f"encoder_conf prune_groups has unknown mask groups {unknown}; valid: {list(GROUPS)}")
+        raise ValueError(f"{where} prune_groups has unknown mask groups {unknown}; valid: {list(valid)}")
+
+
+def ffn_params(d: int, units: Number) -> Number:
+    """A pre-norm FFN: norm, w_1, w_2."""
+    return 2 * d + units * (d + 1) + units * d + d
+
+
+def attention_params(d: int, qk: Number, vo: Number) -> Number:
+    """A pre-norm attention module: norm, q, k, v, out."""
+    return 2 * d + 2 * qk * (d + 1) + vo * (d + 1) + vo * d + d
 
 
 def layer_params(
@@ -45,20 +55,87 @@ def layer_params(
     """Prunable parameters of a layer. Each module is ``(kept units..., alive)``: ``ffn1``/``ffn2``
     ``(units, alive)``, ``attn`` ``(qk dims, vo dims, alive)``, ``cgmlp`` ``(channel pairs, alive)``;
     ``alive`` is 0/1, or the probability that the module is kept."""
-
-    def ffn(units: Number) -> Number:  # norm, w_1, w_2
-        return 2 * d + units * (d + 1) + units * d + d
-
     qk, vo, attn_alive = attn
     channels, cgmlp_alive = cgmlp
-    attention = 2 * d + 2 * qk * (d + 1) + vo * (d + 1) + vo * d + d  # norm, q, k, v, out
     gating = 2 * d + 2 * channels * (d + 1) + 2 * channels + channels * (cgmlp_kernel + 1) + channels * d + d
     branches = attn_alive + cgmlp_alive
     merge = branches * d * (merge_kernel + 1) + branches * d * d + d  # depthwise conv, projection
-    return ffn1[1] * ffn(ffn1[0]) + attn_alive * attention + cgmlp_alive * gating + merge + ffn2[1] * ffn(ffn2[0])
+    return (ffn1[1] * ffn_params(d, ffn1[0]) + attn_alive * attention_params(d, qk, vo) + cgmlp_alive * gating
+            + merge + ffn2[1] * ffn_params(d, ffn2[0]))
 
 
-class LayerMasks(torch.nn.Module):
+class UnitMasks(torch.nn.Module):
+    """Hard-concrete masks over the unit groups and whole modules of one layer (which it does not own).
+
+    Subclasses name the layer's units (``units``: name -> count) and modules (``modules_present``),
+    map each to its ``prune_groups`` entry (``group_of``), count parameters (``_count``) and say
+    what the inference masks keep (``sizes``, ``_counts_of``).
+    """
+
+    units: dict[str, int]
+    modules_present: list[str]
+
+    def _make_masks(self, groups: Collection[str], init_keep: float, straight_through: bool, lr_scale: float) -> None:
+        self.masks = torch.nn.ModuleDict()
+        for name, count in self.units.items():
+            if self.group_of(name) in groups:
+                self.masks[name] = HardConcrete(count, init_keep, lr_scale=lr_scale)
+        for name in self.modules_present:
+            if self.group_of(name) in groups:
+                self.masks[name] = HardConcrete(1, init_keep, straight_through=straight_through, lr_scale=lr_scale)
+
+    @staticmethod
+    def group_of(name: str) -> str:
+        raise NotImplementedError
+
+    def _count(self, units: dict[str, Number], alive: dict[str, Number]) -> Number:
+        raise NotImplementedError
+
+    def _counts_of(self, sizes) -> tuple[dict[str, int], dict[str, int]]:
+        """(kept units, alive modules) of a layer of ``sizes``."""
+        raise NotImplementedError
+
+    def values(self) -> dict[str, Optional[torch.Tensor]]:
+        """Mask values by name (sampled in training, deterministic in eval); None = not masked."""
+        return {name: (self.masks[name]() if name in self.masks else None)
+                for name in (*self.units, *self.modules_present)}
+
+    def dense_params(self) -> int:
+        return int(self._count(dict(self.units), {name: 1 for name in self.modules_present}))
+
+    def expected_params(self) -> torch.Tensor:
+        """Expected prunable parameters under the masks' distribution (differentiable)."""
+        units = {n: (self.masks[n].expected_l0() if n in self.masks else c) for n, c in self.units.items()}
+        alive = {n: (self.masks[n].keep_probability()[0] if n in self.masks else 1.0) for n in self.modules_present}
+        return torch.as_tensor(self._count(units, alive), dtype=torch.get_default_dtype())
+
+    @torch.no_grad()
+    def _keep(self) -> tuple[Callable[[str], torch.Tensor], Callable[[str], bool]]:
+        """(kept units of a group, whether a module is kept) under the inference masks."""
+        keep = {name: (mask.eval_mask() > 0) for name, mask in self.masks.items()}
+
+        def kept(name: str) -> torch.Tensor:
+            return keep.get(name, torch.ones(self.units[name], dtype=torch.bool))
+
+        def module_kept(name: str) -> bool:
+            return name in self.modules_present and bool(keep.get(name, torch.ones(1, dtype=torch.bool)).all())
+
+        return kept, module_kept
+
+    def _head_sizes(self, kept: Callable[[str], torch.Tensor], attention: str, alive: bool) -> tuple[list[int], list[int]]:
+        """Per kept head (one with a value dim left), its query/key and value/output dims."""
+        qk = kept(f"{attention}_qk").view(self.heads, self.head_dim).sum(1).tolist()
+        vo = kept(f"{attention}_vo").view(self.heads, self.head_dim).sum(1).tolist()
+        heads = [h for h in range(self.heads) if vo[h] > 0] if alive else []
+        return [int(qk[h]) for h in heads], [int(vo[h]) for h in heads]
+
+    def sizes_params(self, sizes) -> int:
+        """Prunable parameters of a layer of ``sizes`` (the realised count)."""
+        units, alive = self._counts_of(sizes)
+        return int(self._count(units, {n: a for n, a in alive.items() if n in self.modules_present}))
+
+
+class LayerMasks(UnitMasks):
     """Masks over one stock ``EBranchformerEncoderLayer`` (which it does not own).
 
     Args:
@@ -86,18 +163,13 @@ class LayerMasks(torch.nn.Module):
             if ffn is not None:
                 self.units[f"{name}_units"] = ffn.w_1.out_features
                 self.modules_present.append(name)
-        self.masks = torch.nn.ModuleDict()
-        for name, count in self.units.items():
-            if ("ffn_units" if name.startswith("ffn") else name) in groups:
-                self.masks[name] = HardConcrete(count, init_keep, lr_scale=lr_scale)
-        for name in self.modules_present:
-            if (name[:3] if name.startswith("ffn") else name) in groups:
-                self.masks[name] = HardConcrete(1, init_keep, straight_through=straight_through, lr_scale=lr_scale)
+        self._make_masks(groups, init_keep, straight_through, lr_scale)
 
-    def values(self) -> dict[str, Optional[torch.Tensor]]:
-        """Mask values by name (sampled in training, deterministic in eval); None = not masked."""
-        return {name: (self.masks[name]() if name in self.masks else None)
-                for name in (*self.units, *self.modules_present)}
+    @staticmethod
+    def group_of(name: str) -> str:
+        if name.startswith("ffn"):
+            return "ffn_units" if name.endswith("_units") else "ffn"
+        return name
 
     def _count(self, units: dict[str, Number], alive: dict[str, Number]) -> Number:
         def module(name: str, *sizes: str) -> tuple[Number, ...]:
@@ -111,43 +183,24 @@ class LayerMasks(torch.nn.Module):
             ffn2=module("ffn2", "ffn2_units"),
         )
 
-    def dense_params(self) -> int:
-        return int(self._count(dict(self.units), {name: 1 for name in self.modules_present}))
-
-    def expected_params(self) -> torch.Tensor:
-        """Expected prunable parameters under the masks' distribution (differentiable)."""
-        units = {n: (self.masks[n].expected_l0() if n in self.masks else c) for n, c in self.units.items()}
-        alive = {n: (self.masks[n].keep_probability()[0] if n in self.masks else 1.0) for n in self.modules_present}
-        return torch.as_tensor(self._count(units, alive), dtype=torch.get_default_dtype())
-
     @torch.no_grad()
     def sizes(self) -> LayerSizes:
         """What the inference masks keep: the exported layer's sizes."""
-        keep = {name: (mask.eval_mask() > 0) for name, mask in self.masks.items()}
-
-        def kept(name: str) -> torch.Tensor:
-            return keep.get(name, torch.ones(self.units[name], dtype=torch.bool))
-
-        def module_kept(name: str) -> bool:
-            return name in self.modules_present and bool(keep.get(name, torch.ones(1, dtype=torch.bool)).all())
-
-        qk = kept("attn_qk").view(self.heads, self.head_dim).sum(1).tolist()
-        vo = kept("attn_vo").view(self.heads, self.head_dim).sum(1).tolist()
-        heads = [h for h in range(self.heads) if vo[h] > 0] if module_kept("attn") else []
+        kept, module_kept = self._keep()
+        qk, vo = self._head_sizes(kept, "attn", module_kept("attn"))
 
         def units_of(module: str) -> int:
             return int(kept(f"{module}_units").sum()) if module_kept(module) else 0
 
         return LayerSizes(
-            ffn1_units=units_of("ffn1"), attn_qk=[int(qk[h]) for h in heads], attn_vo=[int(vo[h]) for h in heads],
+            ffn1_units=units_of("ffn1"), attn_qk=qk, attn_vo=vo,
             cgmlp_channels=int(kept("cgmlp_channels").sum()) if module_kept("cgmlp") else 0,
             ffn2_units=units_of("ffn2"),
         )
 
-    def sizes_params(self, sizes: LayerSizes) -> int:
-        """Prunable parameters of a layer of ``sizes`` (the realised count)."""
+    def _counts_of(self, sizes: LayerSizes) -> tuple[dict[str, int], dict[str, int]]:
         units = {"ffn1_units": sizes.ffn1_units, "ffn2_units": sizes.ffn2_units, "attn_qk": sum(sizes.attn_qk),
                  "attn_vo": sum(sizes.attn_vo), "cgmlp_channels": sizes.cgmlp_channels}
         alive = {"ffn1": int(sizes.ffn1_units > 0), "ffn2": int(sizes.ffn2_units > 0),
                  "attn": int(sizes.has_attention), "cgmlp": int(sizes.cgmlp_channels > 0)}
-        return int(self._count(units, {n: a for n, a in alive.items() if n in self.modules_present}))
+        return units, alive

@@ -1,7 +1,7 @@
-"""A stock ``EBranchformerEncoderLayer`` run under static-pruning mask values.
+"""A stock ``EBranchformerEncoderLayer`` or ``DecoderLayer`` run under static-pruning mask values.
 
 The layer object (and so its state-dict keys) is ESPnet's own, so ``--init_param`` loads the
-unpruned model as is; this function takes over the order of calls to put the masks in:
+unpruned model as is; these functions take over the order of calls to put the masks in:
 
 - FFN: the intermediate units after the activation; the whole-FFN mask on its output.
 - attention: the query/key mask on the queries (a masked dimension then adds nothing to any
@@ -10,7 +10,8 @@ unpruned model as is; this function takes over the order of calls to put the mas
   normalises over the channels kept only, as the exported (smaller) layer's will.
 - a module with no unit left outputs exactly 0 (its biases too), as if removed.
 
-Only ``attention_layer_type: selfattn`` with absolute positions is supported.
+Only ``attention_layer_type: selfattn`` with absolute positions is supported in the encoder,
+and teacher forcing (no cache) in the decoder: a masked decoder is trained, then exported.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import math
 from typing import Optional
 
 import torch
+from espnet.nets.pytorch_backend.transformer.attention import MultiHeadedAttention
+from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
 from espnet.nets.pytorch_backend.transformer.layer_norm import LayerNorm
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
 
@@ -39,17 +42,19 @@ def _scaled(x: torch.Tensor, scale: Optional[torch.Tensor]) -> torch.Tensor:
     return x if scale is None else x * scale
 
 
-def _feed_forward(layer, norm, ffn, x: torch.Tensor, units: Optional[torch.Tensor], scale) -> torch.Tensor:
+def _feed_forward(norm, ffn, dropout, x: torch.Tensor, units: Optional[torch.Tensor], scale, ff_scale: float = 1.0):
     h = ffn.activation(ffn.w_1(norm(x)))
     if units is not None:
         h = h * units
     out = ffn.w_2(ffn.dropout(h))
-    return x + layer.ff_scale * layer.dropout(_scaled(out, scale))
+    return x + ff_scale * dropout(_scaled(out, scale))
 
 
-def _attention(layer, h: torch.Tensor, mask: torch.Tensor, values: Values) -> torch.Tensor:
-    attn = layer.attn
-    batch = h.size(0)
+def _attention(
+    attn: MultiHeadedAttention, query: torch.Tensor, memory: torch.Tensor, mask: Optional[torch.Tensor],
+    qk: Optional[torch.Tensor], vo: Optional[torch.Tensor],
+) -> torch.Tensor:  # fmt: skip
+    batch = query.size(0)
 
     def heads(x: torch.Tensor, units: Optional[torch.Tensor]) -> torch.Tensor:
         x = x.view(batch, -1, attn.h, attn.d_k)
@@ -57,9 +62,9 @@ def _attention(layer, h: torch.Tensor, mask: torch.Tensor, values: Values) -> to
             x = x * units.view(attn.h, attn.d_k)
         return x.transpose(1, 2)
 
-    q = heads(attn.linear_q(h), values["attn_qk"])
-    k = heads(attn.linear_k(h), None)
-    v = heads(attn.linear_v(h), values["attn_vo"])
+    q = heads(attn.linear_q(query), qk)
+    k = heads(attn.linear_k(memory), None)
+    v = heads(attn.linear_v(memory), vo)
     scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(attn.d_k)
     return attn.forward_attention(v, scores, mask)
 
@@ -88,16 +93,33 @@ def _cgmlp(layer, h: torch.Tensor, channels: Optional[torch.Tensor]) -> torch.Te
 def masked_layer_forward(layer: EBranchformerEncoderLayer, x: torch.Tensor, mask: torch.Tensor, values: Values) -> torch.Tensor:
     """One layer under mask ``values`` (:meth:`LayerMasks.values`); (B, T, D) -> (B, T, D)."""
     if layer.feed_forward_macaron is not None:
-        x = _feed_forward(layer, layer.norm_ff_macaron, layer.feed_forward_macaron, x, values.get("ffn1_units"),
-                          _module_scale(values, "ffn1", "ffn1_units"))
+        x = _feed_forward(layer.norm_ff_macaron, layer.feed_forward_macaron, layer.dropout, x, values.get("ffn1_units"),
+                          _module_scale(values, "ffn1", "ffn1_units"), layer.ff_scale)
     h = layer.norm_mha(x)
-    x1 = _scaled(_attention(layer, h, mask, values), _module_scale(values, "attn", "attn_vo"))
+    x1 = _scaled(_attention(layer.attn, h, h, mask, values["attn_qk"], values["attn_vo"]),
+                 _module_scale(values, "attn", "attn_vo"))
     x2 = _scaled(_cgmlp(layer, layer.norm_mlp(x), values["cgmlp_channels"]),
                  _module_scale(values, "cgmlp", "cgmlp_channels"))
     both = torch.cat([layer.dropout(x1), layer.dropout(x2)], dim=-1)
     fused = layer.depthwise_conv_fusion(both.transpose(1, 2)).transpose(1, 2)
     x = x + layer.dropout(layer.merge_proj(both + fused))
     if layer.feed_forward is not None:
-        x = _feed_forward(layer, layer.norm_ff, layer.feed_forward, x, values.get("ffn2_units"),
-                          _module_scale(values, "ffn2", "ffn2_units"))
+        x = _feed_forward(layer.norm_ff, layer.feed_forward, layer.dropout, x, values.get("ffn2_units"),
+                          _module_scale(values, "ffn2", "ffn2_units"), layer.ff_scale)
     return layer.norm_final(x)
+
+
+def masked_decoder_layer_forward(
+    layer: DecoderLayer, tgt: torch.Tensor, tgt_mask: torch.Tensor, memory: torch.Tensor,
+    memory_mask: Optional[torch.Tensor], values: Values,
+) -> torch.Tensor:  # fmt: skip
+    """One decoder layer under mask ``values`` (:meth:`DecoderLayerMasks.values`), teacher-forced."""
+    x = tgt
+    for attention, norm, key, mask in (("self_attn", layer.norm1, None, tgt_mask),
+                                       ("src_attn", layer.norm2, memory, memory_mask)):
+        h = norm(x)
+        out = _attention(getattr(layer, attention), h, h if key is None else key, mask,
+                         values[f"{attention}_qk"], values[f"{attention}_vo"])
+        x = x + layer.dropout(_scaled(out, _module_scale(values, attention, f"{attention}_vo")))
+    return _feed_forward(layer.norm3, layer.feed_forward, layer.dropout, x, values["ffn_units"],
+                         _module_scale(values, "ffn", "ffn_units"))

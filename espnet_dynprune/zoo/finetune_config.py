@@ -9,7 +9,8 @@ and this module takes the rest from the model-zoo directory's ``config.yaml``. T
 
 The fine-tuning YAML (one per experiment)::
 
-    prune: both               # encoder | decoder | both | static | none (plain fine-tuning)
+    prune: both               # encoder | decoder | both (dynamic) | static | static_decoder |
+                              # static_both | none (plain fine-tuning)
     prune_conf:               # applied to every pruned part:
         sparsity_target: 0.5  #   gating keys of e_branchformer_dynprune /
         gate_predictor: context   # transformer_dynprune (context | speech | none),
@@ -26,12 +27,16 @@ Pruning a part swaps its class: ``encoder: e_branchformer`` becomes ``e_branchfo
 ``decoder: transformer`` becomes ``transformer_dynprune`` (another pretrained class is refused)
 and the model becomes ``model: dynprune``; a part not pruned keeps its stock class. A statically
 pruned model (``encoder: e_branchformer_pruned``, from ``espnet_dynprune.bin.export_pruned``)
-keeps its ``layer_sizes`` when its encoder gets gates: static + dynamic pruning.
+keeps its ``layer_sizes`` when its encoder gets gates, and so does a pruned decoder
+(``decoder: transformer_pruned``): static + dynamic pruning.
 
-``prune: static`` sets up distillation-pruning instead: ``encoder: e_branchformer_prunable``
-(mask keys such as ``prune_groups``, ``mask_lr_scale``) and ``model: distill_prune`` (keys such
-as ``sparsity_target``, ``sparsity_warmup_steps``, ``distill_layers``, ``task_loss_weight``),
-whose teacher (``teacher_init``) is the pretrained model file itself. The keys
+``prune: static`` sets up distillation-pruning of the encoder instead: ``encoder:
+e_branchformer_prunable`` (mask keys such as ``prune_groups``, ``mask_lr_scale``) and ``model:
+distill_prune`` (keys such as ``sparsity_target``, ``sparsity_warmup_steps``, ``distill_layers``,
+``task_loss_weight``), whose teacher (``teacher_init``) is the pretrained model file itself.
+``prune: static_decoder`` prunes the decoder (``decoder: transformer_prunable``,
+``decoder_distill_layers``), ``static_both`` both parts under one target; the decoder has no
+cgMLP, so with ``static_both`` give ``prune_groups`` per part (``encoder_conf`` / ``decoder_conf``). The keys
 that fix the weights' layout (:data:`FIXED_KEYS`) come from the pretrained model only. The
 training-run keys of the pretrained config (data lists, output dir, optimiser...) are dropped.
 The pretrained feature statistics (``normalize_conf.stats_file``) are kept, since the weights
@@ -51,19 +56,21 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import yaml
 from espnet2.utils.types import str2bool
 
-from espnet_dynprune.registration import (
+from espnet_dynprune.nets.config_names import (
     DECODER_NAME,
     DISTILL_MODEL_NAME,
     ENCODER_NAME,
     MODEL_NAME,
+    PRUNABLE_DECODER_NAME,
     PRUNABLE_ENCODER_NAME,
+    PRUNED_DECODER_NAME,
     PRUNED_ENCODER_NAME,
 )
 from espnet_dynprune.zoo.check_lengths import check_lengths
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
 
 PathLike = Union[str, Path]
-PRUNE_CHOICES = ("encoder", "decoder", "both", "static", "none")
+PRUNE_CHOICES = ("encoder", "decoder", "both", "static", "static_decoder", "static_both", "none")
 # Pretrained-config keys that describe the network and its input; the rest is the old run.
 INHERITED_KEYS = (
     "input_size", "frontend", "frontend_conf", "specaug", "specaug_conf", "normalize",
@@ -80,8 +87,11 @@ FIXED_KEYS = (
 )  # fmt: skip
 # (part, pretrained class required, class swapped in)
 PARTS = (("encoder", "e_branchformer", ENCODER_NAME), ("decoder", "transformer", DECODER_NAME))
-# Pretrained classes a part may have besides the stock one: a statically pruned encoder.
-ALSO_ACCEPTED = {"encoder": (PRUNED_ENCODER_NAME,)}
+# (part, pretrained class required, class swapped in) of static pruning
+STATIC_PARTS = (("encoder", "e_branchformer", PRUNABLE_ENCODER_NAME), ("decoder", "transformer", PRUNABLE_DECODER_NAME))
+# Pretrained classes a part may have besides the stock one: a statically pruned part.
+ALSO_ACCEPTED = {"encoder": (PRUNED_ENCODER_NAME,), "decoder": (PRUNED_DECODER_NAME,)}
+PRUNED_NAMES = {"encoder": PRUNED_ENCODER_NAME, "decoder": PRUNED_DECODER_NAME}
 
 
 def _own_keys(cls: type, skip: tuple = ()) -> List[str]:
@@ -99,29 +109,36 @@ def gating_keys() -> Dict[str, List[str]]:
 
     return {
         "encoder": _own_keys(EBranchformerDynPruneEncoder, ("input_size", "layer_sizes")),  # sizes: the model's
-        "decoder": _own_keys(TransformerDynPruneDecoder, ("vocab_size", "encoder_output_size")),
+        "decoder": _own_keys(TransformerDynPruneDecoder, ("vocab_size", "encoder_output_size", "layer_sizes")),
         "model": _own_keys(DynPruneS2TModel),
     }
 
 
 def static_keys() -> Dict[str, List[str]]:
-    """The keys of ``prune: static`` (``teacher_init`` is set to the pretrained model file)."""
+    """The keys of ``prune: static*`` (``teacher_init`` is set to the pretrained model file)."""
     from espnet_dynprune.static.distill_prune_model import DistillPruneS2TModel
     from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+    from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
 
     return {
         "encoder": _own_keys(EBranchformerPrunableEncoder, ("input_size",)),
-        "decoder": [],
+        "decoder": _own_keys(TransformerPrunableDecoder, ("vocab_size", "encoder_output_size")),
         "model": _own_keys(DistillPruneS2TModel, ("teacher_init",)),
     }
 
 
+def _is_static(prune: str) -> bool:
+    return prune.startswith("static")
+
+
 def _keys_of(prune: str) -> Dict[str, List[str]]:
-    return static_keys() if prune == "static" else gating_keys()
+    return static_keys() if _is_static(prune) else gating_keys()
 
 
 def _pruned_parts(prune: str) -> tuple[str, ...]:
-    return {"both": ("encoder", "decoder"), "static": ("encoder",), "none": ()}.get(prune, (prune,))
+    both = ("encoder", "decoder")
+    return {"both": both, "static": ("encoder",), "static_decoder": ("decoder",), "static_both": both,
+            "none": ()}.get(prune, (prune,))
 
 
 def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
@@ -138,16 +155,16 @@ def strip_pruning(config: Mapping[str, Any]) -> Dict[str, Any]:
     """The stock ESPnet config of a dynprune one: ESPnet's class names, no pruning keys.
 
     The inverse of what ``prune:`` does, so a drop-in config and the released model it came
-    from are one file (the benchmark builds both from ``conf/``). A gated encoder on statically
-    pruned layers (``layer_sizes``) becomes ``e_branchformer_pruned``.
+    from are one file (the benchmark builds both from ``conf/``). A gated part on statically
+    pruned layers (``layer_sizes``) becomes ``e_branchformer_pruned`` / ``transformer_pruned``.
     """
     config = copy.deepcopy(dict(config))
     keys = gating_keys()
     for part, stock, name in (*PARTS, ("model", "espnet", MODEL_NAME)):
         if config.get(part) == name:
             conf = config.get(f"{part}_conf") or {}
-            static = part == "encoder" and conf.get("layer_sizes") is not None
-            config[part] = PRUNED_ENCODER_NAME if static else stock
+            static = part in PRUNED_NAMES and conf.get("layer_sizes") is not None
+            config[part] = PRUNED_NAMES[part] if static else stock
             config[f"{part}_conf"] = {k: v for k, v in conf.items() if k not in keys[part]}
     return config
 
@@ -171,8 +188,9 @@ def _check_finetune(finetune: Mapping[str, Any], prune: str, prune_conf: Mapping
             f"{where} sets {', '.join(fixed)}, which must come from the pretrained model "
             "(use prune: to switch to the dynprune classes)"
         )
-    if "layer_sizes" in (finetune.get("encoder_conf") or {}):
-        raise ValueError(f"{where} sets encoder_conf layer_sizes, which must come from the pretrained (exported) model")
+    for part in ("encoder", "decoder"):
+        if "layer_sizes" in (finetune.get(f"{part}_conf") or {}):
+            raise ValueError(f"{where} sets {part}_conf layer_sizes, which must come from the pretrained (exported) model")
     unknown = [k for k in finetune if k not in _s2t_train_keys()]
     if unknown:
         raise ValueError(f"{where}: unknown s2t_train keys {', '.join(unknown)}")
@@ -212,7 +230,7 @@ def merge_finetune_config(
     """The s2t_train config: ``pretrained``'s network, ``finetune``'s training and pruning.
 
     ``where`` names the fine-tuning YAML in error messages; ``model_file`` (the pretrained
-    weights) is the teacher of ``prune: static``.
+    weights) is the teacher of ``prune: static*``.
     """
     finetune = dict(finetune)
     prune = finetune.pop("prune", "none")
@@ -224,13 +242,16 @@ def merge_finetune_config(
     def conf_of(part: str) -> Dict[str, Any]:
         return {k: v for k, v in prune_conf.items() if k in keys[part]}
 
-    if prune == "static":
+    if _is_static(prune):
         if model_file is None:
-            raise ValueError("prune: static needs the pretrained model file (the distillation teacher)")
-        if config.get("encoder") != "e_branchformer":
-            raise ValueError(f"prune: static in {where} needs a pretrained encoder: e_branchformer, "
-                             f"but the pretrained config has encoder: {config.get('encoder')!r}")
-        _swap(config, "encoder", "e_branchformer", PRUNABLE_ENCODER_NAME, conf_of("encoder"), prune)
+            raise ValueError(f"prune: {prune} needs the pretrained model file (the distillation teacher)")
+        for part, stock, name in STATIC_PARTS:
+            if part not in _pruned_parts(prune):
+                continue
+            if config.get(part) != stock:
+                raise ValueError(f"prune: {prune} in {where} needs a pretrained {part}: {stock}, "
+                                 f"but the pretrained config has {part}: {config.get(part)!r}")
+            _swap(config, part, stock, name, conf_of(part), prune)
         _swap(config, "model", "espnet", DISTILL_MODEL_NAME, {**conf_of("model"), "teacher_init": str(model_file)}, prune)
         return deep_merge(config, finetune)
     for part, stock, name in PARTS:

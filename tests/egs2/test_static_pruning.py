@@ -1,6 +1,6 @@
-"""Static structured pruning through the recipe: stages 6-8 distil-prune the shipped stand-in with
-ESPnet's own s2t_train (model: distill_prune), export it, and stock ESPnet's Speech2Text loads the
-smaller model strictly and decodes what the masked model decodes."""
+"""Static structured pruning through the recipe: stages 6-8 distil-prune the shipped stand-in's encoder
+and decoder with ESPnet's own s2t_train (model: distill_prune), export it, and stock ESPnet's
+Speech2Text loads the smaller model strictly and decodes what the masked model decodes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.tiny_recipe import RECIPE, TrainedModel, run_recipe, write_yaml
 
 STANDIN = RECIPE / "standin"
 TINY_STATIC = {
-    "prune": "static",
+    "prune": "static_both",
     "prune_conf": {"sparsity_target": 0.5, "sparsity_warmup_steps": 8, "mask_lr_scale": 500.0,
                    "lagrangian_lr_scale": 500.0},
     "optim": "adam", "optim_conf": {"lr": 2.0e-3}, "scheduler": "warmuplr", "scheduler_conf": {"warmup_steps": 4},
@@ -49,11 +49,14 @@ def _speech2text(config: Path, model_file: Path):
 
 def test_distillation_pruning_runs_as_espnet_training_and_logs_its_sparsity(static_run: Path) -> None:
     config = yaml.safe_load((static_run / "config.yaml").read_text(encoding="utf-8"))
-    assert (config["encoder"], config["model"]) == ("e_branchformer_prunable", "distill_prune")
+    assert (config["encoder"], config["decoder"], config["model"]) == (
+        "e_branchformer_prunable", "transformer_prunable", "distill_prune")
     assert Path(config["model_conf"]["teacher_init"]).resolve() == ModelZooDir.load(STANDIN).model_file.resolve()
     log = (static_run / "train.log").read_text(encoding="utf-8")
     realised = [float(v) for v in re.findall(r"sparsity_realised=([0-9.e-]+)", log)]
-    assert realised and "loss_distill=" in log and "lambda2=" in log
+    assert realised and "loss_distill=" in log and "lambda2=" in log and "loss_distill_decoder=" in log
+    decoder = [float(v) for v in re.findall(r"sparsity_realised_decoder=([0-9.e-]+)", log)]
+    assert decoder and decoder[-1] > 0.0
     assert realised[-1] > 0.2  # the masks really moved towards the 0.5 target in 3 short epochs
     checkpoint = torch.load(static_run / "latest.pth", map_location="cpu", weights_only=True)
     assert any(".layer_masks." in k for k in checkpoint)
@@ -63,13 +66,17 @@ def test_distillation_pruning_runs_as_espnet_training_and_logs_its_sparsity(stat
 def test_export_is_a_smaller_model_zoo_dir_with_per_layer_sizes(static_run: Path) -> None:
     zoo = ModelZooDir.load(static_run / "zoo")
     config = zoo.load_config()
-    assert (config["encoder"], config["model"]) == ("e_branchformer_pruned", "espnet")
-    assert len(config["encoder_conf"]["layer_sizes"]) == config["encoder_conf"]["num_blocks"]
-    assert "teacher_init" not in config["model_conf"] and "prune_groups" not in config["encoder_conf"]
+    assert (config["encoder"], config["decoder"], config["model"]) == ("e_branchformer_pruned", "transformer_pruned", "espnet")
+    for part in ("encoder", "decoder"):
+        assert len(config[f"{part}_conf"]["layer_sizes"]) == config[f"{part}_conf"]["num_blocks"]
+        assert "prune_groups" not in config[f"{part}_conf"]
+    assert "teacher_init" not in config["model_conf"]
     report = json.loads((zoo.root / "export_report.json").read_text(encoding="utf-8"))
     assert report["max_abs_diff"] <= 1e-4
     assert report["params_exported"] < report["params_dense"]
     assert report["encoder_params_exported"] < report["encoder_params_dense"]
+    assert report["decoder_params_exported"] < report["decoder_params_dense"]
+    assert report["parts"] == ["encoder", "decoder"] and report["decoder_max_abs_diff"] <= 1e-4
     assert report["file_bytes_exported"] < report["file_bytes_source"]
     state = torch.load(zoo.model_file, map_location="cpu", weights_only=True)
     assert sum(v.numel() for v in state.values() if v.is_floating_point()) >= report["params_exported"]
@@ -100,14 +107,15 @@ def test_stock_speech2text_decodes_the_exported_model_as_the_masked_one(static_r
     assert fewer < sum(p.numel() for n, p in masked.s2t_model.named_parameters() if ".layer_masks." not in f".{n}")
 
 
-def test_sizes_that_disagree_with_the_weights_fail_naming_the_layer(static_run, tmp_path) -> None:
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_sizes_that_disagree_with_the_weights_fail_naming_the_layer(static_run, tmp_path, part) -> None:
     zoo = ModelZooDir.load(static_run / "zoo")
     config = zoo.load_config()
-    sizes = config["encoder_conf"]["layer_sizes"]
-    layer = next(i for i, s in enumerate(sizes) if s["ffn2_units"] > 1)
-    sizes[layer]["ffn2_units"] -= 1
+    sizes = config[f"{part}_conf"]["layer_sizes"]
+    layer, key = next((i, k) for i, s in enumerate(sizes) for k, v in s.items() if isinstance(v, int) and v > 1)
+    sizes[layer][key] -= 1
     bad = write_yaml(tmp_path / "bad.yaml", config)
-    with pytest.raises(ValueError, match=rf"layer_sizes\[{layer}\]"):
+    with pytest.raises(ValueError, match=rf"{part}_conf layer_sizes\[{layer}\]"):
         _speech2text(bad, zoo.model_file)
 
 

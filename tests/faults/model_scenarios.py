@@ -40,7 +40,7 @@ def finetune_typo(ctx: Ctx) -> None:
 
 def finetune_bad_prune(ctx: Ctx) -> None:
     _finetune(ctx, {"prune": "all"},
-              f"prune: 'all' in {ctx.tmp / 'finetune.yaml'} is not one of encoder, decoder, both, static, none")
+              f"prune: 'all' in {ctx.tmp / 'finetune.yaml'} is not one of encoder, decoder, both, static, static_decoder, static_both, none")
 
 
 def finetune_fixed_key(ctx: Ctx) -> None:

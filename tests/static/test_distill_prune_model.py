@@ -37,12 +37,13 @@ def test_label_free_loss_trains_masks_and_encoder_only(teacher_file):
 def test_the_teacher_is_the_frozen_unpruned_encoder_and_is_not_saved(teacher_file):
     model = student(teacher_file)
     model(**batch())
-    teacher = model.teacher(torch.device("cpu"))
+    teacher = model.teacher("encoder", torch.device("cpu"))
     assert not any(p.requires_grad for p in teacher.parameters()) and not teacher.training
     dense = torch.load(teacher_file, weights_only=True)
     assert torch.equal(teacher.encoders[1].cgmlp.channel_proj1[0].weight, dense["encoder.encoders.1.cgmlp.channel_proj1.0.weight"])
     assert not any("teacher" in k for k in model.state_dict())
     assert all(not n.startswith("_teacher") for n, _ in model.named_modules())
+    assert "decoder" not in model._teachers  # an unpruned decoder has no teacher
 
 
 def test_a_fully_kept_student_equals_its_teacher(teacher_file):
@@ -101,7 +102,8 @@ def test_bad_model_conf_is_named(conf, error, match):
 
 
 def test_an_encoder_without_masks_is_refused():
-    with pytest.raises(ValueError, match="needs encoder: e_branchformer_prunable, got EBranchformerEncoder"):
+    with pytest.raises(ValueError, match="needs encoder: e_branchformer_prunable and/or decoder: transformer_prunable, "
+                                         "got EBranchformerEncoder and TransformerDecoder"):
         build_s2t("distill_prune", "e_branchformer")
 
 
@@ -116,3 +118,68 @@ def test_default_distill_layers_are_a_third_two_thirds_and_the_top(teacher_file)
     from espnet_dynprune.static.distill_prune_model import default_distill_layers
 
     assert default_distill_layers(12) == [4, 8, 12] and default_distill_layers(6) == [2, 4, 6]
+
+
+DECODER_PRUNED = {"decoder": "transformer_prunable", "decoder_conf": {"num_blocks": 2}}
+
+
+@pytest.fixture
+def teacher_file_2(tmp_path: Path) -> Path:
+    """A dense model with a 2-block decoder."""
+    path = tmp_path / "dense2.pth"
+    torch.save(build_s2t("espnet", "e_branchformer", decoder_conf={"num_blocks": 2}).state_dict(), path)
+    return path
+
+
+def test_decoder_only_pruning_distils_the_decoder_teacher_forced_with_the_encoder_frozen(teacher_file_2):
+    model = student(teacher_file_2, encoder="e_branchformer", **DECODER_PRUNED, sparsity_target=0.5)
+    assert model.pruned_parts == ("decoder",) and model.layers_of == {"decoder": [1, 2]}
+    loss, stats, _ = model(**batch())
+    assert "loss_att" not in stats and "loss_distill_decoder" not in stats  # one part: loss_distill is its loss
+    loss.backward()
+    frozen = [*model.encoder.parameters(), *model.ctc.parameters(), *model.decoder.after_norm.parameters(),
+              *model.decoder.output_layer.parameters()]
+    assert all(p.grad is None and not p.requires_grad for p in frozen)
+    assert model.decoder.layer_masks[0].masks["src_attn_vo"].scaled_log_alpha.grad is not None
+    assert model.decoder.decoders[1].feed_forward.w_1.weight.grad is not None
+    assert model.decoder.embed[0].weight.grad is not None
+    teacher = model.teacher("decoder", torch.device("cpu"))
+    dense = torch.load(teacher_file_2, weights_only=True)
+    assert type(teacher).__name__ == "TransformerDecoder" and not any(p.requires_grad for p in teacher.parameters())
+    assert torch.equal(teacher.decoders[1].src_attn.linear_k.weight, dense["decoder.decoders.1.src_attn.linear_k.weight"])
+
+
+def test_both_parts_share_one_target_and_log_each(teacher_file_2):
+    model = student(teacher_file_2, **DECODER_PRUNED, sparsity_target=0.5)
+    loss, stats, _ = model(**batch())
+    for key in ("loss_distill_encoder", "loss_distill_decoder", "sparsity_realised_encoder", "sparsity_realised_decoder"):
+        assert key in stats
+    assert stats["loss_distill"].item() == pytest.approx(
+        (stats["loss_distill_encoder"] + stats["loss_distill_decoder"]).item(), rel=1e-6)
+    dense = model.encoder.dense_params() + model.decoder.dense_params()
+    kept = model.encoder.kept_params() + model.decoder.kept_params()
+    assert stats["sparsity_realised"].item() == pytest.approx(1 - kept / dense)
+    loss.backward()
+    assert model.encoder.after_norm.weight.grad is not None  # the pruned decoder reads it
+    assert model.encoder.layer_masks[0].masks["attn_qk"].scaled_log_alpha.grad is not None
+    assert model.decoder.layer_masks[1].masks["self_attn_qk"].scaled_log_alpha.grad is not None
+
+
+def test_a_fully_kept_student_of_both_parts_equals_its_teacher(teacher_file_2):
+    model = student(teacher_file_2, **DECODER_PRUNED).eval()
+    for part in (model.encoder, model.decoder):
+        for layer_masks in part.layer_masks:
+            for mask in layer_masks.masks.values():
+                mask.set_log_alpha(10.0)
+    _, stats, _ = model(**batch())
+    assert stats["loss_distill_decoder"].item() == pytest.approx(0.0, abs=1e-5)
+    assert stats["loss_distill_encoder"].item() == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("conf,match", [
+    ({"decoder_distill_layers": [3]}, r"decoder_distill_layers \[3\] are not decoder layers \(1 ... 2\)"),
+    ({"decoder_distill_layers": [1]}, r"decoder_distill_layers \[1\] leave out the last layer \(2\)"),
+])  # fmt: skip
+def test_bad_decoder_model_conf_is_named(conf, match):
+    with pytest.raises(ValueError, match=match):
+        build_s2t("distill_prune", "e_branchformer", conf, **DECODER_PRUNED)

@@ -6,7 +6,7 @@ import yaml
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
 from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
-from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes
+from espnet_dynprune.nets.layer_sizes import LayerSizes
 from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
 from espnet_dynprune.static.export import export_encoder
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
-from espnet_dynprune.nets.pruned_e_branchformer_layer import LayerSizes
+from espnet_dynprune.nets.layer_sizes import LayerSizes
 from espnet_dynprune.static.layer_masks import GROUPS, LayerMasks, check_groups, layer_params
 
 from .tiny_static import INPUT_SIZE, conf, prunable_params

@@ -60,11 +60,12 @@ ENCODER = {"num_blocks": 3, "attention_heads": 4}
 DECODER = {"num_blocks": 1}
 
 
-def build_s2t(model: str, encoder: str, model_conf: dict | None = None, encoder_conf: dict | None = None):
+def build_s2t(model: str, encoder: str, model_conf: dict | None = None, encoder_conf: dict | None = None,
+              decoder: str = "transformer", decoder_conf: dict | None = None):
     """A tiny S2T model (20-dim features, no front end, 3 encoder blocks) built by ESPnet's S2TTask."""
     torch.manual_seed(0)
-    return build_model({**ENCODER, **(encoder_conf or {})}, DECODER, model_conf, decoder="transformer",
-                       model=model, encoder=encoder)
+    return build_model({**ENCODER, **(encoder_conf or {})}, {**DECODER, **(decoder_conf or {})}, model_conf,
+                       decoder=decoder, model=model, encoder=encoder)
 
 
 def dense_model_file(path: Path) -> Path:
@@ -73,10 +74,34 @@ def dense_model_file(path: Path) -> Path:
     return path
 
 
-def student(teacher_file: Path, **model_conf):
+def student(teacher_file: Path, encoder: str = "e_branchformer_prunable", decoder: str = "transformer",
+            decoder_conf: dict | None = None, **model_conf):
     """model: distill_prune initialised from ``teacher_file`` (as ``--init_param`` does)."""
-    model = build_s2t("distill_prune", "e_branchformer_prunable", {"teacher_init": str(teacher_file), **model_conf})
+    model = build_s2t("distill_prune", encoder, {"teacher_init": str(teacher_file), **model_conf},
+                      decoder=decoder, decoder_conf=decoder_conf)
     dense = torch.load(teacher_file, weights_only=True)
     missing, unexpected = model.load_state_dict(dense, strict=False)  # what --init_param does
     assert not unexpected and all(".layer_masks." in f".{k}" or k.startswith("sparsity.") for k in missing)
     return model
+
+
+VOCAB, DECODER_SIZE = 30, 32
+DECODER_CONF = {"attention_heads": 4, "linear_units": 64, "num_blocks": 4, "dropout_rate": 0.0,
+                "positional_dropout_rate": 0.0}
+
+
+def decoder_inputs(seed: int = 2) -> tuple[torch.Tensor, ...]:
+    """(memory (3, 12, 32), memory lengths, tokens (3, 7), token lengths), two of each padded."""
+    gen = torch.Generator().manual_seed(seed)
+    memory = torch.randn(3, 12, DECODER_SIZE, generator=gen)
+    tokens = torch.randint(0, VOCAB, (3, 7), generator=gen)
+    return memory, torch.tensor([12, 9, 5]), tokens, torch.tensor([7, 6, 3])
+
+
+def randomize_decoder_masks(decoder, seed: int, spread: float = 3.0) -> None:
+    """As :func:`randomize_masks`, for a prunable decoder."""
+    gen = torch.Generator().manual_seed(seed)
+    for layer_masks in decoder.layer_masks:
+        for name, mask in layer_masks.masks.items():
+            whole = name in ("self_attn", "src_attn", "ffn")
+            mask.set_log_alpha(1.5 if whole else torch.randn(mask.num_units, generator=gen) * spread)

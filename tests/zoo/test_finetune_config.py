@@ -57,12 +57,15 @@ def test_prune_one_part_keeps_the_other_stock(packed: Path) -> None:
 @pytest.mark.parametrize(
     "finetune, message",
     [
-        ({"prune": "all"}, "prune: 'all'.*not one of encoder, decoder, both, static, none"),
+        ({"prune": "all"}, "prune: 'all'.*not one of encoder, decoder, both, static, static_decoder, static_both, none"),
         ({"prune": "decoder", "encoder_conf": {"sparsity_target": 0.5}}, "encoder_conf .* sets sparsity_target"),
         ({"prune": "none", "prune_conf": {"sparsity_target": 0.5}}, "prune_conf but prune: none"),
         ({"prune": "none", "model_conf": {"sparsity_loss_weight": 1.0}}, "keeps the stock model"),
         ({"prune": "both", "prune_conf": {"sparsity": 0.5}}, "prune_conf .* unknown keys sparsity; valid for prune: both: .*target"),
         ({"encoder_conf": {"layer_sizes": []}}, "sets encoder_conf layer_sizes, which must come from the pretrained"),
+        ({"decoder_conf": {"layer_sizes": []}}, "sets decoder_conf layer_sizes, which must come from the pretrained"),
+        ({"prune": "static", "decoder_conf": {"prune_groups": ["ffn"]}}, "decoder_conf .* sets prune_groups but "
+                                                                           "prune: static keeps the stock decoder"),
         ({"encoder": "conformer"}, "sets encoder, which must come from the pretrained model"),
         ({"max_epochs": 3}, "unknown s2t_train keys max_epochs"),
     ],
@@ -148,3 +151,36 @@ def test_a_config_whose_window_is_shorter_than_the_data_is_not_written(packed: P
     with pytest.raises(ValueError, match=r"u2 lasts 7.00 s, longer than speech_length=6.0"):
         finetune_config(packed, finetune, tmp_path / "out.yaml", check_lengths_of=[dump])
     assert not (tmp_path / "out.yaml").exists()
+
+
+@pytest.mark.parametrize("prune, encoder, decoder", [
+    ("static", "e_branchformer_prunable", "transformer"),
+    ("static_decoder", "e_branchformer", "transformer_prunable"),
+    ("static_both", "e_branchformer_prunable", "transformer_prunable"),
+])  # fmt: skip
+def test_static_pruning_swaps_in_the_masked_parts_with_the_pretrained_file_as_teacher(packed, prune, encoder, decoder):
+    pretrained = ModelZooDir.load(packed).load_config()
+    finetune = {"prune": prune, "prune_conf": {"sparsity_target": 0.6, "mask_lr_scale": 50.0},
+                "decoder_conf": {"prune_groups": ["ffn_units"]} if decoder.endswith("_prunable") else {}}
+    merged = merge_finetune_config(pretrained, finetune, model_file="/models/dense.pth")
+    assert (merged["encoder"], merged["decoder"], merged["model"]) == (encoder, decoder, "distill_prune")
+    assert merged["model_conf"]["teacher_init"] == "/models/dense.pth" and merged["model_conf"]["sparsity_target"] == 0.6
+    for part, name in (("encoder", encoder), ("decoder", decoder)):
+        assert ("mask_lr_scale" in merged[f"{part}_conf"]) == name.endswith("_prunable")
+    if decoder.endswith("_prunable"):
+        assert merged["decoder_conf"]["prune_groups"] == ["ffn_units"]
+
+
+def test_dynamic_pruning_of_a_statically_pruned_decoder_keeps_its_sizes_and_strips_back(packed):
+    from espnet_dynprune.zoo.finetune_config import strip_pruning
+
+    pretrained = ModelZooDir.load(packed).load_config()
+    sizes = [{"self_attn_qk": [4], "self_attn_vo": [4], "src_attn_qk": [], "src_attn_vo": [], "ffn_units": 3}]
+    exported = {**pretrained, "decoder": "transformer_pruned",
+                "decoder_conf": {**pretrained["decoder_conf"], "layer_sizes": sizes}}
+    merged = merge_finetune_config(exported, {"prune": "decoder"})
+    assert (merged["decoder"], merged["decoder_conf"]["layer_sizes"]) == ("transformer_dynprune", sizes)
+    assert strip_pruning(merged)["decoder"] == "transformer_pruned"
+    with pytest.raises(ValueError, match="prune: static_decoder in x needs a pretrained decoder: transformer, but the "
+                                         "pretrained config has decoder: 'transformer_pruned'"):
+        merge_finetune_config(exported, {"prune": "static_decoder"}, where="x", model_file="/m.pth")

@@ -1,0 +1,115 @@
+"""Transformer decoder with hard-concrete masks: the decoder student of static structured pruning.
+
+Registered as ``decoder: transformer_prunable``. Every ``decoder_conf`` key of ESPnet's
+``transformer`` keeps its meaning and its state-dict keys (``--init_param`` loads the unpruned
+model as is), plus ``layer_masks.*`` for the masks. The export turns it into the smaller
+``decoder: transformer_pruned``. The embedding, the final norm and the output layer (the
+vocabulary projection) are not pruned.
+
+It is trained teacher-forced (``forward``). ESPnet's beam search can decode it too
+(``forward_one_step``, so ``score`` / ``batch_score`` and ``Speech2Text``), to check a model
+mid-training, but without a cache: every step recomputes the prefix under the masks. Decode the
+exported model for speed.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import List, Sequence, Tuple
+
+import torch
+import torch.utils.checkpoint
+from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
+from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
+from typeguard import typechecked
+
+from espnet_dynprune.nets.transformer_pruned import check_prunable_decoder_conf
+from espnet_dynprune.static.decoder_layer_masks import DECODER_GROUPS, DecoderLayerMasks
+from espnet_dynprune.static.masked_forward import masked_decoder_layer_forward
+from espnet_dynprune.static.prunable_part import PrunablePart
+
+
+class TransformerPrunableDecoder(TransformerDecoder, PrunablePart):
+    """ESPnet's Transformer decoder whose layers run under learnable masks.
+
+    Args:
+        vocab_size, encoder_output_size: as ESPnet's ``transformer`` decoder.
+        prune_groups: mask groups to learn: any of ``attn_qk``, ``attn_vo``, ``attn``,
+            ``ffn_units``, ``ffn`` (default: all).
+        mask_init_keep, mask_straight_through, mask_lr_scale: as for ``e_branchformer_prunable``.
+        **kwargs: ESPnet's ``transformer`` decoder keys.
+    """
+
+    @typechecked
+    def __init__(
+        self,
+        vocab_size: int,
+        encoder_output_size: int,
+        prune_groups: Sequence[str] = DECODER_GROUPS,
+        mask_init_keep: float = 0.99,
+        mask_straight_through: bool = True,
+        mask_lr_scale: float = 100.0,
+        **kwargs,
+    ) -> None:
+        check_prunable_decoder_conf(kwargs, "transformer_prunable")
+        super().__init__(vocab_size, encoder_output_size, **kwargs)
+        self.vocab_size, self.encoder_output_size, self.espnet_conf = vocab_size, encoder_output_size, dict(kwargs)
+        self._init_masks([DecoderLayerMasks(layer, prune_groups, mask_init_keep, mask_straight_through, mask_lr_scale)
+                          for layer in self.decoders])
+
+    def _layers(self, x: torch.Tensor, tgt_mask: torch.Tensor, memory: torch.Tensor, memory_mask) -> list[torch.Tensor]:
+        """Each layer's output under its masks (those in ``keep_hidden`` also go to ``hidden``)."""
+        self.hidden, outputs = {}, []
+        for i, (layer, layer_masks) in enumerate(zip(self.decoders, self.layer_masks)):
+            run = partial(masked_decoder_layer_forward, layer, values=layer_masks.values())
+            if i + 1 in self.gradient_checkpoint_layers and torch.is_grad_enabled():
+                x = torch.utils.checkpoint.checkpoint(run, x, tgt_mask, memory, memory_mask, use_reentrant=False)
+            else:
+                x = run(x, tgt_mask, memory, memory_mask)
+            if i + 1 in self.keep_hidden:
+                self.hidden[i + 1] = x
+            outputs.append(x)
+        return outputs
+
+    def forward(
+        self,
+        hs_pad: torch.Tensor,
+        hlens: torch.Tensor,
+        ys_in_pad: torch.Tensor,
+        ys_in_lens: torch.Tensor,
+        return_hs: bool = False,
+        return_all_hs: bool = False,
+    ):
+        """As ESPnet's ``TransformerDecoder.forward`` (teacher forcing), each layer under its masks."""
+        tgt_mask = (~make_pad_mask(ys_in_lens)[:, None, :]).to(ys_in_pad.device)
+        tgt_mask = tgt_mask & subsequent_mask(tgt_mask.size(-1), device=tgt_mask.device).unsqueeze(0)
+        memory_mask = (~make_pad_mask(hlens, maxlen=hs_pad.size(1)))[:, None, :].to(hs_pad.device)
+        outputs = self._layers(self.embed(ys_in_pad), tgt_mask, hs_pad, memory_mask)
+        x = hidden = self.after_norm(outputs[-1])
+        if self.output_layer is not None:
+            x = self.output_layer(x)
+        olens = tgt_mask.sum(1)
+        if return_hs:
+            return (x, hidden), olens
+        if return_all_hs:
+            return (x, outputs), olens
+        return x, olens
+
+    def forward_one_step(
+        self,
+        tgt: torch.Tensor,
+        tgt_mask: torch.Tensor,
+        memory: torch.Tensor,
+        memory_mask: torch.Tensor = None,
+        *,
+        cache: List[torch.Tensor] = None,
+        return_hs: bool = False,
+    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """ESPnet's one-step API over the whole prefix (``cache`` is not read; the layers' outputs
+        are returned as the new one, as ESPnet's states expect)."""
+        outputs = self._layers(self.embed(tgt), tgt_mask, memory, memory_mask)
+        y = hidden = self.after_norm(outputs[-1][:, -1])
+        if self.output_layer is not None:
+            y = torch.log_softmax(self.output_layer(y), dim=-1)
+        return ((y, hidden) if return_hs else y), outputs
