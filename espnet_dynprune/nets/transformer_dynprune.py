@@ -32,6 +32,7 @@ from typeguard import typechecked
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import take_rows
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.nets.decoder_outputs import step_outputs, teacher_forced_outputs
 from espnet_dynprune.nets.decoder_state import HypothesisState, UtteranceSource
 from espnet_dynprune.nets.gated_decoder_layer import (
     MODULE_TYPES,
@@ -188,16 +189,7 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         x, outputs = self._layers(
             self.embed(ys_in_pad), tgt_mask, source, [None] * len(self.decoders)
         )
-        x = self.after_norm(x)
-        hidden = x
-        if self.output_layer is not None:
-            x = self.output_layer(x)
-        olens = tgt_mask.sum(1)
-        if return_hs:
-            return (x, hidden), olens
-        if return_all_hs:
-            return (x, outputs), olens
-        return x, olens
+        return teacher_forced_outputs(self, x, outputs, tgt_mask.sum(1), return_hs, return_all_hs)
 
     def step(
         self,
@@ -210,13 +202,7 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         """One incremental step of R = U x k hypotheses over a prepared ``source``."""
         caches = cache if cache is not None else [None] * len(self.decoders)
         x, new_cache = self._layers(self.embed(tgt), tgt_mask, source, caches)
-        y = self.after_norm(x[:, -1])
-        hidden = y
-        if self.output_layer is not None:
-            y = torch.log_softmax(self.output_layer(y), dim=-1)
-        if return_hs:
-            return (y, hidden), new_cache
-        return y, new_cache
+        return step_outputs(self, x[:, -1], new_cache, return_hs)
 
     def forward_one_step(
         self,

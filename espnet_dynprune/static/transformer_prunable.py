@@ -24,6 +24,7 @@ from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
+from espnet_dynprune.nets.decoder_outputs import step_outputs, teacher_forced_outputs
 from espnet_dynprune.nets.transformer_pruned import check_prunable_decoder_conf
 from espnet_dynprune.static.decoder_layer_masks import DECODER_GROUPS, DecoderLayerMasks
 from espnet_dynprune.static.masked_forward import masked_decoder_layer_forward
@@ -86,15 +87,7 @@ class TransformerPrunableDecoder(TransformerDecoder, PrunablePart):
         tgt_mask = tgt_mask & subsequent_mask(tgt_mask.size(-1), device=tgt_mask.device).unsqueeze(0)
         memory_mask = (~make_pad_mask(hlens, maxlen=hs_pad.size(1)))[:, None, :].to(hs_pad.device)
         outputs = self._layers(self.embed(ys_in_pad), tgt_mask, hs_pad, memory_mask)
-        x = hidden = self.after_norm(outputs[-1])
-        if self.output_layer is not None:
-            x = self.output_layer(x)
-        olens = tgt_mask.sum(1)
-        if return_hs:
-            return (x, hidden), olens
-        if return_all_hs:
-            return (x, outputs), olens
-        return x, olens
+        return teacher_forced_outputs(self, outputs[-1], outputs, tgt_mask.sum(1), return_hs, return_all_hs)
 
     def forward_one_step(
         self,
@@ -109,7 +102,4 @@ class TransformerPrunableDecoder(TransformerDecoder, PrunablePart):
         """ESPnet's one-step API over the whole prefix (``cache`` is not read; the layers' outputs
         are returned as the new one, as ESPnet's states expect)."""
         outputs = self._layers(self.embed(tgt), tgt_mask, memory, memory_mask)
-        y = hidden = self.after_norm(outputs[-1][:, -1])
-        if self.output_layer is not None:
-            y = torch.log_softmax(self.output_layer(y), dim=-1)
-        return ((y, hidden) if return_hs else y), outputs
+        return step_outputs(self, outputs[-1][:, -1], outputs, return_hs)
