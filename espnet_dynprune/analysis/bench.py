@@ -6,7 +6,9 @@ taken between medians of the same run. An utterance is what ESPnet's
 Speech2Text runs: ``speech_seconds`` of audio (OWSM pads to 30 s), the encoder,
 then a beam-5 search of exactly ``steps`` steps (the ``<eos>`` logit is pushed
 down so no hypothesis ends early; random weights cannot know when to stop).
-GMAC are fvcore counts of the gate pattern each configuration actually ran.
+GMAC are fvcore counts of the gate pattern each configuration actually ran. ``static s``
+configurations run the same model statically pruned at ``s`` (encoder and decoder each; masks
+preset at random, not trained: shapes and speed, not accuracy), all gates on.
 On a GPU (``device="cuda"``) each timed part ends with a device synchronisation.
 """
 
@@ -23,7 +25,7 @@ import torch
 from espnet.nets.batch_beam_search import BatchBeamSearch
 
 from espnet_dynprune.analysis.flops import FlopCounter, forced
-from espnet_dynprune.analysis.owsm_architecture import owsm_pair
+from espnet_dynprune.analysis.owsm_architecture import owsm_pair, owsm_static
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
 
 PARTS = ("encoder", "decoder", "both")
@@ -53,18 +55,24 @@ class Timing:
 @dataclass(frozen=True)
 class Config:
     name: str
-    model: str  # "stock" or "dynprune"
+    model: str  # "stock", "dynprune" or "static <s>"
     gates: Optional[Dict[str, object]]  # per part: "on" or a forced sparsity; None: as built
 
 
-def configurations(parts: Sequence[str], sparsities: Sequence[float]) -> List[Config]:
-    """Stock ESPnet, dynprune dense, then each part at each forced sparsity."""
-    configs = [Config("stock ESPnet", "stock", None),
-               Config("dynprune dense", "dynprune", {"encoder": "on", "decoder": "on"})]
+def static_name(sparsity: float) -> str:
+    return f"static {sparsity:.1f}"
+
+
+def configurations(parts: Sequence[str], sparsities: Sequence[float],
+                   static_sparsities: Sequence[float] = ()) -> List[Config]:
+    """Stock ESPnet, dynprune dense, then each part at each forced sparsity, then each static model."""
+    dense = {"encoder": "on", "decoder": "on"}
+    configs = [Config("stock ESPnet", "stock", None), Config("dynprune dense", "dynprune", dense)]
     for part in parts:
         for s in sparsities:
             gates = {p: (s if part in (p, "both") else "on") for p in ("encoder", "decoder")}
             configs.append(Config(f"{part} {s:.1f}", "dynprune", gates))
+    configs += [Config(static_name(s), static_name(s), dense) for s in static_sparsities]
     return configs
 
 
@@ -72,7 +80,7 @@ class Bench:
     """One OWSM size: the shared-weight stock and dynprune models and their inputs."""
 
     def __init__(self, size: str, speech_seconds: float, steps: int, beam_size: int, seed: int = 0,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", static_sparsities: Sequence[float] = ()) -> None:
         self.size, self.steps, self.beam_size = size, steps, beam_size
         self.speech_seconds = speech_seconds
         self.device = torch.device(device)
@@ -82,6 +90,8 @@ class Bench:
             stock.decoder.output_layer.bias[stock.eos] -= 1e4
             dyn.decoder.output_layer.bias[dyn.eos] -= 1e4
         self.models = {"stock": stock, "dynprune": dyn}
+        for s in static_sparsities:  # built from dyn after the push: the same output layer
+            self.models[static_name(s)] = owsm_static(size, dyn, s, seed)
         self.ids = {t: i for i, t in enumerate(tokens)}
         generator = torch.Generator().manual_seed(seed)
         samples = round(speech_seconds * 16000)
@@ -146,9 +156,9 @@ class Bench:
 
     def pattern(self, config: Config) -> Optional[Dict[str, Dict[str, bool]]]:
         """The gate pattern of the utterance ``config`` last ran (None: a stock model runs all)."""
-        if config.model != "dynprune":
+        if config.model == "stock":
             return None
-        parts = self.models["dynprune"].gated_parts().items()
+        parts = self.models[config.model].gated_parts().items()
         return {name: {g: keep[0] for g, keep in part.last_gates.as_dict().items()} for name, part in parts}
 
     def gmac(self, config: Config, gates: Optional[Dict[str, Dict[str, bool]]]) -> Dict[str, float]:

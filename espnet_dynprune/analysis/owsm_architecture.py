@@ -9,14 +9,15 @@ vocabulary they give the released parameter counts. The token list follows OWSM'
 (specials, 151 languages, ``<asr>``, 25 ``<st_xxx>``, ``<notimestamps>``, 1501 timestamps,
 BPE pieces, ``<sos> <eos> <sop>``) with placeholder pieces. Both models are built by ESPnet's
 ``S2TTask`` from a config, as ``s2t_train`` would build them, and share every weight. Any
-other dynprune S2T config file can be given instead of a size name.
+other dynprune S2T config file can be given instead of a size name. :func:`owsm_static` makes
+the statically pruned shape of a dynprune model (preset masks at a sparsity, exported).
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 import yaml
@@ -70,17 +71,23 @@ def owsm_config(size: Union[str, Path], dynprune: bool, token_list: List[str]) -
     return config
 
 
-def build_owsm(size: Union[str, Path], dynprune: bool = False, seed: int = 0) -> torch.nn.Module:
-    """An OWSM v3.1 ``size`` model with random weights (seeded), built by ESPnet's S2TTask."""
+def build_owsm(
+    size: Union[str, Path], dynprune: bool = False, seed: int = 0, layer_sizes: Optional[Dict[str, list]] = None
+) -> torch.nn.Module:
+    """An OWSM v3.1 ``size`` model with random weights (seeded), built by ESPnet's S2TTask;
+    ``layer_sizes`` (part -> entries) builds a dynprune model on statically pruned layers."""
     from espnet2.tasks.s2t import S2TTask
 
     from espnet_dynprune.registration import register_s2t
 
     register_s2t()
     tokens = owsm_token_list()
+    config = owsm_config(size, dynprune, tokens)
+    for part, sizes in (layer_sizes or {}).items():
+        config[f"{part}_conf"]["layer_sizes"] = sizes
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.yaml"
-        path.write_text(yaml.safe_dump(owsm_config(size, dynprune, tokens)), encoding="utf-8")
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
         args = S2TTask.get_parser().parse_args(["--config", str(path)])
     torch.manual_seed(seed)
     return S2TTask.build_model(args).eval()
@@ -94,3 +101,37 @@ def owsm_pair(size: Union[str, Path], seed: int = 0) -> tuple[torch.nn.Module, t
     if unexpected or any(".gate_predictor." not in f".{k}" for k in missing):
         raise RuntimeError(f"stock and dynprune state dicts differ: {missing} / {unexpected}")
     return stock, dyn
+
+
+@torch.no_grad()
+def owsm_static(size: Union[str, Path], dyn: torch.nn.Module, sparsity: float, seed: int = 0) -> torch.nn.Module:
+    """``dyn`` (a dynprune OWSM ``size`` model) with its encoder and its decoder each statically
+    pruned at ``sparsity`` of their prunable parameters: masks preset without training
+    (:func:`~espnet_dynprune.static.preset_masks.preset_masks`), exported, and rebuilt as a dynprune
+    model on those layers (new gate predictors; force the gates on to run it dense)."""
+    from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+    from espnet_dynprune.static.export import export_decoder, export_encoder
+    from espnet_dynprune.static.preset_masks import preset_masks
+    from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
+
+    stock = strip_pruning(owsm_config(size, True, list(dyn.token_list)))
+    parts = {
+        "encoder": (EBranchformerPrunableEncoder(dyn.frontend.output_size(), **stock["encoder_conf"]), export_encoder),
+        "decoder": (TransformerPrunableDecoder(len(dyn.token_list), dyn.encoder.output_size(), **stock["decoder_conf"]),
+                    export_decoder),
+    }
+    state = {k: v for k, v in dyn.state_dict().items() if ".gate_predictor." not in f".{k}"}
+    exported = {}
+    for name, (masked, export) in parts.items():
+        masked.load_state_dict({k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")}, strict=False)
+        preset_masks(masked.eval(), sparsity, seed=seed)
+        exported[name] = export(masked).eval()
+    model = build_owsm(size, dynprune=True, seed=seed,
+                       layer_sizes={n: [s.as_dict() for s in m.layer_sizes] for n, m in exported.items()})
+    state = {k: v for k, v in state.items() if not k.startswith(("encoder.", "decoder."))}
+    for name, module in exported.items():
+        state.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(".gate_predictor." not in f".{k}" for k in missing):
+        raise RuntimeError(f"the statically pruned model's state dict differs: {missing} / {unexpected}")
+    return model.eval().to(next(dyn.parameters()).device)

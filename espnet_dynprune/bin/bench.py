@@ -33,6 +33,9 @@ def get_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
     parser.add_argument("--parts", default=",".join(PARTS), help="pruned parts to sweep")
     parser.add_argument("--sparsities", type=float_list, default=list(SPARSITIES))
+    parser.add_argument("--static_sparsities", type=float_list, default=[],
+                        help="also time the model statically pruned at these sparsities (encoder and decoder each, "
+                             "preset masks, exported), e.g. 0.5")
     parser.add_argument("--speech_seconds", type=float, default=30.0, help="OWSM pads every input to 30 s")
     parser.add_argument("--steps", type=int, default=23, help="beam-search steps (output tokens + 1)")
     parser.add_argument("--beam_size", type=int, default=5)
@@ -53,19 +56,23 @@ def main(argv: Optional[List[str]] = None) -> None:
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise SystemExit(f"--parts: unknown {sorted(unknown)}; choose from {list(PARTS)}")
+    bad = [s for s in args.static_sparsities if not 0.0 <= s < 1.0]
+    if bad:
+        raise SystemExit(f"--static_sparsities: each must be in [0, 1), got {bad}")
     report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
                           "torch": torch.__version__,
                           "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
               "sizes": {}}
     for size in [s for s in args.sizes.split(",") if s]:
-        bench = Bench(size, args.speech_seconds, args.steps, args.beam_size, device=args.device)
+        bench = Bench(size, args.speech_seconds, args.steps, args.beam_size, device=args.device,
+                      static_sparsities=args.static_sparsities)
         def save(partial: dict, size: str = size) -> None:
             report["sizes"][size] = {"results": partial}
             args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
 
-        results = measure(bench, configurations(parts, args.sparsities), args.repeats, args.warmup,
-                          save=save)
+        results = measure(bench, configurations(parts, args.sparsities, args.static_sparsities), args.repeats,
+                          args.warmup, save=save)
         mixed = None
         if args.mixed_sparsity >= 0:
             mixed = measure_mixed_batch(bench, args.mixed_sparsity, args.repeats, args.warmup)

@@ -46,6 +46,8 @@ class DecoderLayerMasks(UnitMasks):
         self.modules_present = [*ATTENTIONS, "ffn"]
         self._make_masks(groups, init_keep, straight_through, lr_scale)
 
+    module_units = {**{a: (f"{a}_qk", f"{a}_vo") for a in ATTENTIONS}, "ffn": ("ffn_units",)}
+
     @staticmethod
     def group_of(name: str) -> str:
         for attention in ATTENTIONS:

@@ -74,6 +74,9 @@ class UnitMasks(torch.nn.Module):
 
     units: dict[str, int]
     modules_present: list[str]
+    #: each module's unit groups; the last one decides whether the module is left at all
+    #: (an attention module with no value/output dim left is gone). Attention modules end in ``attn``.
+    module_units: dict[str, tuple[str, ...]]
 
     def _make_masks(self, groups: Collection[str], init_keep: float, straight_through: bool, lr_scale: float) -> None:
         self.masks = torch.nn.ModuleDict()
@@ -164,6 +167,9 @@ class LayerMasks(UnitMasks):
                 self.units[f"{name}_units"] = ffn.w_1.out_features
                 self.modules_present.append(name)
         self._make_masks(groups, init_keep, straight_through, lr_scale)
+
+    module_units = {"ffn1": ("ffn1_units",), "attn": ("attn_qk", "attn_vo"), "cgmlp": ("cgmlp_channels",),
+                    "ffn2": ("ffn2_units",)}
 
     @staticmethod
     def group_of(name: str) -> str:

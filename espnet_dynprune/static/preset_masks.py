@@ -1,8 +1,8 @@
 """Masks set at a target sparsity without training: realistic pruned shapes for benchmarks.
 
-Why: the pruned encoder's speed depends on the shapes distillation-pruning leaves (heads with
-odd, different query/key and value/output widths, FFN and cgMLP layers of different widths,
-now and then a whole module gone), and timing them should not need a trained model. So every
+Why: a pruned encoder's or decoder's speed depends on the shapes distillation-pruning leaves
+(heads with odd, different query/key and value/output widths, FFN and cgMLP layers of different
+widths, now and then a whole module gone), and timing them should not need a trained model. So every
 prunable unit gets a random score, scaled per module and, for attention, per head (some
 modules and heads matter more than others), and the units scoring above one global threshold
 are kept; the threshold is bisected until the kept parameters match the request. A module
@@ -17,18 +17,15 @@ from typing import Optional
 
 import torch
 
-from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+from espnet_dynprune.static.prunable_part import PrunablePart
 
 #: log_alpha of a kept / removed unit: keep probability 1 - 1e-8 / 1e-8, so the inference
 #: masks keep exactly the units chosen (round(expected L0) is their count) at value 1.
 KEEP, REMOVE = 20.0, -20.0
-#: each module's unit groups, and the one whose units decide whether the module is left at all.
-UNITS = {"ffn1": ("ffn1_units",), "attn": ("attn_qk", "attn_vo"), "cgmlp": ("cgmlp_channels",), "ffn2": ("ffn2_units",)}
-DEFINING = {"ffn1": "ffn1_units", "attn": "attn_vo", "cgmlp": "cgmlp_channels", "ffn2": "ffn2_units"}
 Scores = list[dict[str, torch.Tensor]]
 
 
-def _draw(encoder: EBranchformerPrunableEncoder, generator: torch.Generator, spread: float) -> Scores:
+def _draw(encoder: PrunablePart, generator: torch.Generator, spread: float) -> Scores:
     """Per layer, a score per unit of every mask: module scale x head scale x uniform."""
     def lognormal(n: int) -> torch.Tensor:
         return torch.exp(spread * torch.randn(n, generator=generator, dtype=torch.float64))
@@ -38,29 +35,30 @@ def _draw(encoder: EBranchformerPrunableEncoder, generator: torch.Generator, spr
         layer: dict[str, torch.Tensor] = {}
         for module in masks.modules_present:
             scale = lognormal(1)
-            names = [n for n in UNITS[module] if n in masks.masks]
-            units = scale * lognormal(masks.heads).repeat_interleave(masks.head_dim) if module == "attn" else scale
+            names = [n for n in masks.module_units[module] if n in masks.masks]
+            per_head = module.endswith("attn")
+            units = scale * lognormal(masks.heads).repeat_interleave(masks.head_dim) if per_head else scale
             for name in names:
                 layer[name] = units * torch.rand(masks.units[name], generator=generator, dtype=torch.float64)
-            if module in masks.masks and DEFINING[module] not in names:
+            if module in masks.masks and masks.module_units[module][-1] not in names:
                 layer[module] = scale * torch.rand(1, generator=generator, dtype=torch.float64)
         scores.append(layer)
     return scores
 
 
-def _apply(encoder: EBranchformerPrunableEncoder, scores: Scores, threshold: float) -> float:
+def _apply(encoder: PrunablePart, scores: Scores, threshold: float) -> float:
     """Keep the units scoring above ``threshold``; the realised sparsity."""
     for masks, layer in zip(encoder.layer_masks, scores):
         keep = {name: s > threshold for name, s in layer.items()}
-        for module, defining in DEFINING.items():
+        for module, units in masks.module_units.items():
             if module in masks.masks and module not in keep:
-                keep[module] = keep[defining].any().reshape(1)
+                keep[module] = keep[units[-1]].any().reshape(1)
         for name, mask in masks.masks.items():
             mask.set_log_alpha(torch.where(keep[name], KEEP, REMOVE))
     return 1.0 - encoder.kept_params() / encoder.dense_params()
 
 
-def _bisect(encoder: EBranchformerPrunableEncoder, scores: Scores, sparsity: float, steps: int) -> tuple[float, float]:
+def _bisect(encoder: PrunablePart, scores: Scores, sparsity: float, steps: int) -> tuple[float, float]:
     """(threshold, realised sparsity) closest to ``sparsity``; realised grows with the threshold."""
     low, high = 0.0, max(float(s.max()) for layer in scores for s in layer.values())
     best = (0.0, _apply(encoder, scores, 0.0))
@@ -78,7 +76,7 @@ def _bisect(encoder: EBranchformerPrunableEncoder, scores: Scores, sparsity: flo
 
 @torch.no_grad()
 def preset_masks(
-    encoder: EBranchformerPrunableEncoder,
+    encoder: PrunablePart,
     sparsity: float,
     seed: int = 0,
     spread: float = 0.3,
@@ -95,7 +93,7 @@ def preset_masks(
     tried (still determined by ``seed``) and the closest is kept.
 
     Args:
-        encoder: the masked encoder; only its masks' log-alphas change.
+        encoder: the masked encoder (or decoder); only its masks' log-alphas change.
         sparsity: fraction of the prunable parameters to remove, in [0, 1).
         seed: of the random scores.
         spread: log-normal sigma of the per-module and per-head score scales (0: every
@@ -108,8 +106,9 @@ def preset_masks(
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
     if not (spread >= 0.0 and math.isfinite(spread)):
         raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
-    if not isinstance(encoder, EBranchformerPrunableEncoder):
-        raise TypeError(f"preset_masks needs an e_branchformer_prunable encoder, got {type(encoder).__name__}")
+    if not isinstance(encoder, PrunablePart):
+        raise TypeError(f"preset_masks needs an e_branchformer_prunable encoder or a transformer_prunable decoder, "
+                        f"got {type(encoder).__name__}")
     generator = torch.Generator().manual_seed(seed)
     best: Optional[tuple[Scores, float, float]] = None
     for _ in range(max(attempts, 1)):

@@ -26,12 +26,12 @@ def tiny_size(tmp_path):
 def test_bench_measures_every_configuration_side_by_side(tiny_size, tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench.main(["--sizes", tiny_size, "--parts", "encoder,decoder,both", "--sparsities", "0,0.5",
-                "--speech_seconds", "2", "--steps", "4", "--repeats", "1", "--warmup", "0",
+                "--static_sparsities", "0.5", "--speech_seconds", "2", "--steps", "4", "--repeats", "1", "--warmup", "0",
                 "--output", str(out)])
     report = json.loads(out.read_text())["sizes"][tiny_size]
     results = report["results"]
     assert list(results) == ["stock ESPnet", "dynprune dense", "encoder 0.0", "encoder 0.5",
-                             "decoder 0.0", "decoder 0.5", "both 0.0", "both 0.5"]
+                             "decoder 0.0", "decoder 0.5", "both 0.0", "both 0.5", "static 0.5"]
     assert results["stock ESPnet"]["same_hypothesis_as_dense"] is True
     # stock ESPnet re-projects the source K/V every step; dense dynprune once per utterance
     assert results["stock ESPnet"]["gmac_decoder"] > results["dynprune dense"]["gmac_decoder"]
@@ -39,12 +39,14 @@ def test_bench_measures_every_configuration_side_by_side(tiny_size, tmp_path, ca
     assert results["encoder 0.5"]["gmac_encoder"] < results["encoder 0.0"]["gmac_encoder"]
     assert results["encoder 0.5"]["gmac_decoder"] == results["dynprune dense"]["gmac_decoder"]
     assert results["decoder 0.5"]["gmac_decoder"] < results["decoder 0.0"]["gmac_decoder"]
+    for part in ("encoder", "decoder"):  # statically pruned: both parts smaller, gates all on
+        assert results["static 0.5"][f"gmac_{part}"] < results["dynprune dense"][f"gmac_{part}"]
     assert all(r["total_s"] > 0 for r in results.values())
     mixed = report["mixed_batch"]
     assert mixed["distinct_patterns"] > 1 and mixed["throughput_ratio"] > 0
     names = [t["target"] for t in report["targets"]]
     assert names[0].startswith("decode time, dense cached K/V") and any("gate overhead" in n for n in names)
-    assert sum("time ratio / GMAC ratio" in n for n in names) == 3  # encoder/decoder/both at 0.5
+    assert sum("time ratio / GMAC ratio" in n for n in names) == 4  # encoder/decoder/both at 0.5, static 0.5
     table = capsys.readouterr().out
     assert "| stock ESPnet |" in table and "| both 0.5 |" in table and "| met |" in table
 

@@ -58,3 +58,18 @@ def test_masks_only_groups_that_exist():
 def test_rejects_sparsity_outside_zero_one(encoder, bad):
     with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\), got " + repr(bad).replace("(", r"\(")):
         preset_masks(encoder, bad)
+
+
+@pytest.mark.parametrize("sparsity", [0.3, 0.7])
+def test_a_decoder_is_set_the_same_way_and_exports_at_that_size(sparsity):
+    from espnet_dynprune.static.export import export_decoder
+    from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
+    from tests.static.tiny_static import DECODER_CONF, DECODER_SIZE, VOCAB
+
+    torch.manual_seed(0)
+    decoder = TransformerPrunableDecoder(VOCAB, DECODER_SIZE, **DECODER_CONF).eval()
+    realised = preset_masks(decoder, sparsity, seed=2)
+    assert abs(realised - sparsity) <= 0.01
+    sizes = export_decoder(decoder).layer_sizes
+    widths = {n for s in sizes for n in (*s.self_attn_qk, *s.src_attn_vo)}
+    assert len(widths) > 2 and len({s.ffn_units for s in sizes}) > 1
