@@ -122,7 +122,6 @@ class DistillPruneS2TModel(ESPnetS2TModel):
             key, layers = given[part]
             self.layers_of[part] = _checked_layers(layers, len(module.layer_masks), key, part, label_free)
             module.keep_hidden = tuple(self.layers_of[part])
-        self.distill_layers = self.layers_of.get("encoder", [])
         self.teacher_init = teacher_init
         self.distill_cosine_weight, self.task_loss_weight = distill_cosine_weight, task_loss_weight
         self.sparsity = LagrangianSparsity(

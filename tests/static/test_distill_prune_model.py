@@ -114,7 +114,7 @@ def test_a_missing_teacher_is_named_when_training_starts():
 
 
 def test_default_distill_layers_are_a_third_two_thirds_and_the_top(teacher_file):
-    assert student(teacher_file).distill_layers == [1, 2, 3]
+    assert student(teacher_file).layers_of == {"encoder": [1, 2, 3]}
     from espnet_dynprune.static.distill_prune_model import default_distill_layers
 
     assert default_distill_layers(12) == [4, 8, 12] and default_distill_layers(6) == [2, 4, 6]
