@@ -15,11 +15,15 @@ from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 
 
 def layerwise_distill_loss(
-    student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor], lengths: torch.Tensor, cosine_weight: float = 1.0
+    student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor], lengths: torch.Tensor, cosine_weight: float = 1.0,
+    normalize: bool = False,
 ) -> torch.Tensor:
     """Mean over layers of ``L1 + cosine_weight * (1 - cos)``, each a mean over valid frames.
 
     ``student[i]`` and ``teacher[i]`` are (B, T, D); ``lengths`` (B,) counts the valid frames.
+    ``normalize`` compares the states after a layer norm without affine parameters: for the
+    residual stream of a pre-norm Transformer (its decoder layers' outputs), whose scale grows
+    with depth, where raw L1 would outweigh a part whose layers end in a norm (E-Branchformer's).
     """
     if len(student) != len(teacher) or not student:
         raise ValueError(f"need as many student as teacher layers (at least one), got {len(student)} and {len(teacher)}")
@@ -27,6 +31,8 @@ def layerwise_distill_loss(
     frames = valid.sum().clamp(min=1.0)
     total = student[0].new_zeros(())
     for s, t in zip(student, teacher):
+        if normalize:
+            s, t = F.layer_norm(s, s.shape[-1:]), F.layer_norm(t, t.shape[-1:])
         l1 = ((s - t).abs().mean(-1) * valid).sum() / frames
         cosine = (F.cosine_similarity(s, t, dim=-1) * valid).sum() / frames
         total = total + l1 + cosine_weight * (1.0 - cosine)

@@ -12,7 +12,8 @@ model by ``--init_param``. The teacher is the unpruned model, frozen, loaded fro
 where s is the fraction of the pruned parts' prunable parameters removed, together. The encoder
 is distilled with no labels at all. The decoder is distilled teacher-forced: both decoders read
 the reference text as their input (ESPnet's own ``<sop> prev <sos> text`` prompt), the teacher's
-over the teacher encoder's output, but no loss is taken on the text itself.
+over the teacher encoder's output, but no loss is taken on the text itself; its layer outputs
+(a pre-norm residual stream) are compared layer-normalised.
 
 Resume, DDP, AMP and logging are ESPnet's. The teacher is not part of the model's state: it is
 reloaded from ``teacher_init`` when training (re)starts, so checkpoints are the student's size and
@@ -255,6 +256,6 @@ class DistillPruneS2TModel(ESPnetS2TModel):
             layers = self.layers_of["decoder"]
             losses["decoder"] = layerwise_distill_loss(
                 [self.decoder.hidden[n] for n in layers], [decoder_hidden[n - 1] for n in layers],
-                token_lengths, self.distill_cosine_weight,
+                token_lengths, self.distill_cosine_weight, normalize=True,
             )
         return losses

@@ -65,3 +65,12 @@ def test_is_differentiable_in_the_student():
 def test_mismatched_or_no_layers_raise(counts):
     with pytest.raises(ValueError, match=f"got {counts[0]} and {counts[1]}"):
         layerwise_distill_loss(layers(0, counts[0]), layers(1, counts[1]), LENGTHS)
+
+
+def test_normalize_makes_the_loss_blind_to_the_scale_of_both():
+    student, teacher = layers(0), layers(1)
+    plain = layerwise_distill_loss(student, teacher, LENGTHS, normalize=True)
+    scaled = layerwise_distill_loss([10 * h for h in student], [10 * h for h in teacher], LENGTHS, normalize=True)
+    assert scaled.item() == pytest.approx(plain.item(), rel=1e-4)
+    raw = layerwise_distill_loss([10 * h for h in student], [10 * h for h in teacher], LENGTHS)
+    assert raw.item() > 5 * plain.item()
