@@ -13,13 +13,12 @@ Loading is strict despite ESPnet's ``strict=False`` (:func:`~espnet_dynprune.net
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Mapping, Sequence
 
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from typeguard import typechecked
 
-from espnet_dynprune.nets.layer_sizes import LayerSizes, check_loaded_sizes
+from espnet_dynprune.nets.layer_sizes import LayerSizes, check_loaded_sizes, check_supported, read_layer_sizes
 from espnet_dynprune.nets.pruned_e_branchformer_layer import PrunedEBranchformerLayer
 
 #: The ``encoder_conf`` values the pruned (and masked) layers implement; any other is refused.
@@ -32,12 +31,7 @@ _SUPPORTED = {
 def check_prunable_conf(conf: Mapping[str, Any], encoder: str) -> None:
     """Raise naming the ``encoder_conf`` key whose value (given, or ESPnet's default, which for the
     attention is relative positions) static pruning does not support."""
-    defaults = inspect.signature(EBranchformerEncoder.__init__).parameters
-    for key, allowed in _SUPPORTED.items():
-        value = conf.get(key, defaults[key].default)
-        if value not in allowed:
-            given = "" if key in conf else " (ESPnet's default: set it)"
-            raise ValueError(f"encoder: {encoder} supports encoder_conf {key} in {list(allowed)}, got {value!r}{given}")
+    check_supported(conf, _SUPPORTED, EBranchformerEncoder, "encoder", encoder)
 
 
 def use_pruned_layers(
@@ -48,9 +42,7 @@ def use_pruned_layers(
     ``conf`` is the ``encoder_conf`` the stock layers were built from (checked beforehand with
     :func:`check_prunable_conf`).
     """
-    sizes = [LayerSizes.from_dict(entry, f"encoder_conf layer_sizes[{i}]") for i, entry in enumerate(layer_sizes)]
-    if len(sizes) != len(encoder.encoders):
-        raise ValueError(f"encoder_conf layer_sizes has {len(sizes)} entries but num_blocks is {len(encoder.encoders)}")
+    sizes = read_layer_sizes(LayerSizes, layer_sizes, "encoder", len(encoder.encoders))
     stock, d = encoder.encoders[0], encoder.output_size()
     layers = [
         PrunedEBranchformerLayer(

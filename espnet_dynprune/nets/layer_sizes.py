@@ -13,9 +13,10 @@ disagrees with ``layer_sizes``, raises naming the key and the layer's entry.
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping, Type, TypeVar
+from typing import Any, Mapping, Sequence, Type, TypeVar
 
 import torch
 
@@ -89,6 +90,26 @@ class DecoderLayerSizes(_Sizes):
     src_attn_qk: list[int] = field(default_factory=list)
     src_attn_vo: list[int] = field(default_factory=list)
     ffn_units: int = 0
+
+
+def check_supported(conf: Mapping[str, Any], supported: Mapping[str, tuple], espnet_class: type, part: str,
+                    name: str) -> None:
+    """Raise naming the ``<part>_conf`` key whose value (given, or ``espnet_class``'s default) the
+    pruned layers of ``<part>: <name>`` do not implement (``supported``: key -> allowed values)."""
+    defaults = inspect.signature(espnet_class.__init__).parameters
+    for key, allowed in supported.items():
+        value = conf.get(key, defaults[key].default)
+        if value not in allowed:
+            given = "" if key in conf else " (ESPnet's default: set it)"
+            raise ValueError(f"{part}: {name} supports {part}_conf {key} in {list(allowed)}, got {value!r}{given}")
+
+
+def read_layer_sizes(cls: Type[Sizes], entries: Sequence[Mapping[str, Any]], part: str, num_blocks: int) -> list[Sizes]:
+    """The checked ``<part>_conf: layer_sizes`` entries, one per layer."""
+    sizes = [cls.from_dict(entry, f"{part}_conf layer_sizes[{i}]") for i, entry in enumerate(entries)]
+    if len(sizes) != num_blocks:
+        raise ValueError(f"{part}_conf layer_sizes has {len(sizes)} entries but num_blocks is {num_blocks}")
+    return sizes
 
 
 def check_loaded_sizes(part: str, layers: str):

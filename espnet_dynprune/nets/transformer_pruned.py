@@ -13,13 +13,12 @@ pruning, and the cached source keys/values of this project's beam search).
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Mapping, Sequence
 
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
-from espnet_dynprune.nets.layer_sizes import DecoderLayerSizes, check_loaded_sizes
+from espnet_dynprune.nets.layer_sizes import DecoderLayerSizes, check_loaded_sizes, check_supported, read_layer_sizes
 from espnet_dynprune.nets.pruned_decoder_layer import PrunedDecoderLayer
 
 #: The ``decoder_conf`` values the pruned (and masked) layers implement; any other is refused.
@@ -29,11 +28,7 @@ _SUPPORTED = {"normalize_before": (True,), "concat_after": (False,), "qk_norm": 
 def check_prunable_decoder_conf(conf: Mapping[str, Any], decoder: str) -> None:
     """Raise naming the ``decoder_conf`` key whose value (given, or ESPnet's default) static
     pruning does not support."""
-    defaults = inspect.signature(TransformerDecoder.__init__).parameters
-    for key, allowed in _SUPPORTED.items():
-        value = conf.get(key, defaults[key].default)
-        if value not in allowed:
-            raise ValueError(f"decoder: {decoder} supports decoder_conf {key} in {list(allowed)}, got {value!r}")
+    check_supported(conf, _SUPPORTED, TransformerDecoder, "decoder", decoder)
 
 
 def use_pruned_decoder_layers(
@@ -44,9 +39,7 @@ def use_pruned_decoder_layers(
     ``conf`` is the ``decoder_conf`` the stock layers were built from (checked beforehand with
     :func:`check_prunable_decoder_conf`).
     """
-    sizes = [DecoderLayerSizes.from_dict(e, f"decoder_conf layer_sizes[{i}]") for i, e in enumerate(layer_sizes)]
-    if len(sizes) != len(decoder.decoders):
-        raise ValueError(f"decoder_conf layer_sizes has {len(sizes)} entries but num_blocks is {len(decoder.decoders)}")
+    sizes = read_layer_sizes(DecoderLayerSizes, layer_sizes, "decoder", len(decoder.decoders))
     stock = decoder.decoders[0]
     layers = [
         PrunedDecoderLayer(
