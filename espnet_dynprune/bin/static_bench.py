@@ -7,7 +7,8 @@ the table and the target (time ratio within 1.1x of the GMAC ratio), and writes 
 
 ``--zoo_dirs DENSE EXPORTED...`` times trained models instead (model-zoo dirs, e.g. the
 recipe's stand-in and ``exp/static_prune_0.7/zoo``), against the first, with the targets for
-trained models (encoder time <= 0.5x, >= 70% fewer encoder parameters).
+trained models (encoder time <= 0.5x, >= 70% fewer encoder parameters); ``--decode_steps N``
+also times their whole decoding (encoder + ``N`` beam steps, ``analysis.zoo_decode_bench``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import torch
 
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 from espnet_dynprune.analysis.static_bench import bench_size, bench_zoo_dirs, markdown, targets, trained_targets
+from espnet_dynprune.analysis.zoo_decode_bench import bench_zoo_decoding
+from espnet_dynprune.analysis.zoo_decode_bench import markdown as decode_markdown
 from espnet_dynprune.bin.bench import float_list
 from espnet_dynprune.registration import register_s2t
 
@@ -37,6 +40,8 @@ def get_parser() -> argparse.ArgumentParser:
                         help="time these trained models' encoders against the first instead of --sizes")
     parser.add_argument("--frames", type=int, default=None,
                         help="feature frames (default: 3000 = OWSM's 30 s; with --zoo_dirs 600 = the stand-in's 6 s)")
+    parser.add_argument("--decode_steps", type=int, default=0,
+                        help="with --zoo_dirs: also time decoding 6 s of speech for this many beam-5 steps (0: no)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -70,6 +75,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(markdown("trained models'", results, trained_targets(results)), flush=True)
         report["zoo_dirs"] = {"results": results, "targets": trained_targets(results)}
         args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+        if args.decode_steps > 0:
+            decoding = bench_zoo_decoding(args.zoo_dirs, steps=args.decode_steps, repeats=args.repeats,
+                                          warmup=args.warmup, seed=args.seed, log=logging.info)
+            print(decode_markdown(decoding, args.decode_steps, 5), flush=True)
+            report["zoo_dirs"]["decoding"] = decoding
+            args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     for size in [] if args.zoo_dirs else [s for s in args.sizes.split(",") if s]:
         results = bench_size(size, args.sparsities, args.repeats, args.warmup, args.frames, args.seed,
                              args.device)

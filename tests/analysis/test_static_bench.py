@@ -91,7 +91,7 @@ def test_cli_times_trained_model_zoo_dirs_against_the_first(tmp_path, capsys):
     threads = torch.get_num_threads()
     try:
         static_bench.main(["--zoo_dirs", standin, copy, "--frames", "120", "--repeats", "1", "--warmup", "0",
-                           "--threads", "1", "--out", str(out)])
+                           "--threads", "1", "--decode_steps", "3", "--out", str(out)])
     finally:
         torch.set_num_threads(threads)
     assert f"fewer encoder parameters, {copy}" in capsys.readouterr().out
@@ -99,3 +99,6 @@ def test_cli_times_trained_model_zoo_dirs_against_the_first(tmp_path, capsys):
     assert list(report["results"]) == [standin, copy]  # the first is the reference
     assert report["results"][copy]["param_reduction"] == 0.0 and report["results"][copy]["gmac_ratio"] == 1.0
     assert [t["met"] for t in report["targets"]][1] is False  # no fewer parameters than itself
+    decoding = report["decoding"]
+    assert list(decoding) == [standin, copy] and decoding[standin]["total_ratio"] == 1.0
+    assert all(r["decoder_s"] > 0 and r["encoder_s"] > 0 for r in decoding.values())

@@ -1,0 +1,84 @@
+"""Wall-clock decoding of trained models (model-zoo dirs) side by side: encoder + beam search.
+
+``static_bench --zoo_dirs`` times encoders; a statically pruned decoder (and the whole beam
+search) needs its own clock. Every model decodes the same random speech (``seconds`` at 16 kHz)
+with ESPnet's ``BatchBeamSearch`` for exactly ``steps`` steps (its ``<eos>`` logit pushed down, so
+every model emits the same number of tokens whatever it has learnt: the time is the shapes',
+not the hypotheses' lengths), round-robin in one process (warm-ups first, then ``repeats``
+rounds; medians), prompted with ``<sos> <lang> <task> <notimestamps>``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Dict, Sequence, Union
+
+import torch
+from espnet.nets.batch_beam_search import BatchBeamSearch
+
+Results = Dict[str, Dict[str, float]]
+
+
+def _load(path: Union[str, Path]) -> torch.nn.Module:
+    from espnet_dynprune.static.export_model import build_s2t_model
+    from espnet_dynprune.zoo.model_zoo import ModelZooDir
+
+    zoo = ModelZooDir.load(path)
+    model = build_s2t_model(zoo.load_config())
+    model.load_state_dict(zoo.state_dict())
+    with torch.no_grad():  # fixed-length searches: no hypothesis ends early
+        model.decoder.output_layer.bias[model.eos] -= 1e4
+    return model.eval()
+
+
+def bench_zoo_decoding(zoo_dirs: Sequence[Union[str, Path]], seconds: float = 6.0, steps: int = 20,
+                       beam_size: int = 5, lang_sym: str = "<fra>", task_sym: str = "<asr>", repeats: int = 3,
+                       warmup: int = 1, seed: int = 0, log: Callable[[str], None] = print) -> Results:
+    """Per model: median encoder, decoder and total seconds per utterance, and ratios to the first."""
+    models = {str(p): _load(p) for p in zoo_dirs}
+    speech = 0.1 * torch.randn(1, round(seconds * 16000), generator=torch.Generator().manual_seed(seed))
+    lengths = torch.tensor([speech.size(1)])
+    searches = {}
+    for name, model in models.items():
+        ids = {t: i for i, t in enumerate(model.token_list)}
+        search = BatchBeamSearch(scorers={"decoder": model.decoder}, weights={"decoder": 1.0}, beam_size=beam_size,
+                                 vocab_size=len(model.token_list), sos=model.sos, eos=model.eos, token_list=None,
+                                 pre_beam_score_key="full").eval()
+        search.set_hyp_primer([ids["<sos>"], ids[lang_sym], ids[task_sym], ids["<notimestamps>"]])
+        searches[name] = search
+    times: Dict[str, list] = {name: [] for name in models}
+    with torch.inference_mode():
+        for r in range(warmup + repeats):
+            for name, model in models.items():
+                start = time.perf_counter()
+                enc = model.encode(speech, lengths)[0]
+                middle = time.perf_counter()
+                searches[name](enc[0], maxlenratio=-float(steps), minlenratio=0.0)
+                end = time.perf_counter()
+                if r >= warmup:
+                    times[name].append((middle - start, end - middle))
+            log(f"round {r + 1}/{warmup + repeats} done")
+    results: Results = {}
+    for name, model in models.items():
+        total = [e + d for e, d in times[name]]
+        results[name] = {"encoder_s": statistics.median(e for e, _ in times[name]),
+                         "decoder_s": statistics.median(d for _, d in times[name]),
+                         "total_s": statistics.median(total),
+                         "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
+    first = results[str(zoo_dirs[0])]
+    for r in results.values():
+        for key in ("encoder_s", "decoder_s", "total_s"):
+            r[f"{key[:-2]}_ratio"] = r[key] / first[key]
+    return results
+
+
+def markdown(results: Results, steps: int, beam_size: int) -> str:
+    lines = [f"### trained models' decoding ({steps} beam-{beam_size} steps), against the first",
+             "| model | params M | encoder s | decoder s | total s | encoder / first | decoder / first | total / first |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r['params_M']:.2f} | {r['encoder_s']:.4f} | {r['decoder_s']:.4f} | {r['total_s']:.4f} "
+                     f"| {r['encoder_ratio']:.3f} | {r['decoder_ratio']:.3f} | {r['total_ratio']:.3f} |")
+    return "\n".join(lines)
