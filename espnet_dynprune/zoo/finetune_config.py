@@ -212,11 +212,13 @@ def _check_finetune(finetune: Mapping[str, Any], prune: str, prune_conf: Mapping
             )
 
 
-def _swap(config: Dict[str, Any], part: str, stock: str, name: str, conf: Mapping[str, Any], prune: str) -> None:
-    """Replace ``config[part]`` (which must be ``stock``) by ``name``, adding ``conf``."""
-    if config.get(part, "espnet" if part == "model" else None) not in (stock, *ALSO_ACCEPTED.get(part, ())):
+def _swap(config: Dict[str, Any], part: str, stock: str, name: str, conf: Mapping[str, Any], prune: str,
+          where: str, also_accepted: tuple[str, ...] = ()) -> None:
+    """Replace ``config[part]`` (which must be ``stock`` or one of ``also_accepted``) by ``name``,
+    adding ``conf``."""
+    if config.get(part, "espnet" if part == "model" else None) not in (stock, *also_accepted):
         raise ValueError(
-            f"prune: {prune} needs a pretrained {part}: {stock}, but the pretrained config has {part}: "
+            f"prune: {prune} in {where} needs a pretrained {part}: {stock}, but the pretrained config has {part}: "
             f"{config.get(part)!r}"
         )
     config[part] = name
@@ -245,20 +247,17 @@ def merge_finetune_config(
     if _is_static(prune):
         if model_file is None:
             raise ValueError(f"prune: {prune} needs the pretrained model file (the distillation teacher)")
-        for part, stock, name in STATIC_PARTS:
-            if part not in _pruned_parts(prune):
-                continue
-            if config.get(part) != stock:
-                raise ValueError(f"prune: {prune} in {where} needs a pretrained {part}: {stock}, "
-                                 f"but the pretrained config has {part}: {config.get(part)!r}")
-            _swap(config, part, stock, name, conf_of(part), prune)
-        _swap(config, "model", "espnet", DISTILL_MODEL_NAME, {**conf_of("model"), "teacher_init": str(model_file)}, prune)
+        for part, stock, name in STATIC_PARTS:  # an already pruned part is not pruned again
+            if part in _pruned_parts(prune):
+                _swap(config, part, stock, name, conf_of(part), prune, where)
+        _swap(config, "model", "espnet", DISTILL_MODEL_NAME, {**conf_of("model"), "teacher_init": str(model_file)},
+              prune, where)
         return deep_merge(config, finetune)
     for part, stock, name in PARTS:
         if part in _pruned_parts(prune):
-            _swap(config, part, stock, name, conf_of(part), prune)
+            _swap(config, part, stock, name, conf_of(part), prune, where, ALSO_ACCEPTED.get(part, ()))
     if prune != "none":
-        _swap(config, "model", "espnet", MODEL_NAME, conf_of("model"), prune)
+        _swap(config, "model", "espnet", MODEL_NAME, conf_of("model"), prune, where)
     return deep_merge(config, finetune)
 
 
