@@ -59,6 +59,26 @@ class Config:
     gates: Optional[Dict[str, object]]  # per part: "on" or a forced sparsity; None: as built
 
 
+def push_eos_down(model: torch.nn.Module) -> None:
+    """Make ``<eos>`` (almost) never the best token: every search then runs its full length."""
+    with torch.no_grad():
+        model.decoder.output_layer.bias[model.eos] -= 1e4
+
+
+def fixed_length_search(model: torch.nn.Module, beam_size: int) -> BatchBeamSearch:
+    """ESPnet's batched beam search over ``model``'s decoder alone (no CTC, no LM)."""
+    return BatchBeamSearch(
+        scorers={"decoder": model.decoder}, weights={"decoder": 1.0}, beam_size=beam_size,
+        vocab_size=len(model.token_list), sos=model.sos, eos=model.eos, token_list=None,
+        pre_beam_score_key="full",
+    ).eval()
+
+
+def prompt(ids: Dict[str, int], lang: str, task: str) -> List[int]:
+    """``<sos> <lang> <task> <notimestamps>`` as token ids (``ids``: token -> id)."""
+    return [ids["<sos>"], ids[lang], ids[task], ids["<notimestamps>"]]
+
+
 def static_name(sparsity: float) -> str:
     return f"static {sparsity:.1f}"
 
@@ -86,9 +106,8 @@ class Bench:
         self.device = torch.device(device)
         stock, dyn = (m.to(self.device) for m in owsm_pair(size, seed))
         tokens = list(stock.token_list)
-        with torch.no_grad():  # the same push on <eos> in both models: fixed-length searches
-            stock.decoder.output_layer.bias[stock.eos] -= 1e4
-            dyn.decoder.output_layer.bias[dyn.eos] -= 1e4
+        push_eos_down(stock)  # the same push in both models: fixed-length searches
+        push_eos_down(dyn)
         self.models = {"stock": stock, "dynprune": dyn}
         for s in static_sparsities:  # built from dyn after the push: the same output layer
             self.models[static_name(s)] = owsm_static(size, dyn, s, seed)
@@ -96,24 +115,14 @@ class Bench:
         generator = torch.Generator().manual_seed(seed)
         samples = round(speech_seconds * 16000)
         self.speech = 0.1 * torch.randn(len(MIXED_CONTEXTS), samples, generator=generator).to(self.device)
-        self.searches = {name: self._search(m) for name, m in self.models.items()}
+        self.searches = {name: fixed_length_search(m, beam_size) for name, m in self.models.items()}
         self.counters: Dict[str, FlopCounter] = {}
-
-    def _search(self, model: torch.nn.Module) -> BatchBeamSearch:
-        return BatchBeamSearch(
-            scorers={"decoder": model.decoder}, weights={"decoder": 1.0}, beam_size=self.beam_size,
-            vocab_size=len(model.token_list), sos=model.sos, eos=model.eos, token_list=None,
-            pre_beam_score_key="full",
-        ).eval()
 
     def _clock(self) -> float:
         """Seconds, after the device has finished what was queued."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
-
-    def prompt(self, lang: str, task: str) -> List[int]:
-        return [self.ids["<sos>"], self.ids[lang], self.ids[task], self.ids["<notimestamps>"]]
 
     def _encode(self, model, speech: torch.Tensor, contexts) -> torch.Tensor:
         """Encoder output of a batch; a dynprune encoder reads each row's language and task."""
@@ -131,7 +140,7 @@ class Bench:
         :meth:`pattern` then reads the gate pattern it ran."""
         model, search = self.models[config.model], self.searches[config.model]
         lang, task = MIXED_CONTEXTS[index]
-        search.set_hyp_primer(self.prompt(lang, task))
+        search.set_hyp_primer(prompt(self.ids, lang, task))
         with forced(model, config.gates), torch.inference_mode():
             start = self._clock()
             enc = self._encode(model, self.speech[index:index + 1], [(lang, task)])
@@ -144,7 +153,7 @@ class Bench:
         """(encoder s, decoder s) of utterances ``rows`` decoded together (dynprune)."""
         model = self.models["dynprune"]
         contexts = [MIXED_CONTEXTS[i] for i in rows]
-        prompts = torch.tensor([self.prompt(l, t) for l, t in contexts], device=self.device)
+        prompts = torch.tensor([prompt(self.ids, l, t) for l, t in contexts], device=self.device)
         with forced(model, gates), torch.inference_mode():
             start = self._clock()
             enc = self._encode(model, self.speech[list(rows)], contexts)

@@ -164,22 +164,28 @@ def measured(encoders: Dict[str, torch.nn.Module], times: Dict[str, List[float]]
     return results
 
 
+def load_zoo_model(path: Union[str, Path]) -> torch.nn.Module:
+    """The S2T model of a model-zoo dir (stock or pruned classes), loaded strictly, in eval."""
+    from espnet_dynprune.static.export_model import build_s2t_model
+    from espnet_dynprune.zoo.model_zoo import ModelZooDir
+
+    zoo = ModelZooDir.load(path)
+    model = build_s2t_model(zoo.load_config())
+    model.load_state_dict(zoo.state_dict())
+    return model.eval()
+
+
 def bench_zoo_dirs(zoo_dirs: Sequence[Union[str, Path]], repeats: int = 3, warmup: int = 1, frames: int = 600,
                    seed: int = 0, device: str = "cpu", log: Callable[[str], None] = logging.info) -> Results:
     """Trained models instead of random masks: the encoders of model-zoo dirs (the first is the
     reference, e.g. the dense pretrained model; then exported ones), timed round-robin the same
     way on ``frames`` feature frames (600 = the stand-in's 6 s)."""
-    from espnet_dynprune.static.export_model import build_s2t_model
-    from espnet_dynprune.zoo.model_zoo import ModelZooDir
-
     dev = torch.device(device)
     encoders: Dict[str, torch.nn.Module] = {}
     input_size = None
     for path in zoo_dirs:
-        zoo = ModelZooDir.load(path)
-        model = build_s2t_model(zoo.load_config())
-        model.load_state_dict(zoo.state_dict())
-        encoders[str(path)] = model.encoder.eval().to(dev)
+        model = load_zoo_model(path)
+        encoders[str(path)] = model.encoder.to(dev)
         input_size = input_size or (model.frontend.output_size() if model.frontend is not None else INPUT_SIZE)
     feats = torch.randn(1, frames, input_size, generator=torch.Generator().manual_seed(seed)).to(dev)
     lengths = torch.full((1,), frames, dtype=torch.long, device=dev)

@@ -16,38 +16,25 @@ from pathlib import Path
 from typing import Callable, Dict, Sequence, Union
 
 import torch
-from espnet.nets.batch_beam_search import BatchBeamSearch
+
+from espnet_dynprune.analysis.bench import fixed_length_search, prompt, push_eos_down
+from espnet_dynprune.analysis.static_bench import load_zoo_model
 
 Results = Dict[str, Dict[str, float]]
-
-
-def _load(path: Union[str, Path]) -> torch.nn.Module:
-    from espnet_dynprune.static.export_model import build_s2t_model
-    from espnet_dynprune.zoo.model_zoo import ModelZooDir
-
-    zoo = ModelZooDir.load(path)
-    model = build_s2t_model(zoo.load_config())
-    model.load_state_dict(zoo.state_dict())
-    with torch.no_grad():  # fixed-length searches: no hypothesis ends early
-        model.decoder.output_layer.bias[model.eos] -= 1e4
-    return model.eval()
 
 
 def bench_zoo_decoding(zoo_dirs: Sequence[Union[str, Path]], seconds: float = 6.0, steps: int = 20,
                        beam_size: int = 5, lang_sym: str = "<fra>", task_sym: str = "<asr>", repeats: int = 3,
                        warmup: int = 1, seed: int = 0, log: Callable[[str], None] = print) -> Results:
     """Per model: median encoder, decoder and total seconds per utterance, and ratios to the first."""
-    models = {str(p): _load(p) for p in zoo_dirs}
+    models = {str(p): load_zoo_model(p) for p in zoo_dirs}
     speech = 0.1 * torch.randn(1, round(seconds * 16000), generator=torch.Generator().manual_seed(seed))
     lengths = torch.tensor([speech.size(1)])
     searches = {}
     for name, model in models.items():
-        ids = {t: i for i, t in enumerate(model.token_list)}
-        search = BatchBeamSearch(scorers={"decoder": model.decoder}, weights={"decoder": 1.0}, beam_size=beam_size,
-                                 vocab_size=len(model.token_list), sos=model.sos, eos=model.eos, token_list=None,
-                                 pre_beam_score_key="full").eval()
-        search.set_hyp_primer([ids["<sos>"], ids[lang_sym], ids[task_sym], ids["<notimestamps>"]])
-        searches[name] = search
+        push_eos_down(model)
+        searches[name] = fixed_length_search(model, beam_size)
+        searches[name].set_hyp_primer(prompt({t: i for i, t in enumerate(model.token_list)}, lang_sym, task_sym))
     times: Dict[str, list] = {name: [] for name in models}
     with torch.inference_mode():
         for r in range(warmup + repeats):
