@@ -154,18 +154,22 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         return copy.deepcopy(module)
 
     def teacher(self, part: str, device: torch.device) -> torch.nn.Module:
-        """The frozen unpruned ``encoder`` / ``decoder`` (loaded from ``teacher_init`` on first use)."""
-        if part not in self._teachers:
+        """The frozen unpruned ``encoder`` / ``decoder``. On first use every part the distillation
+        needs (the encoder, whose output the teacher decoder reads, and each pruned part) is loaded
+        from one read of ``teacher_init``."""
+        if not self._teachers:
             if not self.teacher_init:
                 raise ValueError("model_conf teacher_init is empty: distillation needs the unpruned model's .pth")
             state = torch.load(check_readable(self.teacher_init), map_location="cpu", weights_only=True)
-            part_state = {k[len(part) + 1:]: v for k, v in state.items() if k.startswith(f"{part}.")}
-            gates = [k for k in part_state if k.startswith("gate_predictor.")]
-            if gates:
-                logging.info(f"teacher {self.teacher_init}: ignoring {len(gates)} {part} gate-predictor tensors (runs dense)")
-            teacher = self._teacher_module(part)
-            load_pretrained(teacher, {k: v for k, v in part_state.items() if k not in gates})
-            self._teachers[part] = teacher.eval().requires_grad_(False)
+            for name in dict.fromkeys(("encoder", *self.pruned_parts)):
+                part_state = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")}
+                gates = [k for k in part_state if k.startswith("gate_predictor.")]
+                if gates:
+                    logging.info(f"teacher {self.teacher_init}: ignoring {len(gates)} {name} gate-predictor tensors "
+                                 f"(runs dense)")
+                teacher = self._teacher_module(name)
+                load_pretrained(teacher, {k: v for k, v in part_state.items() if k not in gates})
+                self._teachers[name] = teacher.eval().requires_grad_(False)
         return self._teachers[part].to(device)
 
     def expected_sparsity(self) -> torch.Tensor:
@@ -173,10 +177,14 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         parts = [getattr(self, p) for p in self.pruned_parts]
         return 1.0 - torch.stack([p.expected_params() for p in parts]).sum() / sum(p.dense_params() for p in parts)
 
-    def realised_sparsity(self, part: Optional[str] = None) -> float:
-        """Fraction the inference masks remove now (what the export would remove), of ``part`` or all."""
-        parts = [getattr(self, p) for p in ((part,) if part else self.pruned_parts)]
-        return 1.0 - sum(p.kept_params() for p in parts) / sum(p.dense_params() for p in parts)
+    def realised_sparsity(self) -> Dict[str, float]:
+        """Fraction the inference masks remove now (what the export would remove): per pruned part,
+        and of them all together (``"all"``)."""
+        kept = {p: getattr(self, p).kept_params() for p in self.pruned_parts}
+        dense = {p: getattr(self, p).dense_params() for p in self.pruned_parts}
+        realised = {p: 1.0 - kept[p] / dense[p] for p in kept}
+        realised["all"] = 1.0 - sum(kept.values()) / sum(dense.values())
+        return realised
 
     def forward(
         self,
@@ -220,16 +228,17 @@ class DistillPruneS2TModel(ESPnetS2TModel):
             stats["loss_task"] = task_loss.detach()
         if self.training:
             self.sparsity.check_overshoot(float(expected.detach()), step)
+        realised = self.realised_sparsity()
         stats.update(
             loss=loss.detach(), loss_distill=distill.detach(), loss_lagrangian=lagrangian.detach(),
-            sparsity_expected=expected.detach(), sparsity_realised=torch.tensor(self.realised_sparsity()),
+            sparsity_expected=expected.detach(), sparsity_realised=torch.tensor(realised["all"]),
             sparsity_target=torch.tensor(self.sparsity.target_at(step)),
             lambda1=self.sparsity.lambda1.detach(), lambda2=self.sparsity.lambda2.detach(),
         )
         if len(self.pruned_parts) > 1:
             for part in self.pruned_parts:
                 stats[f"loss_distill_{part}"] = losses[part].detach()
-                stats[f"sparsity_realised_{part}"] = torch.tensor(self.realised_sparsity(part))
+                stats[f"sparsity_realised_{part}"] = torch.tensor(realised[part])
         return force_gatherable((loss, stats, speech.size(0)), loss.device)
 
     def _distill_losses(self, seen: dict) -> Dict[str, torch.Tensor]:
