@@ -2,7 +2,8 @@
 
 The dynamically gated and the statically masked encoders replace ESPnet's loop over layers but
 must keep its input layer (with ESPnet's "too short" error) and its gradient checkpointing
-(``gradient_checkpoint_layers``: 0 = the input layer, i = layer i).
+(``gradient_checkpoint_layers``: 0 = the input layer, i = layer i; the decoders that run their own
+layer loop checkpoint the same way).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
 
-def checkpointed(encoder: EBranchformerEncoder, index: int, fn: Callable, *args, **kwargs):
-    """``fn(*args, **kwargs)``, recomputed in backward when ``index`` is a checkpointed layer."""
-    if index in encoder.gradient_checkpoint_layers and torch.is_grad_enabled():
+def checkpointed(part: torch.nn.Module, index: int, fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)``, recomputed in backward when ``index`` is one of ``part``'s
+    ``gradient_checkpoint_layers`` (ESPnet's encoders and decoders both have the key)."""
+    if index in part.gradient_checkpoint_layers and torch.is_grad_enabled():
         return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False, **kwargs)
     return fn(*args, **kwargs)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-import torch.utils.checkpoint
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
@@ -34,6 +33,7 @@ from espnet_dynprune.gating.row_dispatch import take_rows
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.decoder_outputs import step_outputs, teacher_forced_outputs
 from espnet_dynprune.nets.decoder_state import HypothesisState, UtteranceSource
+from espnet_dynprune.nets.encoder_steps import checkpointed
 from espnet_dynprune.nets.gated_decoder_layer import (
     MODULE_TYPES,
     SRC_ATTN,
@@ -164,11 +164,8 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         decision = source.decision_for(x.size(0))
         outputs = []
         for i, (layer, cache) in enumerate(zip(self.decoders, caches)):
-            args = (layer, x, tgt_mask, source.keys_values[i], decision, self._gates(i), cache)
-            if i + 1 in self.gradient_checkpoint_layers and torch.is_grad_enabled():
-                x = torch.utils.checkpoint.checkpoint(gated_forward, *args, use_reentrant=False)
-            else:
-                x = gated_forward(*args)
+            x = checkpointed(self, i + 1, gated_forward, layer, x, tgt_mask, source.keys_values[i], decision,
+                             self._gates(i), cache)
             outputs.append(x)
         return x, outputs
 

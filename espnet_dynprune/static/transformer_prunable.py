@@ -18,13 +18,13 @@ from functools import partial
 from typing import List, Sequence, Tuple
 
 import torch
-import torch.utils.checkpoint
 from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
 from espnet_dynprune.nets.decoder_outputs import step_outputs, teacher_forced_outputs
+from espnet_dynprune.nets.encoder_steps import checkpointed
 from espnet_dynprune.nets.transformer_pruned import check_prunable_decoder_conf
 from espnet_dynprune.static.decoder_layer_masks import DECODER_GROUPS, DecoderLayerMasks
 from espnet_dynprune.static.masked_forward import masked_decoder_layer_forward
@@ -64,10 +64,7 @@ class TransformerPrunableDecoder(TransformerDecoder, PrunablePart):
         self.hidden, outputs = {}, []
         for i, (layer, layer_masks) in enumerate(zip(self.decoders, self.layer_masks)):
             run = partial(masked_decoder_layer_forward, layer, values=layer_masks.values())
-            if i + 1 in self.gradient_checkpoint_layers and torch.is_grad_enabled():
-                x = torch.utils.checkpoint.checkpoint(run, x, tgt_mask, memory, memory_mask, use_reentrant=False)
-            else:
-                x = run(x, tgt_mask, memory, memory_mask)
+            x = checkpointed(self, i + 1, run, x, tgt_mask, memory, memory_mask)
             if i + 1 in self.keep_hidden:
                 self.hidden[i + 1] = x
             outputs.append(x)
