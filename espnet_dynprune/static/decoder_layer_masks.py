@@ -47,6 +47,7 @@ class DecoderLayerMasks(UnitMasks):
         self._make_masks(groups, init_keep, straight_through, lr_scale)
 
     module_units = {**{a: (f"{a}_qk", f"{a}_vo") for a in ATTENTIONS}, "ffn": ("ffn_units",)}
+    sizes_class = DecoderLayerSizes
 
     @staticmethod
     def group_of(name: str) -> str:
@@ -60,21 +61,3 @@ class DecoderLayerMasks(UnitMasks):
         for a in ATTENTIONS:
             total = total + alive[a] * attention_params(self.d, units[f"{a}_qk"], units[f"{a}_vo"])
         return total
-
-    def sizes(self) -> DecoderLayerSizes:
-        """What the inference masks keep: the exported layer's sizes."""
-        kept, module_kept = self._keep()
-        heads = {a: self._head_sizes(kept, a, module_kept(a)) for a in ATTENTIONS}
-        return DecoderLayerSizes(
-            self_attn_qk=heads["self_attn"][0], self_attn_vo=heads["self_attn"][1],
-            src_attn_qk=heads["src_attn"][0], src_attn_vo=heads["src_attn"][1],
-            ffn_units=int(kept("ffn_units").sum()) if module_kept("ffn") else 0,
-        )
-
-    def _counts_of(self, sizes: DecoderLayerSizes) -> tuple[dict[str, int], dict[str, int]]:
-        units = {"ffn_units": sizes.ffn_units}
-        alive = {"ffn": int(sizes.ffn_units > 0)}
-        for a in ATTENTIONS:
-            units[f"{a}_qk"], units[f"{a}_vo"] = sum(getattr(sizes, f"{a}_qk")), sum(getattr(sizes, f"{a}_vo"))
-            alive[a] = int(bool(getattr(sizes, f"{a}_vo")))
-        return units, alive

@@ -68,8 +68,9 @@ class UnitMasks(torch.nn.Module):
     """Hard-concrete masks over the unit groups and whole modules of one layer (which it does not own).
 
     Subclasses name the layer's units (``units``: name -> count) and modules (``modules_present``),
-    map each to its ``prune_groups`` entry (``group_of``), count parameters (``_count``) and say
-    what the inference masks keep (``sizes``, ``_counts_of``).
+    map each to its ``prune_groups`` entry (``group_of``), count parameters (``_count``) and name
+    the record of what a layer kept (``sizes_class``), whose fields are the unit names (an
+    attention module's ``*_qk`` / ``*_vo`` as per-head lists).
     """
 
     units: dict[str, int]
@@ -77,6 +78,7 @@ class UnitMasks(torch.nn.Module):
     #: each module's unit groups; the last one decides whether the module is left at all
     #: (an attention module with no value/output dim left is gone). Attention modules end in ``attn``.
     module_units: dict[str, tuple[str, ...]]
+    sizes_class: type
 
     def _make_masks(self, groups: Collection[str], init_keep: float, straight_through: bool, lr_scale: float) -> None:
         self.masks = torch.nn.ModuleDict()
@@ -92,10 +94,6 @@ class UnitMasks(torch.nn.Module):
         raise NotImplementedError
 
     def _count(self, units: dict[str, Number], alive: dict[str, Number]) -> Number:
-        raise NotImplementedError
-
-    def _counts_of(self, sizes) -> tuple[dict[str, int], dict[str, int]]:
-        """(kept units, alive modules) of a layer of ``sizes``."""
         raise NotImplementedError
 
     def values(self) -> dict[str, Optional[torch.Tensor]]:
@@ -132,10 +130,25 @@ class UnitMasks(torch.nn.Module):
         heads = [h for h in range(self.heads) if vo[h] > 0] if alive else []
         return [int(qk[h]) for h in heads], [int(vo[h]) for h in heads]
 
+    @torch.no_grad()
+    def sizes(self):
+        """What the inference masks keep: the exported layer's sizes (a ``sizes_class``)."""
+        kept, module_kept = self._keep()
+        entry = {}
+        for module, names in self.module_units.items():
+            alive = module_kept(module)
+            if module.endswith("attn"):
+                entry[names[0]], entry[names[1]] = self._head_sizes(kept, module, alive)
+            else:
+                entry[names[0]] = int(kept(names[0]).sum()) if alive else 0
+        return self.sizes_class(**entry)
+
     def sizes_params(self, sizes) -> int:
         """Prunable parameters of a layer of ``sizes`` (the realised count)."""
-        units, alive = self._counts_of(sizes)
-        return int(self._count(units, {n: a for n, a in alive.items() if n in self.modules_present}))
+        units = {name: sum(n) if isinstance(n, list) else n for name, n in sizes.as_dict().items()}
+        alive = {module: int(units[names[-1]] > 0) for module, names in self.module_units.items()
+                 if module in self.modules_present}
+        return int(self._count(units, alive))
 
 
 class LayerMasks(UnitMasks):
@@ -170,6 +183,7 @@ class LayerMasks(UnitMasks):
 
     module_units = {"ffn1": ("ffn1_units",), "attn": ("attn_qk", "attn_vo"), "cgmlp": ("cgmlp_channels",),
                     "ffn2": ("ffn2_units",)}
+    sizes_class = LayerSizes
 
     @staticmethod
     def group_of(name: str) -> str:
@@ -188,25 +202,3 @@ class LayerMasks(UnitMasks):
             attn=module("attn", "attn_qk", "attn_vo"), cgmlp=module("cgmlp", "cgmlp_channels"),
             ffn2=module("ffn2", "ffn2_units"),
         )
-
-    @torch.no_grad()
-    def sizes(self) -> LayerSizes:
-        """What the inference masks keep: the exported layer's sizes."""
-        kept, module_kept = self._keep()
-        qk, vo = self._head_sizes(kept, "attn", module_kept("attn"))
-
-        def units_of(module: str) -> int:
-            return int(kept(f"{module}_units").sum()) if module_kept(module) else 0
-
-        return LayerSizes(
-            ffn1_units=units_of("ffn1"), attn_qk=qk, attn_vo=vo,
-            cgmlp_channels=int(kept("cgmlp_channels").sum()) if module_kept("cgmlp") else 0,
-            ffn2_units=units_of("ffn2"),
-        )
-
-    def _counts_of(self, sizes: LayerSizes) -> tuple[dict[str, int], dict[str, int]]:
-        units = {"ffn1_units": sizes.ffn1_units, "ffn2_units": sizes.ffn2_units, "attn_qk": sum(sizes.attn_qk),
-                 "attn_vo": sum(sizes.attn_vo), "cgmlp_channels": sizes.cgmlp_channels}
-        alive = {"ffn1": int(sizes.ffn1_units > 0), "ffn2": int(sizes.ffn2_units > 0),
-                 "attn": int(sizes.has_attention), "cgmlp": int(sizes.cgmlp_channels > 0)}
-        return units, alive
