@@ -9,7 +9,7 @@ process, loading ESPnet and the model once (seconds per process on a CPU).
 
 Why our own stage instead of ``espnet2.bin.s2t_inference``: each utterance needs
 its wall-clock time and its gate decisions (which modules ran), and a gate
-pattern may be forced (``--gates on|off|<sparsity>``) for ablations. Utterances
+pattern may be forced (``--gates on|off|<sparsity>|<pattern.json>``) for ablations. Utterances
 are sorted (C locale) and split into ``nj`` contiguous shards; shard J writes
 ``output_dir/logdir/output.J/{text,token,time,gates.jsonl}`` and then ``done``
 (holding the settings), so a re-run skips finished shards and refuses to mix
@@ -42,25 +42,29 @@ import torch
 from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import str2bool
 
+from espnet_dynprune.analysis.gate_patterns import Pattern, read_pattern
 from espnet_dynprune.nets.checkpoint import checkpoint_size
 from espnet_dynprune.owsm.datadir import audio_sha1, context_of, files_sha1, read_map, stat_sha1
 
 PathLike = Union[str, Path]
-GateSpec = Union[None, str, float]
+GateSpec = Union[None, str, float, Pattern]
 INPUTS = "inputs"  # the settings key of what a decode was made from
 SHARD_FILES = ("text", "token", "time", "gates.jsonl")
 
 
 def parse_gates(value: str) -> GateSpec:
-    """``predicted`` -> None (the predictor decides), ``on``/``off``, or a float sparsity in [0, 1]."""
+    """``predicted`` -> None (the predictor decides), ``on``/``off``, a float sparsity in [0, 1],
+    or ``FILE.json``: one fixed pattern per part (:mod:`espnet_dynprune.analysis.gate_patterns`)."""
     if value in ("predicted", "on", "off"):
         return None if value == "predicted" else value
+    if value.endswith(".json"):
+        return read_pattern(value)
     try:
         sparsity = float(value)
     except ValueError:
         sparsity = -1.0
     if not 0.0 <= sparsity <= 1.0:
-        raise ValueError(f"--gates {value!r} must be predicted, on, off or a sparsity in [0, 1]")
+        raise ValueError(f"--gates {value!r} must be predicted, on, off, a sparsity in [0, 1] or a pattern .json")
     return sparsity
 
 
@@ -107,8 +111,18 @@ class LazySpeech2Text:
 
 
 def force_gates(model, gates: GateSpec, where: PathLike = "the model") -> None:
-    """Force ``gates`` on a dynprune model; a stock model only runs dense (None or ``on``)."""
-    if hasattr(model, "force_gates"):
+    """Force ``gates`` on a dynprune model; a stock model only runs dense (None or ``on``).
+    A pattern must name exactly the model's gated parts and each part's gates."""
+    if isinstance(gates, dict) and hasattr(model, "gated_parts"):
+        parts = model.gated_parts()
+        if set(gates) != set(parts):
+            raise ValueError(f"the gate pattern has parts {sorted(gates)}; {where} has gated parts {sorted(parts)}")
+        for name, part in parts.items():
+            if set(gates[name]) != set(part.gate_names):
+                raise ValueError(f"the gate pattern's {name} gates {sorted(gates[name])} are not the gates of "
+                                 f"{where}'s {name}: {list(part.gate_names)}")
+            model.force_gates(torch.tensor([gates[name][g] for g in part.gate_names]), part=name)
+    elif hasattr(model, "force_gates"):
         model.force_gates(gates)
     elif gates not in (None, "on"):
         raise ValueError(f"--gates {gates} needs a dynprune model; {where} builds {type(model).__name__}")
@@ -335,7 +349,7 @@ def decode(
     data_dir, output_dir = Path(data_dir), Path(output_dir)
     lang, task = context_of(data_dir, lang_sym, task_sym)
     spec = parse_gates(gates)
-    settings = {"gates": gates, "beam_size": beam_size, "ctc_weight": ctc_weight, "maxlenratio": maxlenratio,
+    settings = {"gates": spec if isinstance(spec, dict) else gates, "beam_size": beam_size, "ctc_weight": ctc_weight, "maxlenratio": maxlenratio,
                 "minlenratio": minlenratio, "lang_sym": lang, "task_sym": task, "nj": nj,
                 "s2t_train_config": str(Path(s2t_train_config).resolve()),
                 "s2t_model_file": str(Path(s2t_model_file).resolve()),
@@ -375,7 +389,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Optional[dict]]:
     parser.add_argument("--ctc_weight", type=float, default=0.0, help="0 for ST (CTC learns the source)")
     parser.add_argument("--maxlenratio", type=float, default=0.0, help="0: end detection (ESPnet's default)")
     parser.add_argument("--minlenratio", type=float, default=0.0)
-    parser.add_argument("--gates", default="predicted", help="predicted, on, off or a sparsity in [0, 1]")
+    parser.add_argument("--gates", default="predicted",
+                        help="predicted, on, off, a sparsity in [0, 1] or a pattern file (gate_patterns)")
     parser.add_argument("--nj", type=int, default=1, help="number of shards")
     parser.add_argument("--job", type=int, default=None, help="1-based shard to decode (a JOB array)")
     parser.add_argument("--merge", type=str2bool, default=False, help="merge the finished shards")

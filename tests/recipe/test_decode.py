@@ -124,3 +124,24 @@ def test_a_replaced_model_or_test_set_makes_its_shards_stale(tmp_path, test_set,
     decode.main(argv(model, test_set, out, "--nj", "2", "--job", "1"))  # job 1 redone, job 2 not yet
     with pytest.raises(ValueError, match=r"1 of 2 shards were decoded from other inputs .*output\.2"):
         decode.main(argv(model, test_set, out, "--nj", "2", "--merge", "true"))
+
+
+def test_a_most_frequent_pattern_file_forces_that_pattern_on_every_utterance(model_files, test_set, tmp_path):
+    from espnet_dynprune.analysis import gate_patterns
+
+    root = tmp_path / "decode_predicted"
+    decode.main(argv(model_files, test_set, root / "test_fra_asr", "--warmup", "0"))
+    pattern = gate_patterns.write_most_frequent(root, tmp_path / "pattern.json")
+    pattern["encoder"]["layer0.ffn1"] = False  # a pattern the predictor need not choose
+    (tmp_path / "pattern.json").write_text(json.dumps(pattern))
+    out = tmp_path / "decode_fixed" / "test_fra_asr"
+    [summary] = decode.main(argv(model_files, test_set, out, "--gates", str(tmp_path / "pattern.json"), "--warmup", "0"))
+    records = [json.loads(line)["gates"] for line in (out / "gates.jsonl").read_text().splitlines()]
+    assert records == [pattern] * 5 and summary["settings"]["gates"] == pattern
+    wrong = {"encoder": pattern["encoder"]}
+    (tmp_path / "wrong.json").write_text(json.dumps(wrong))
+    with pytest.raises(ValueError, match=r"has parts \['encoder'\]; .* has gated parts \['decoder', 'encoder'\]"):
+        decode.main(argv(model_files, test_set, tmp_path / "w", "--gates", str(tmp_path / "wrong.json")))
+    (tmp_path / "bad.json").write_text('{"encoder": {"layer0.ffn1": 1}}')
+    with pytest.raises(ValueError, match=r"gate pattern file .*bad\.json must map each part"):
+        decode.parse_gates(str(tmp_path / "bad.json"))

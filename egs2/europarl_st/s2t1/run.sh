@@ -44,8 +44,10 @@ static_exp=""                   # default: exp/<basename of static_prune_config>
 # Decoding
 inference_config=conf/decode_beam5.yaml
 inference_tag=""                # decode dir prefix (default: basename of inference_config)
-inference_gates="predicted on"  # gate patterns to decode with: predicted | on | off | <sparsity>
+inference_gates="predicted on"  # gate patterns to decode with: predicted | on | off | <sparsity> | most_frequent
+                                #   (most_frequent: the predicted decode's commonest pattern, for every utterance)
 decode_pretrained=true          # also decode the pretrained model as the dense baseline
+pretrained_exp=exp/pretrained   # where the pretrained model's decodes go
 test_sets=""                    # default: every set in ${data_dir}/test_sets.txt
 
 . ./utils/parse_options.sh "$@"
@@ -212,15 +214,21 @@ decode_one() {
 if run_stage 12; then
     for gates in ${inference_gates}; do
         log "Stage 12: decoding ${s2t_exp} with gates=${gates}"
+        gate_spec="${gates}"
+        if [ "${gates}" = most_frequent ]; then  # needs the predicted decode (list predicted first)
+            gate_spec="${s2t_exp}/most_frequent_gates.json"
+            python -m espnet_dynprune.analysis.gate_patterns --write_most_frequent "${gate_spec}" \
+                --decode_root "${s2t_exp}/${inference_tag}_gates_predicted"
+        fi
         decode_one "${s2t_exp}/config.yaml" "${s2t_exp}/valid.acc.ave.pth" \
-            "${s2t_exp}/${inference_tag}_gates_${gates}" "${gates}"
+            "${s2t_exp}/${inference_tag}_gates_${gates}" "${gate_spec}"
     done
     if [ "${decode_pretrained}" = true ]; then
         log "Stage 12: decoding the pretrained model ${pretrained_model} (dense baseline)"
         pretrained_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" \
-            --write_config exp/pretrained/config.yaml --print model_file)
-        decode_one exp/pretrained/config.yaml "${pretrained_file}" \
-            "exp/pretrained/${inference_tag}_gates_on" on
+            --write_config "${pretrained_exp}/config.yaml" --print model_file)
+        decode_one "${pretrained_exp}/config.yaml" "${pretrained_file}" \
+            "${pretrained_exp}/${inference_tag}_gates_on" on
     fi
     if [ -n "${static_prune_config}" ]; then
         log "Stage 12: decoding the exported model ${finetune_from} (statically pruned, before fine-tuning)"
@@ -234,7 +242,10 @@ if run_stage 13; then
     log "Stage 13: scoring, GFLOPs and results tables"
     # Every decoded test set gets result.json and flops.json (task, language and references from
     # its decode_summary.json); one process, each model loaded once.
-    exp_dirs=("${s2t_exp}" exp/pretrained ${static_exp:+"${static_exp}"})
+    exp_dirs=()
+    for exp in "${s2t_exp}" "${pretrained_exp}" ${static_exp:+"${static_exp}"}; do
+        [[ " ${exp_dirs[*]} " == *" ${exp} "* ]] || exp_dirs+=("${exp}")
+    done
     decode_roots=()
     for exp in "${exp_dirs[@]}"; do
         decode_roots+=("${exp}/${inference_tag}"_gates_*)
