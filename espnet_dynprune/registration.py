@@ -18,6 +18,7 @@ from espnet_dynprune.nets.config_names import (
     DECODER_NAME,
     DISTILL_MODEL_NAME,
     ENCODER_NAME,
+    MAGNITUDE_MODEL_NAME,
     MODEL_NAME,
     PRUNABLE_DECODER_NAME,
     PRUNABLE_ENCODER_NAME,
@@ -47,14 +48,17 @@ def _register_nets(task: ModuleType) -> None:
 
 
 def register_s2t(module: Optional[ModuleType] = None) -> None:
-    """Add the encoders, the decoders and ``model: dynprune`` / ``distill_prune`` to ``espnet2.tasks.s2t``."""
+    """Add the encoders, the decoders and ``model: dynprune`` / ``distill_prune`` / ``magnitude_prune``
+    to ``espnet2.tasks.s2t``."""
     from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
     from espnet_dynprune.static.distill_prune_model import DistillPruneS2TModel
+    from espnet_dynprune.static.magnitude_prune_model import MagnitudePruneS2TModel
 
     task = _module(module, "espnet2.tasks.s2t")
     _register_nets(task)
     task.model_choices.classes[MODEL_NAME] = DynPruneS2TModel
     task.model_choices.classes[DISTILL_MODEL_NAME] = DistillPruneS2TModel
+    task.model_choices.classes[MAGNITUDE_MODEL_NAME] = MagnitudePruneS2TModel
 
 
 def register_asr(module: Optional[ModuleType] = None) -> None:

@@ -83,7 +83,7 @@ def read_pattern(path: PathLike) -> Pattern:
 def entropy(counts: Iterable[int]) -> float:
     counts = [c for c in counts if c]
     total = sum(counts)
-    return -sum(c / total * math.log2(c / total) for c in counts) if total else 0.0
+    return max(0.0, -sum(c / total * math.log2(c / total) for c in counts)) if total else 0.0
 
 
 def mutual_information(pairs: Sequence[Tuple[str, str]]) -> float:
@@ -91,7 +91,7 @@ def mutual_information(pairs: Sequence[Tuple[str, str]]) -> float:
     joint = Counter(pairs)
     xs = Counter(x for x, _ in pairs)
     ys = Counter(y for _, y in pairs)
-    return entropy(xs.values()) + entropy(ys.values()) - entropy(joint.values())
+    return max(0.0, entropy(xs.values()) + entropy(ys.values()) - entropy(joint.values()))
 
 
 def context_dependence(utterances: Sequence[Tuple[str, str, Pattern]]) -> Dict[str, dict]:

@@ -6,8 +6,10 @@ model checkpoints that are not committed. :func:`collect_experiment` keeps what 
 figures, context-dependence and bootstrap statistics read: per decode and test set the scores,
 times, GFLOPs, realised sparsity and model size, and per utterance the hypothesis and the gate
 pattern of each part (``"1101..."`` in ``gate_names`` order). The test sets' references go once
-into ``<raw_dir>/references/<test_set>.json``. RESULTS.md is then rendered from ``<raw_dir>``
-alone, in seconds, by anyone (:mod:`espnet_dynprune.analysis.paper_results`).
+into ``<raw_dir>/references/<test_set>.json``, and the grid's experiments (name, spec hash) into
+``<raw_dir>/grid.json``, so that a page can list what is not run yet and refuse a raw result whose
+spec changed since (stale). RESULTS.md is then rendered from ``<raw_dir>`` alone, in seconds, by
+anyone (:mod:`espnet_dynprune.analysis.paper_results`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Dict, List, Optional, Union
 
 from espnet_dynprune.analysis.gate_patterns import as_string
 from espnet_dynprune.analysis.scoring import normalise_task, read_hypotheses, read_references
@@ -25,6 +27,7 @@ PathLike = Union[str, Path]
 SUMMARY_KEYS = ("num_utts", "seconds_per_utt", "encoder_seconds_per_utt", "decoder_seconds_per_utt",
                 "total_seconds", "sparsity", "sparsity_flops", "model")
 REFERENCES = "references"
+MANIFEST = "grid.json"
 
 
 def _read_json(path: Path) -> dict:
@@ -100,7 +103,7 @@ def write(record: dict, raw_dir: PathLike, recipe_dir: PathLike) -> Path:
 def load(raw_dir: PathLike) -> List[dict]:
     """Every experiment of ``raw_dir`` (name order); an unreadable file raises naming it."""
     raw_dir = Path(raw_dir)
-    files = sorted(raw_dir.glob("*.json"))
+    files = sorted(f for f in raw_dir.glob("*.json") if f.name != MANIFEST)
     if not files:
         raise FileNotFoundError(f"{raw_dir} holds no raw result (<name>.json): run the grid first")
     records = [_read_json(f) for f in files]
@@ -114,3 +117,17 @@ def load(raw_dir: PathLike) -> List[dict]:
 def references(raw_dir: PathLike, test_set: str) -> Dict[str, str]:
     """The references of ``test_set`` stored beside the raw results."""
     return _read_json(Path(raw_dir) / REFERENCES / f"{test_set}.json")
+
+
+def write_manifest(raw_dir: PathLike, grid: str, experiments: List[dict]) -> Path:
+    """``<raw_dir>/grid.json``: the grid file and the meta (name, spec hash, ...) of every experiment."""
+    path = Path(raw_dir) / MANIFEST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"grid": grid, "experiments": experiments}, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(raw_dir: PathLike) -> Optional[dict]:
+    """The manifest, or None where the raw results were not made by a grid."""
+    path = Path(raw_dir) / MANIFEST
+    return _read_json(path) if path.is_file() else None

@@ -2,7 +2,7 @@
 
 ESPnet loads checkpoints with ``strict=False``, which hides key typos and
 architecture mismatches. A plugin model is the stock model plus what pruning
-adds (gate predictors; static pruning's masks and Lagrangian multipliers), so
+adds (gate predictors; static pruning's masks and Lagrangian multipliers; magnitude masks), so
 the only keys a stock checkpoint may lack are those; anything else missing or
 unexpected is an error that lists them.
 """
@@ -17,7 +17,7 @@ from typing import Mapping, Union
 
 import torch
 
-_NEW_KEY = re.compile(r"(^|\.)(gate_predictor|layer_masks)\.|^sparsity\.")  # what pruning adds
+_NEW_KEY = re.compile(r"(^|\.)(gate_predictor|layer_masks)\.|^sparsity\.|(^|\.)magnitude_(mask|ready)$")  # pruning's
 _ZIP_MAGIC = b"PK\x03\x04"
 
 

@@ -12,3 +12,4 @@ PRUNABLE_DECODER_NAME = "transformer_prunable"
 PRUNED_ENCODER_NAME = "e_branchformer_pruned"  # static pruning: the exported, smaller parts
 PRUNED_DECODER_NAME = "transformer_pruned"
 DISTILL_MODEL_NAME = "distill_prune"
+MAGNITUDE_MODEL_NAME = "magnitude_prune"  # unstructured magnitude pruning (fixed mask or PARP)

@@ -98,8 +98,8 @@ def expand(grid_file: Path, recipe: Path) -> Tuple[Dict[str, dict], List[Experim
     experiments = [e for r in rounds for e in r]
     names = [e.name for e in experiments]
     duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ValueError(f"{grid_file}: experiment names {duplicated} occur twice")
+    if duplicated or raw_results.MANIFEST.removesuffix(".json") in names:
+        raise ValueError(f"{grid_file}: experiment names {duplicated or names} occur twice or name the manifest")
     return setups, experiments
 
 
@@ -142,8 +142,9 @@ class Runner:
         self.recipe, self.raw_dir, self.jobs, self.threads, self.dry_run = recipe, raw_dir, jobs, threads, dry_run
         self.locks: Dict[str, threading.Lock] = {}
 
-    def run_sh(self, args: List[str], log: Path) -> None:
-        command = ["./run.sh", *args, "--nj", str(self.threads), "--train_threads", str(self.threads)]
+    def run_sh(self, args: List[str], log: Path, threads: Optional[int] = None) -> None:
+        threads = str(threads or self.threads)
+        command = ["./run.sh", *args, "--nj", threads, "--train_threads", threads]
         logging.info(f"{' '.join(repr(a) if not a or ' ' in a else a for a in command)}  > {log}")
         if self.dry_run:
             return
@@ -155,7 +156,17 @@ class Runner:
             raise RuntimeError(f"run.sh exited with {done.returncode}; see {log}; its end:\n" + "\n".join(tail))
 
     def prepare(self, name: str, setup: dict) -> None:
-        self.run_sh([*_options(setup), "--stage", "1", "--stop_stage", "5"], self.recipe / "exp" / "grid_logs" / f"data_{name}.log")
+        """Stages 1-5 of a data setup with all cores, once: a marker holds the setup it was made for."""
+        done = self.recipe / "exp" / "grid_logs" / f"data_{name}.done"
+        stamp = json.dumps(setup, sort_keys=True)
+        train = self.recipe / str(setup.get("dumpdir", "dump")) / "raw" / "train" / "wav.scp"
+        if done.is_file() and done.read_text(encoding="utf-8") == stamp and train.is_file():
+            logging.info(f"data setup {name} is prepared ({done}); skipping stages 1-5")
+            return
+        self.run_sh([*_options(setup), "--stage", "1", "--stop_stage", "5"], done.with_suffix(".log"),
+                    threads=self.threads * self.jobs)
+        if not self.dry_run:
+            done.write_text(stamp, encoding="utf-8")
 
     def is_done(self, e: Experiment) -> bool:
         raw = self.raw_dir / f"{e.name}.json"
@@ -227,6 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     cores = len(os.sched_getaffinity(0))
     jobs = args.jobs or min(2, cores)
     setups, experiments = expand(recipe / args.grid, recipe)
+    raw_results.write_manifest(recipe / args.raw_dir, str(args.grid), [e.meta() for e in experiments])
     if args.only:
         experiments = [e for e in experiments if any(fnmatch.fnmatch(e.name, p) for p in args.only)]
         if not experiments:

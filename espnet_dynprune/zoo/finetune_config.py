@@ -10,7 +10,7 @@ and this module takes the rest from the model-zoo directory's ``config.yaml``. T
 The fine-tuning YAML (one per experiment)::
 
     prune: both               # encoder | decoder | both (dynamic) | static | static_decoder |
-                              # static_both | none (plain fine-tuning)
+                              # static_both | magnitude | none (plain fine-tuning)
     prune_conf:               # applied to every pruned part:
         sparsity_target: 0.5  #   gating keys of e_branchformer_dynprune /
         gate_predictor: context   # transformer_dynprune (context | speech | none),
@@ -36,7 +36,9 @@ distill_prune`` (keys such as ``sparsity_target``, ``sparsity_warmup_steps``, ``
 ``task_loss_weight``), whose teacher (``teacher_init``) is the pretrained model file itself.
 ``prune: static_decoder`` prunes the decoder (``decoder: transformer_prunable``,
 ``decoder_distill_layers``), ``static_both`` both parts under one target; the decoder has no
-cgMLP, so with ``static_both`` give ``prune_groups`` per part (``encoder_conf`` / ``decoder_conf``). The keys
+cgMLP, so with ``static_both`` give ``prune_groups`` per part (``encoder_conf`` / ``decoder_conf``). ``prune: magnitude`` keeps every class and makes the model ``model: magnitude_prune``
+(unstructured global-magnitude pruning while fine-tuning, fixed mask or PARP: ``sparsity_target``,
+``prune_parts``, ``reprune_interval``). The keys
 that fix the weights' layout (:data:`FIXED_KEYS`) come from the pretrained model only. The
 training-run keys of the pretrained config (data lists, output dir, optimiser...) are dropped.
 The pretrained feature statistics (``normalize_conf.stats_file``) are kept, since the weights
@@ -60,6 +62,7 @@ from espnet_dynprune.nets.config_names import (
     DECODER_NAME,
     DISTILL_MODEL_NAME,
     ENCODER_NAME,
+    MAGNITUDE_MODEL_NAME,
     MODEL_NAME,
     PRUNABLE_DECODER_NAME,
     PRUNABLE_ENCODER_NAME,
@@ -70,7 +73,7 @@ from espnet_dynprune.zoo.check_lengths import check_lengths
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
 
 PathLike = Union[str, Path]
-PRUNE_CHOICES = ("encoder", "decoder", "both", "static", "static_decoder", "static_both", "none")
+PRUNE_CHOICES = ("encoder", "decoder", "both", "static", "static_decoder", "static_both", "magnitude", "none")
 # Pretrained-config keys that describe the network and its input; the rest is the old run.
 INHERITED_KEYS = (
     "input_size", "frontend", "frontend_conf", "specaug", "specaug_conf", "normalize",
@@ -127,18 +130,27 @@ def static_keys() -> Dict[str, List[str]]:
     }
 
 
+def magnitude_keys() -> Dict[str, List[str]]:
+    """The keys of ``prune: magnitude`` (all of the model's)."""
+    from espnet_dynprune.static.magnitude_prune_model import MagnitudePruneS2TModel
+
+    return {"encoder": [], "decoder": [], "model": _own_keys(MagnitudePruneS2TModel)}
+
+
 def _is_static(prune: str) -> bool:
     return prune.startswith("static")
 
 
 def _keys_of(prune: str) -> Dict[str, List[str]]:
+    if prune == "magnitude":
+        return magnitude_keys()
     return static_keys() if _is_static(prune) else gating_keys()
 
 
 def _pruned_parts(prune: str) -> tuple[str, ...]:
     both = ("encoder", "decoder")
     return {"both": both, "static": ("encoder",), "static_decoder": ("decoder",), "static_both": both,
-            "none": ()}.get(prune, (prune,))
+            "magnitude": (), "none": ()}.get(prune, (prune,))
 
 
 def deep_merge(base: Dict[str, Any], extra: Mapping[str, Any]) -> Dict[str, Any]:
@@ -252,6 +264,9 @@ def merge_finetune_config(
                 _swap(config, part, stock, name, conf_of(part), prune, where)
         _swap(config, "model", "espnet", DISTILL_MODEL_NAME, {**conf_of("model"), "teacher_init": str(model_file)},
               prune, where)
+        return deep_merge(config, finetune)
+    if prune == "magnitude":
+        _swap(config, "model", "espnet", MAGNITUDE_MODEL_NAME, conf_of("model"), prune, where)
         return deep_merge(config, finetune)
     for part, stock, name in PARTS:
         if part in _pruned_parts(prune):

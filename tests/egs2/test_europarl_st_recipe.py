@@ -108,3 +108,44 @@ def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
                       "--s2t_config", "conf/short_window.yaml", "--s2t_exp", "exp/short", check=False)
     assert proc.returncode != 0 and "longer than speech_length=4.0" in proc.stderr
     assert not (recipe / "exp/short/finetune_config.yaml").exists()
+
+
+def test_the_grid_runs_resumes_and_renders_its_results_page(recipe: Path) -> None:
+    """recipe.grid through run.sh (needs standin_tiny from the test above): a pretrained-only row, a
+    dynamic run with its most frequent pattern, raw results, a rerun that skips both, the page."""
+    setup = {"pretrained_model": "standin_tiny", "mini_corpus_opts": TINY_CORPUS, "test_sets": TEST_SETS,
+             "s2t_args": "--max_epoch 1 --batch_size 4"}
+    grid = {"data": {"epst": setup}, "experiments": [
+        {"name": "stand_in", "table": "baseline", "method": "pretrained", "part": "none", "pretrained_only": True},
+        {"name": "dense", "table": "baseline", "method": "dense fine-tuning", "part": "none",
+         "s2t_config": "conf/finetune_dense.yaml", "inference_gates": "on"},
+        {"name": "dyn", "table": "dynamic", "method": "context-aware (joint)", "part": "both",
+         "s2t_config": "conf/finetune_dynprune.yaml", "sweep": [0.5], "inference_gates": "predicted most_frequent"},
+        {"name": "later", "table": "dynamic", "method": "not run", "part": "both",
+         "s2t_config": "conf/finetune_dynprune.yaml", "sweep": [0.9]}]}
+    write_yaml(recipe / "conf" / "tiny_grid.yaml", grid)
+    grid_args = ("-m", "espnet_dynprune.recipe.grid", "--grid", "conf/tiny_grid.yaml", "--raw_dir", "results/raw")
+    run_recipe(recipe, "python", *grid_args, "--only", "stand_in", "dense", "dyn_*")
+    raw = {p.stem: json.loads(p.read_text()) for p in (recipe / "results/raw").glob("*.json")}
+    assert set(raw) == {"stand_in", "dense", "dyn_0.5"}
+    dyn = raw["dyn_0.5"]
+    assert set(dyn["decodes"]) == {"decode_beam5_gates_predicted", "decode_beam5_gates_most_frequent"}
+    fixed = dyn["decodes"]["decode_beam5_gates_most_frequent"]["test_epst_fra_asr"]
+    pattern = json.loads((recipe / "exp/dyn_0.5/most_frequent_gates.json").read_text())
+    assert all(u["gates"]["encoder"] == "".join("1" if k else "0" for k in pattern["encoder"].values())
+               for u in fixed["utts"].values())
+    assert dyn["meta"]["sparsity_target"] == 0.5 and dyn["meta"]["wall_seconds"] > 0
+    assert (recipe / "results/raw/references/test_epst_fra_asr.json").is_file()
+
+    proc = run_recipe(recipe, "python", *grid_args, "--only", "stand_in", "dense", "dyn_*")
+    assert "3 of 3 experiments are done; running 0" in proc.stderr
+
+    run_recipe(recipe, "python", "-m", "espnet_dynprune.analysis.paper_results", "--raw_dir", "results/raw",
+               "--output", "RESULTS.md")
+    page = (recipe / "RESULTS.md").read_text()
+    assert "**Not run yet** (1 of the 4 experiments of `conf/tiny_grid.yaml`): later_0.9" in page
+    assert "context-aware (joint) 0.5, most frequent pattern" in page and "Difference against dense" in page
+    assert "## Context dependence of the gates" in page
+    for figure in ("results/figures/dynamic_vs_sparsity.png", "results/figures/gates_dyn_0.5.png"):
+        assert figure in page and (recipe / figure).stat().st_size > 1000
+    assert (recipe / "results/tables/dynamic.csv").read_text().startswith("Experiment,Gates,")

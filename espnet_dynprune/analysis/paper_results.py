@@ -1,0 +1,197 @@
+"""Render RESULTS.md (tables, figures, captions, statistics) from the raw results of the grid.
+
+``cd egs2/europarl_st/s2t1 && python -m espnet_dynprune.analysis.paper_results --raw_dir
+results/raw --header results/header.md --output RESULTS.md``
+
+Seconds, no model loaded: everything comes from ``<raw_dir>/*.json``
+(:mod:`espnet_dynprune.analysis.raw_results`), which the grid writes as experiments finish. Writes
+the page, one CSV per table into ``<output dir>/results/tables/`` and the PNG figures into
+``<output dir>/results/figures/``. Experiments of the grid (``<raw_dir>/grid.json``) with no raw
+result yet are listed as not run, so a partial grid never reads as a complete one; a raw result
+made from another spec than the grid's now (stale) is listed and left out of every table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, significance
+from espnet_dynprune.analysis.paper_rows import Row, all_rows, baseline, column_name, table_rows, test_set_order
+
+TABLES = {
+    "baseline": "Baselines: the pretrained model and dense fine-tuning",
+    "dynamic": "Context-aware dynamic pruning (encoder, decoder, joint) at each target sparsity",
+    "baselines": "Other pruning methods at matching sparsities",
+    "lowres": "Low-resource languages (FLEURS layout: hu, bg): encoder vs decoder pruning",
+}
+
+
+def _f(value: Optional[float], fmt: str = "{:.2f}") -> str:
+    return "" if value is None else fmt.format(value)
+
+
+def markdown_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body]) + "\n"
+
+
+def results_table(rows: Sequence[Row]) -> tuple[List[str], List[List[str]]]:
+    """Headers and cells of one table: per test set the main metric, then cost columns."""
+    sets = test_set_order(rows)
+    headers = ["Experiment", "Gates", *(column_name(rows, t) for t in sets), "s/utt", "GFLOPs",
+               "GFLOPs as run", "enc sparsity", "dec sparsity", "params M", "train+decode min"]
+    body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets), _f(r.seconds_per_utt, "{:.3f}"),
+             _f(r.gflops, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _f(r.enc_sparsity, "{:.3f}"),
+             _f(r.dec_sparsity, "{:.3f}"), _f(r.params_m), _f(r.wall_minutes, "{:.0f}")] for r in rows]
+    return headers, body
+
+
+def write_csv(path: Path, headers: Sequence[str], body: Sequence[Sequence[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(headers)
+        writer.writerows(body)
+
+
+def compare(raw_dir: Path, test_set: str, base: Row, system: Row) -> Optional[dict]:
+    """Paired bootstrap of ``system`` against ``base`` on one test set (None if either lacks it)."""
+    if test_set not in base.sets or test_set not in system.sets:
+        return None
+    refs = raw_results.references(raw_dir, test_set)
+    utts = list(refs)
+    hyp = [[s.sets[test_set]["utts"][u]["hyp"] for u in utts] for s in (base, system)]
+    ref = [refs[u] for u in utts]
+    if system.tasks[test_set] == "asr":
+        return {"metric": "WER", **significance.paired_wer(ref, *hyp)}
+    return {"metric": "BLEU", **significance.paired_bleu(ref, *hyp)}
+
+
+def significance_table(raw_dir: Path, rows: Sequence[Row], against: Dict[str, Row]) -> str:
+    """Each row's difference against ``against[row.data]`` per test set: ``diff [95% CI]``, * if significant."""
+    sets = test_set_order(rows)
+    body = []
+    for r in rows:
+        base = against.get(r.data)
+        if base is None or base is r:
+            continue
+        cells = []
+        for t in sets:
+            c = compare(raw_dir, t, base, r)
+            if c is None:
+                cells.append("")
+            elif c["metric"] == "WER":
+                cells.append(f"{c['diff']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]"
+                             + (" *" if significance.significant(c) else ""))
+            else:
+                cells.append(f"{c['diff']:+.2f} (p={c['p_value']:.3f})" + (" *" if significance.significant(c) else ""))
+        body.append([r.label, *cells])
+    return markdown_table(["Experiment", *(column_name(rows, t) for t in sets)], body) if body else ""
+
+
+def context_table(dependence: Dict[str, Dict[str, dict]]) -> str:
+    body = []
+    for label, parts in dependence.items():
+        for part, d in parts.items():
+            body.append([label, part, str(d["utterances"]), str(d["distinct_patterns"]),
+                         ", ".join(f"{k} {v}" for k, v in d["distinct_per_language"].items()),
+                         ", ".join(f"{k} {v}" for k, v in d["distinct_per_task"].items()),
+                         f"{d['pattern_entropy_bits']:.2f}", f"{d['mi_language_bits']:.2f} / {d['language_entropy_bits']:.2f}",
+                         f"{d['mi_task_bits']:.2f} / {d['task_entropy_bits']:.2f}", f"{d['mi_language_task_bits']:.2f}"])
+    return markdown_table(["Experiment", "Part", "utts", "distinct patterns", "per language", "per task",
+                           "H(pattern) bits", "I(pattern; language) / H(language)", "I(pattern; task) / H(task)",
+                           "I(pattern; language x task)"], body) if body else ""
+
+
+def dependence_of(row: Row) -> Dict[str, dict]:
+    """Context dependence of a row's gate decisions over all its test sets."""
+    utterances = []
+    for entry in row.sets.values():
+        names = entry["gate_names"]
+        for u in entry["utts"].values():
+            record = {p: dict(zip(names[p], (b == "1" for b in bits))) for p, bits in u["gates"].items()}
+            utterances.append((entry["language"], entry["task"], record))
+    return gate_patterns.context_dependence(utterances)
+
+
+def grid_status(raw_dir: Path, records: List[dict]) -> tuple[List[dict], List[str]]:
+    """(the records to show, lines on what the grid has not run or has only stale results of)."""
+    manifest = raw_results.read_manifest(raw_dir)
+    if manifest is None:
+        return records, []
+    specs = {e["name"]: e["spec_hash"] for e in manifest["experiments"]}
+    stale = [r["meta"]["name"] for r in records if r["meta"]["name"] in specs
+             and r["meta"]["spec_hash"] != specs[r["meta"]["name"]]]
+    fresh = [r for r in records if r["meta"]["name"] not in stale]
+    missing = [n for n in specs if n not in {r["meta"]["name"] for r in fresh}]
+    lines = []
+    if missing:
+        lines.append(f"**Not run yet** ({len(missing)} of the {len(specs)} experiments of `{manifest['grid']}`): "
+                     f"{', '.join(missing)}.\n")
+    if stale:
+        lines.append(f"**Stale, left out** (made from another spec than the grid's now): {', '.join(stale)}.\n")
+    return fresh, lines
+
+
+def render(raw_dir: Path, output: Path, header: str = "") -> str:
+    records, status = grid_status(raw_dir, raw_results.load(raw_dir))
+    rows = all_rows(records)
+    out_dir = output.parent
+    tables = out_dir / "results" / "tables"
+    parts = [header or "# Results\n", *status]
+    dense = {data: baseline(rows, data) for data in {r.data for r in rows}}
+    dense = {k: v for k, v in dense.items() if v is not None}
+    for table, title in TABLES.items():
+        mine = table_rows(rows, table)
+        if not any(r.table == table for r in mine):
+            continue
+        headers, body = results_table(mine)
+        write_csv(tables / f"{table}.csv", headers, body)
+        parts += [f"## {title}\n", markdown_table(headers, body),
+                  f"CSV: [results/tables/{table}.csv](results/tables/{table}.csv)\n"]
+        sig = significance_table(raw_dir, [r for r in mine if not r.is_baseline or table == "baseline"], dense)
+        if sig:
+            parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
+                      f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
+                      f"* = a non-zero difference at p < {significance.ALPHA}.\n", sig]
+        curve_rows = [r for r in mine if not r.is_baseline]
+        if any(r.target is not None for r in curve_rows):
+            name = f"results/figures/{table}_vs_sparsity.png"
+            caption = paper_figures.curves(curve_rows, dense.get(curve_rows[0].data), out_dir / name)
+            parts.append(f"![{table} vs sparsity]({name})\n\n*{caption}*\n")
+    gated = [r for r in rows if r.gates == "predicted" and any(e["gate_names"] for e in r.sets.values())]
+    dependence = {r.label: dependence_of(r) for r in gated}
+    if dependence:
+        parts += ["## Context dependence of the gates\n",
+                  "Distinct gate patterns (one per part and utterance) and the mutual information between "
+                  "pattern and language / task over all decoded test utterances (bits; the bound is the "
+                  "entropy of the language or task: equal means the pattern determines it).\n",
+                  context_table(dependence)]
+        for r in gated:
+            name = f"results/figures/gates_{r.experiment}.png"
+            caption = paper_figures.heatmaps(dependence[r.label], r.label, out_dir / name)
+            parts.append(f"![gates of {r.experiment}]({name})\n\n*{r.label}: {caption}*\n")
+    text = "\n".join(parts)
+    output.write_text(text, encoding="utf-8")
+    return text
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--raw_dir", type=Path, default=Path("results/raw"))
+    parser.add_argument("--header", type=Path, default=None, help="markdown put first (setup, commands)")
+    parser.add_argument("--output", type=Path, default=Path("RESULTS.md"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    header = args.header.read_text(encoding="utf-8") if args.header else ""
+    text = render(args.raw_dir, args.output, header)
+    logging.info(f"wrote {args.output} ({len(text)} characters)")
+    return text
+
+
+if __name__ == "__main__":
+    main()

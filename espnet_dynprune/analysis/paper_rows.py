@@ -1,0 +1,124 @@
+"""Rows of the paper's tables from raw results: one per experiment x decoding (gate pattern).
+
+A row holds the experiment's grid metadata (table, method, part, target sparsity, data setup), the
+gate pattern decoded with (``predicted``, ``most_frequent``, ``on``), each test set's main metric
+(WER for ASR, BLEU for ST) and the means over test sets of time, GFLOPs, realised sparsity and
+model size. Baselines (``part: none``) belong to every table of their data setup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+BASELINE_PART = "none"
+GATES_ORDER = ("on", "predicted", "most_frequent")  # a table lists a run's decodes in this order
+
+
+@dataclass
+class Row:
+    experiment: str
+    table: str
+    method: str
+    part: str
+    data: str
+    target: Optional[float]
+    gates: str
+    scores: Dict[str, float]  # test set -> WER (asr) or BLEU (st)
+    tasks: Dict[str, str]  # test set -> "asr" / "st_eng"
+    languages: Dict[str, str]
+    seconds_per_utt: float
+    gflops: float
+    gflops_as_run: Optional[float]
+    enc_sparsity: Optional[float]
+    dec_sparsity: Optional[float]
+    params_m: float
+    wall_minutes: Optional[float]
+    sets: Dict[str, dict] = field(repr=False, default_factory=dict)  # test set -> raw entry
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.part == BASELINE_PART
+
+    @property
+    def label(self) -> str:
+        target = "" if self.target is None else f" {self.target}"
+        gates = "" if self.gates in ("predicted", "on") else f", {self.gates.replace('_', ' ')} pattern"
+        return f"{self.method}{target}{gates}"
+
+    def mean_score(self, task: str) -> Optional[float]:
+        """Mean WER (``asr``) or BLEU (``st``) over the row's test sets of that kind."""
+        values = [s for t, s in self.scores.items() if (self.tasks[t] == "asr") == (task == "asr")]
+        return sum(values) / len(values) if values else None
+
+
+def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def gates_of(decode: str) -> str:
+    """``decode_beam5_gates_most_frequent`` -> ``most_frequent``."""
+    return decode.split("_gates_", 1)[1] if "_gates_" in decode else decode
+
+
+def main_metric(entry: dict) -> float:
+    return entry["metrics"]["wer" if entry["task"] == "asr" else "bleu"]
+
+
+def rows_of(record: dict) -> List[Row]:
+    meta = record["meta"]
+    rows = []
+    for decode, sets in sorted(record["decodes"].items()):
+        if not sets:
+            continue
+        entries = list(sets.values())
+        rows.append(Row(
+            experiment=meta["name"], table=meta["table"], method=meta["method"], part=meta["part"],
+            data=meta.get("data", "epst"), target=meta.get("sparsity_target"), gates=gates_of(decode),
+            scores={t: main_metric(e) for t, e in sets.items()}, tasks={t: e["task"] for t, e in sets.items()},
+            languages={t: e["language"] for t, e in sets.items()},
+            seconds_per_utt=_mean([e["seconds_per_utt"] for e in entries]),
+            gflops=_mean([e["gflops"]["total"] for e in entries]),
+            gflops_as_run=_mean([(e["gflops_as_run"] or {}).get("total") for e in entries]),
+            enc_sparsity=_mean([e["sparsity"].get("encoder") for e in entries]),
+            dec_sparsity=_mean([e["sparsity"].get("decoder") for e in entries]),
+            params_m=entries[0]["model"]["parameters"] / 1e6,
+            wall_minutes=meta["wall_seconds"] / 60 if meta.get("wall_seconds") is not None else None,
+            sets=dict(sets),
+        ))
+    return rows
+
+
+def all_rows(records: Sequence[dict]) -> List[Row]:
+    return [row for record in records for row in rows_of(record)]
+
+
+def baseline(rows: Sequence[Row], data: str, method_prefix: str = "dense") -> Optional[Row]:
+    """The dense fine-tuning row of a data setup (what every difference is measured against)."""
+    found = [r for r in rows if r.is_baseline and r.data == data and r.method.startswith(method_prefix)]
+    return found[0] if found else None
+
+
+def table_rows(rows: Sequence[Row], table: str) -> List[Row]:
+    """Baselines of the table's data setups first, then its experiments by method and target."""
+    own = [r for r in rows if r.table == table and not r.is_baseline]
+    setups = {r.data for r in rows if r.table == table}
+    base = [r for r in rows if r.is_baseline and r.data in setups]
+    own.sort(key=lambda r: (r.method, r.target if r.target is not None else -1,
+                            GATES_ORDER.index(r.gates) if r.gates in GATES_ORDER else len(GATES_ORDER), r.gates))
+    return base + own
+
+
+def test_set_order(rows: Sequence[Row]) -> List[str]:
+    """Test sets by language, ASR before ST."""
+    sets = {t: (r.languages[t], r.tasks[t]) for r in rows for t in r.scores}
+    return sorted(sets, key=lambda t: (sets[t][0], sets[t][1] != "asr", t))
+
+
+def column_name(row_sets: Sequence[Row], test_set: str) -> str:
+    for r in row_sets:
+        if test_set in r.tasks:
+            task, lang = r.tasks[test_set], r.languages[test_set]
+            return f"{lang} WER" if task == "asr" else f"{lang}→{task.split('_', 1)[-1]} BLEU"
+    return test_set
