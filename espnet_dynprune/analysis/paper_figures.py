@@ -102,7 +102,7 @@ def curves(rows: Sequence[Row], dense: Optional[Row], path: Path) -> str:
     """Mean WER, mean BLEU and s/utt against the target sparsity, one line per method."""
     panels = (("mean ASR WER (%)", lambda r: r.mean_score("asr"), True),
               ("mean ST BLEU", lambda r: r.mean_score("st"), False),
-              ("decode s/utt (beam 5)", lambda r: r.seconds_per_utt, True))
+              ("decode s/utt (beam 5, nothing else running)", lambda r: r.clean_seconds_per_utt, True))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     captions = []
     for ax, (ylabel, value, lower) in zip(axes, panels):

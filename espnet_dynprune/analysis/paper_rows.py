@@ -27,7 +27,8 @@ class Row:
     scores: Dict[str, float]  # test set -> WER (asr) or BLEU (st)
     tasks: Dict[str, str]  # test set -> "asr" / "st_eng"
     languages: Dict[str, str]
-    seconds_per_utt: float
+    seconds_per_utt: float  # as the grid decoded: beside another job on the machine
+    clean_seconds_per_utt: Optional[float]  # recipe.timing: a subset, nothing else running
     gflops: float
     gflops_as_run: Optional[float]
     enc_sparsity: Optional[float]
@@ -66,8 +67,10 @@ def main_metric(entry: dict) -> float:
     return entry["metrics"]["wer" if entry["task"] == "asr" else "bleu"]
 
 
-def rows_of(record: dict) -> List[Row]:
+def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
+    """The rows of one raw result; ``timing`` is ``timing.json``'s entry of the experiment."""
     meta = record["meta"]
+    timed = (timing or {}).get("decodes", {}) if (timing or {}).get("spec_hash") == meta["spec_hash"] else {}
     rows = []
     for decode, sets in sorted(record["decodes"].items()):
         if not sets:
@@ -79,6 +82,7 @@ def rows_of(record: dict) -> List[Row]:
             scores={t: main_metric(e) for t, e in sets.items()}, tasks={t: e["task"] for t, e in sets.items()},
             languages={t: e["language"] for t, e in sets.items()},
             seconds_per_utt=_mean([e["seconds_per_utt"] for e in entries]),
+            clean_seconds_per_utt=timed.get(decode, {}).get("seconds_per_utt"),
             gflops=_mean([e["gflops"]["total"] for e in entries]),
             gflops_as_run=_mean([(e["gflops_as_run"] or {}).get("total") for e in entries]),
             enc_sparsity=_mean([e["sparsity"].get("encoder") for e in entries]),
@@ -90,8 +94,9 @@ def rows_of(record: dict) -> List[Row]:
     return rows
 
 
-def all_rows(records: Sequence[dict]) -> List[Row]:
-    return [row for record in records for row in rows_of(record)]
+def all_rows(records: Sequence[dict], timing: Optional[dict] = None) -> List[Row]:
+    runs = (timing or {}).get("runs", {})
+    return [row for record in records for row in rows_of(record, runs.get(record["meta"]["name"]))]
 
 
 def baseline(rows: Sequence[Row], data: str, method_prefix: str = "dense") -> Optional[Row]:

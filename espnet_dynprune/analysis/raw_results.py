@@ -28,6 +28,7 @@ SUMMARY_KEYS = ("num_utts", "seconds_per_utt", "encoder_seconds_per_utt", "decod
                 "total_seconds", "sparsity", "sparsity_flops", "model")
 REFERENCES = "references"
 MANIFEST = "grid.json"
+TIMING = "timing.json"  # recipe.timing: decode times measured with nothing else running
 
 
 def _read_json(path: Path) -> dict:
@@ -103,7 +104,7 @@ def write(record: dict, raw_dir: PathLike, recipe_dir: PathLike) -> Path:
 def load(raw_dir: PathLike) -> List[dict]:
     """Every experiment of ``raw_dir`` (name order); an unreadable file raises naming it."""
     raw_dir = Path(raw_dir)
-    files = sorted(f for f in raw_dir.glob("*.json") if f.name != MANIFEST)
+    files = sorted(f for f in raw_dir.glob("*.json") if f.name not in (MANIFEST, TIMING))
     if not files:
         raise FileNotFoundError(f"{raw_dir} holds no raw result (<name>.json): run the grid first")
     records = [_read_json(f) for f in files]
@@ -131,3 +132,16 @@ def read_manifest(raw_dir: PathLike) -> Optional[dict]:
     """The manifest, or None where the raw results were not made by a grid."""
     path = Path(raw_dir) / MANIFEST
     return _read_json(path) if path.is_file() else None
+
+
+def read_timing(raw_dir: PathLike) -> dict:
+    """``<raw_dir>/timing.json`` (``{"settings": ..., "runs": {name: {"spec_hash", "decodes": {decode:
+    {"seconds_per_utt", "encoder_seconds_per_utt", "utts", "same_hypotheses"}}}}}``), or {}."""
+    path = Path(raw_dir) / TIMING
+    return _read_json(path) if path.is_file() else {}
+
+
+def write_timing(raw_dir: PathLike, timing: dict) -> Path:
+    path = Path(raw_dir) / TIMING
+    path.write_text(json.dumps(timing, indent=1) + "\n", encoding="utf-8")
+    return path

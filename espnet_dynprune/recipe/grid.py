@@ -98,8 +98,9 @@ def expand(grid_file: Path, recipe: Path) -> Tuple[Dict[str, dict], List[Experim
     experiments = [e for r in rounds for e in r]
     names = [e.name for e in experiments]
     duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated or raw_results.MANIFEST.removesuffix(".json") in names:
-        raise ValueError(f"{grid_file}: experiment names {duplicated or names} occur twice or name the manifest")
+    reserved = sorted({n for n in names if f"{n}.json" in (raw_results.MANIFEST, raw_results.TIMING)})
+    if duplicated or reserved:
+        raise ValueError(f"{grid_file}: experiment names {duplicated} occur twice / {reserved} are reserved")
     return setups, experiments
 
 

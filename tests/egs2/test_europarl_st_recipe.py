@@ -140,6 +140,11 @@ def test_the_grid_runs_resumes_and_renders_its_results_page(recipe: Path) -> Non
     proc = run_recipe(recipe, "python", *grid_args, "--only", "stand_in", "dense", "dyn_*")
     assert "3 of 3 experiments are done; running 0" in proc.stderr
 
+    run_recipe(recipe, "python", "-m", "espnet_dynprune.recipe.timing", "--utts_per_set", "1", "--repeats", "1")
+    timing = json.loads((recipe / "results/raw/timing.json").read_text())
+    timed = timing["runs"]["dyn_0.5"]["decodes"]["decode_beam5_gates_most_frequent"]
+    assert timed["utts"] == 2 and timed["same_hypotheses"] == 1.0 and timed["seconds_per_utt"] > 0
+    assert set(timing["runs"]) == {"stand_in", "dense", "dyn_0.5"}
     run_recipe(recipe, "python", "-m", "espnet_dynprune.analysis.paper_results", "--raw_dir", "results/raw",
                "--output", "RESULTS.md")
     page = (recipe / "RESULTS.md").read_text()

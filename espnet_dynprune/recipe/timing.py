@@ -1,0 +1,131 @@
+"""Decode time of every experiment of a grid, measured side by side with nothing else running.
+
+``cd egs2/europarl_st/s2t1 && python -m espnet_dynprune.recipe.timing --raw_dir results/raw
+--utts_per_set 10 --repeats 3``
+
+The grid decodes while another experiment trains on the other core, so its per-utterance times
+measure the neighbour as much as the model. This pass decodes the first ``utts_per_set``
+utterances (C-sorted) of every test set again, for every decoding of every experiment whose
+model is still in ``exp/``, one thread, models taken in turn within each repeat (so a slower
+moment of the machine hits them all), and keeps per utterance the median over repeats. It
+checks that each hypothesis is the one the grid decoded (the same computation was timed) and
+merges ``<raw_dir>/timing.json`` (:mod:`espnet_dynprune.analysis.raw_results`): entries of an
+experiment whose raw result changed are measured again, others kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from espnet_dynprune.analysis import raw_results
+from espnet_dynprune.analysis.scoring import strip_special_tokens
+from espnet_dynprune.recipe.decode import decode_utterance, load_speech2text, parse_gates
+
+Key = Tuple[str, str]  # (experiment, decode)
+
+
+def _plan(recipe: Path, records: List[dict], done: Dict[str, dict], utts_per_set: int) -> Dict[Key, dict]:
+    """What to time: per (experiment, decode) its model, gates and utterances per test set."""
+    plan = {}
+    for record in records:
+        meta = record["meta"]
+        if done.get(meta["name"], {}).get("spec_hash") == meta["spec_hash"]:
+            continue
+        for decode, sets in record["decodes"].items():
+            summary = recipe / "exp" / meta["name"] / decode / next(iter(sets)) / "decode_summary.json"
+            if not summary.is_file():
+                logging.warning(f"{summary} is missing (the model is not kept here): {meta['name']} not timed")
+                break
+            settings = json.loads(summary.read_text(encoding="utf-8"))["settings"]
+            model_file = Path(settings["s2t_model_file"])
+            if not model_file.is_file():
+                logging.warning(f"{model_file} is missing: {meta['name']} not timed")
+                break
+            gates = settings["gates"]
+            plan[(meta["name"], decode)] = {
+                "spec_hash": meta["spec_hash"], "config": settings["s2t_train_config"], "model": str(model_file),
+                "gates": gates if isinstance(gates, dict) else parse_gates(gates), "beam_size": settings["beam_size"],
+                "sets": {t: (recipe / e["data_dir"], e["language"], e["task"],
+                             sorted(e["utts"], key=lambda u: u.encode("utf-8"))[:utts_per_set], e["utts"])
+                         for t, e in sets.items()},
+            }
+    return plan
+
+
+def time_models(plan: Dict[Key, dict], repeats: int) -> Dict[Key, dict]:
+    """Decode every planned utterance ``repeats`` times, models in turn; medians per utterance."""
+    from espnet2.fileio.sound_scp import SoundScpReader
+
+    torch.set_num_threads(1)
+    models = {k: load_speech2text(p["config"], p["model"], beam_size=p["beam_size"], gates=p["gates"])
+              for k, p in plan.items()}
+    readers = {}
+    seconds: Dict[Key, Dict[str, List[float]]] = {k: {} for k in plan}
+    encoder: Dict[Key, Dict[str, List[float]]] = {k: {} for k in plan}
+    same: Dict[Key, int] = {k: 0 for k in plan}
+    for repeat in range(repeats + 1):  # round 0 warms every model up, untimed
+        for key, p in plan.items():
+            for test_set, (data_dir, lang, task, utts, grid_utts) in p["sets"].items():
+                reader = readers.setdefault(data_dir, SoundScpReader(str(data_dir / "wav.scp"), dtype="float32"))
+                for utt in utts[:1] if repeat == 0 else utts:
+                    result = decode_utterance(models[key], reader[utt][1], f"<{lang}>", f"<{task}>")
+                    if repeat == 0:
+                        continue
+                    seconds[key].setdefault(f"{test_set} {utt}", []).append(result["seconds"])
+                    encoder[key].setdefault(f"{test_set} {utt}", []).append(result["encoder_seconds"])
+                    if repeat == 1:
+                        same[key] += strip_special_tokens(result["text"]) == grid_utts[utt]["hyp"]
+    out = {}
+    for key, p in plan.items():
+        per_utt = [statistics.median(v) for v in seconds[key].values()]
+        enc = [statistics.median(v) for v in encoder[key].values()]
+        out[key] = {"spec_hash": p["spec_hash"], "utts": len(per_utt), "seconds_per_utt": statistics.mean(per_utt),
+                    "encoder_seconds_per_utt": statistics.mean(enc), "same_hypotheses": same[key] / len(per_utt)}
+    return out
+
+
+def timing(recipe_dir: Path, raw_dir: Path, utts_per_set: int = 10, repeats: int = 3) -> dict:
+    recipe_dir = recipe_dir.resolve()
+    raw_dir = recipe_dir / raw_dir
+    current = raw_results.read_timing(raw_dir)
+    runs = current.get("runs", {})
+    settings = {"utts_per_set": utts_per_set, "repeats": repeats, "threads": 1}
+    if current and current.get("settings") != settings:
+        logging.info(f"timing settings changed ({current.get('settings')} -> {settings}): measuring everything again")
+        runs = {}
+    plan = _plan(recipe_dir, raw_results.load(raw_dir), runs, utts_per_set)
+    logging.info(f"timing {len(plan)} decodings of {len({k[0] for k in plan})} experiments")
+    for (name, decode), entry in time_models(plan, repeats).items():
+        if runs.get(name, {}).get("spec_hash") != entry["spec_hash"]:
+            runs[name] = {"spec_hash": entry["spec_hash"], "decodes": {}}
+        runs[name]["decodes"][decode] = {k: v for k, v in entry.items() if k != "spec_hash"}
+    result = {"settings": settings, "runs": runs}
+    raw_results.write_timing(raw_dir, result)
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipe_dir", type=Path, default=Path("."))
+    parser.add_argument("--raw_dir", type=Path, default=Path("results/raw"), help="relative to the recipe")
+    parser.add_argument("--utts_per_set", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    result = timing(args.recipe_dir, args.raw_dir, args.utts_per_set, args.repeats)
+    for name, run in sorted(result["runs"].items()):
+        for decode, entry in run["decodes"].items():
+            print(f"{name} {decode}: {entry['seconds_per_utt']:.3f} s/utt over {entry['utts']} utts, "
+                  f"same hypotheses {entry['same_hypotheses']:.2f}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
