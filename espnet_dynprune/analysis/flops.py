@@ -22,7 +22,8 @@ prefix length, so two traced steps give every step's cost.
 The CLI averages over up to ``--max_utts`` real utterances of a decode dir: each
 with its own number of output tokens and its own gate decisions (from
 ``gates.jsonl``); identical patterns are traced once. ``gflops`` counts
-``output tokens + 1`` beam steps (the papers' convention); ``gflops_as_run``
+``output tokens + 1`` beam steps (the papers' convention) as the model runs them,
+``gflops_reprojected`` the same steps as a stock decoder runs them; ``gflops_as_run``
 counts the decoder calls the decode stage recorded, since ESPnet's beam search
 goes on past the best hypothesis' end until its end detection fires.
 """
@@ -43,6 +44,7 @@ from fvcore.nn import FlopCountAnalysis
 from fvcore.nn.jit_handles import get_shape
 
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.nets.source_attention import project_source
 from espnet_dynprune.owsm.datadir import context_of, read_map
 from espnet_dynprune.owsm.symbols import NOTIME
 
@@ -125,11 +127,14 @@ class DecoderCost:
     first: float  # 1 hypothesis, the whole prompt
     second: float  # beam hypotheses, cache of the prompt, 1 new token
     per_token: float  # growth of a cached step per token of prefix
+    reprojection: float = 0.0  # what a stock decoder adds per cached step (beam hypotheses) re-projecting K/V
 
-    def total(self, output_tokens: int) -> float:
-        """All ``output_tokens + 1`` steps (the last one emits ``<eos>``)."""
+    def total(self, output_tokens: int, reprojected: bool = False) -> float:
+        """All ``output_tokens + 1`` steps (the last one emits ``<eos>``); ``reprojected``: as a stock
+        decoder would run them, re-projecting the source K/V at every step."""
         cached = output_tokens
-        return self.first + cached * self.second + self.per_token * cached * (cached - 1) / 2
+        extra = cached * self.reprojection if reprojected else 0.0
+        return self.first + cached * self.second + self.per_token * cached * (cached - 1) / 2 + extra
 
     def of_calls(self, calls: Sequence[Sequence[int]], beam_size: int, prompt_length: int) -> float:
         """Recorded ``[hypotheses, prefix length, cached]`` calls (cost is linear in hypotheses)."""
@@ -220,6 +225,26 @@ class FlopCounter:
             ys = torch.cat([ys, torch.full((ys.size(0), 1), self.model.eos, device=self.device)], dim=1)
         return costs
 
+    def source_projection(self, memory: torch.Tensor) -> float:
+        """MACs of projecting one utterance's encoder output into the source K/V of every source
+        attention that runs: once per utterance for a decoder that caches them (``prepare_source``),
+        0 for a stock one (whose steps already include it)."""
+        decoder = self.model.decoder
+        if not hasattr(decoder, "prepare_source"):
+            return 0.0
+        prompt = torch.tensor(self.primer, device=self.device).unsqueeze(0)
+        with torch.no_grad():
+            kept = [kv is not None for kv in decoder.prepare_source(memory, None, prompt).keys_values]
+        total = 0.0
+        for layer, run in zip(decoder.decoders, kept):
+            if run:
+                def project(memory: torch.Tensor, attn=layer.src_attn) -> tuple:
+                    kv = project_source(attn, memory, None)
+                    return kv.key, kv.value
+
+                total += count_macs(_Call(layer.src_attn, project), (memory,))
+        return total
+
     def costs(self, gates: Gates = None) -> tuple[float, DecoderCost]:
         """(encoder MACs, decoder cost) under ``gates`` (memoised)."""
         key = json.dumps(gates, sort_keys=True)
@@ -227,7 +252,8 @@ class FlopCounter:
             with forced(self.model, gates):
                 encoder, memory = self._encoder()
                 first, second, third = self.decoder_steps(memory)
-            self._memo[key] = (encoder, DecoderCost(first, second, third - second))
+                reprojection = self.source_projection(memory) * self.beam_size
+            self._memo[key] = (encoder, DecoderCost(first, second, third - second, reprojection))
         return self._memo[key]
 
     @property
@@ -236,17 +262,18 @@ class FlopCounter:
         return len(self._memo)
 
     def utterance(self, output_tokens: int, gates: Gates = None,
-                  decoder_calls: Optional[Sequence[Sequence[int]]] = None) -> Dict[str, float]:
+                  decoder_calls: Optional[Sequence[Sequence[int]]] = None, reprojected: bool = False) -> Dict[str, float]:
         """GFLOPs (encoder, decoder, total) of an utterance with ``output_tokens`` tokens.
 
         The decoder runs ``output_tokens + 1`` steps (the papers' convention), or
-        exactly the ``decoder_calls`` recorded by the decode stage when given.
+        exactly the ``decoder_calls`` recorded by the decode stage when given;
+        ``reprojected`` counts the steps as a stock decoder runs them (the papers').
         """
         encoder, decoder = self.costs(gates)
         if decoder_calls:
             dec = decoder.of_calls(decoder_calls, self.beam_size, len(self.primer))
         else:
-            dec = decoder.total(output_tokens)
+            dec = decoder.total(output_tokens, reprojected)
         return {"encoder": encoder / 1e9, "decoder": dec / 1e9, "total": (encoder + dec) / 1e9}
 
 
@@ -295,10 +322,11 @@ def decode_dir_gflops(model: torch.nn.Module, decode_dir: PathLike, speech_secon
                          f"{decode_dir / 'token'} (first: {missing[:3]})")
     counter = FlopCounter(model, speech_seconds, beam_size, lang_sym, task_sym)
     utts = evenly_spaced(list(tokens), max_utts)
-    per_utt, as_run = [], []
+    per_utt, as_run, reprojected = [], [], []
     for utt in utts:
         n = output_token_count(tokens[utt], f"{decode_dir / 'token'}: {utt}")
         per_utt.append(counter.utterance(n, gates[utt] or None))
+        reprojected.append(counter.utterance(n, gates[utt] or None, reprojected=True))
         calls = records[utt].get("decoder_calls")
         as_run.append(counter.utterance(n, gates[utt] or None, calls) if calls else None)
 
@@ -307,6 +335,7 @@ def decode_dir_gflops(model: torch.nn.Module, decode_dir: PathLike, speech_secon
 
     return {
         "gflops": mean(per_utt),
+        "gflops_reprojected": mean(reprojected),
         "gflops_as_run": mean(as_run) if all(as_run) else None,
         "num_utts_used": len(utts),
         "num_gate_patterns": counter.patterns_traced,
@@ -314,9 +343,11 @@ def decode_dir_gflops(model: torch.nn.Module, decode_dir: PathLike, speech_secon
         "beam_size": beam_size,
         "mean_output_tokens": sum(output_token_count(tokens[u]) for u in utts) / len(utts),
         "counting": "fvcore, 1 multiply-add = 1 flop; front end and CTC excluded; "
-                    "per beam step the decoder's source K/V re-projection included; gflops: output tokens + 1 "
-                    "steps of beam_size hypotheses (the papers' convention); gflops_as_run: the decoder "
-                    "calls the beam search really made (it runs on until end detection)",
+                    "gflops: output tokens + 1 steps of beam_size hypotheses, as this model's decoder runs them; "
+                    "gflops_reprojected: the same steps with the source K/V re-projected at every step for every "
+                    "hypothesis, as ESPnet's stock decoder runs them (the papers' convention; equal for a stock "
+                    "model); gflops_as_run: the decoder calls the beam search really made (it runs on until end "
+                    "detection)",
     }
 
 

@@ -29,7 +29,8 @@ class Row:
     languages: Dict[str, str]
     seconds_per_utt: float  # as the grid decoded: beside another job on the machine
     clean_seconds_per_utt: Optional[float]  # recipe.timing: a subset, nothing else running
-    gflops: float
+    gflops: float  # output tokens + 1 steps as this decoder runs them
+    gflops_reprojected: Optional[float]  # the same steps as a stock decoder runs them (the papers' count)
     gflops_as_run: Optional[float]
     enc_sparsity: Optional[float]
     dec_sparsity: Optional[float]
@@ -84,6 +85,7 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
             seconds_per_utt=_mean([e["seconds_per_utt"] for e in entries]),
             clean_seconds_per_utt=timed.get(decode, {}).get("seconds_per_utt"),
             gflops=_mean([e["gflops"]["total"] for e in entries]),
+            gflops_reprojected=_mean([(e.get("gflops_reprojected") or {}).get("total") for e in entries]),
             gflops_as_run=_mean([(e["gflops_as_run"] or {}).get("total") for e in entries]),
             enc_sparsity=_mean([e["sparsity"].get("encoder") for e in entries]),
             dec_sparsity=_mean([e["sparsity"].get("decoder") for e in entries]),

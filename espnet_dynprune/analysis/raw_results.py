@@ -58,6 +58,7 @@ def collect_test_set(test_dir: Path) -> dict:
         "metrics": {k: result[k] for k in ("wer", "cer", "bleu", "chrf", "num_utts") if k in result},
         **{k: summary.get(k) for k in SUMMARY_KEYS},
         "gflops": flops["gflops"],
+        "gflops_reprojected": flops.get("gflops_reprojected"),
         "gflops_as_run": flops.get("gflops_as_run"),
         "settings": {k: settings[k] for k in ("gates", "beam_size", "ctc_weight", "maxlenratio", "minlenratio")},
         "data_dir": summary["data_dir"],

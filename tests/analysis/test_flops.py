@@ -57,8 +57,13 @@ def test_skipped_modules_are_not_counted_and_all_on_equals_stock(models, counter
     assert dec_off["encoder"] == on["encoder"] and dec_off["decoder"] == off["decoder"]
     stock_on = flops.utterance_gflops(stock, 2.0, 10, 3, lang_sym="<fra>", task_sym="<asr>")
     assert stock_on["encoder"] == on["encoder"]
-    # stock ESPnet re-projects the source keys/values at every step for every hypothesis
+    # stock ESPnet re-projects the source keys/values at every step for every hypothesis ...
     assert stock_on["decoder"] > 2 * on["decoder"]
+    # ... which is what the dynprune decoder is charged when counted the papers' (stock) way
+    assert counter.utterance(10, "on", reprojected=True)["decoder"] == pytest.approx(stock_on["decoder"])
+    assert counter.utterance(10, "off", reprojected=True) == off  # no source attention runs: nothing to re-project
+    stock_counter = flops.FlopCounter(stock, 2.0, 3, "<fra>", "<asr>")
+    assert stock_counter.utterance(10, reprojected=True) == stock_counter.utterance(10)
 
 
 @pytest.mark.parametrize("which", [1, 2])
@@ -109,6 +114,8 @@ def test_cli_averages_the_decisions_of_real_utterances(models, counter, tmp_path
     expected = (counter.utterance(3, "on")["total"] + counter.utterance(3, "off")["total"]) / 2
     assert result["gflops"]["total"] == pytest.approx(expected)
     assert result["gflops_as_run"]["total"] == pytest.approx(expected)  # the calls follow the convention
+    reprojected = (counter.utterance(3, "on", reprojected=True)["total"] + counter.utterance(3, "off")["total"]) / 2
+    assert result["gflops_reprojected"]["total"] == pytest.approx(reprojected) and reprojected > expected
     assert (result["num_utts_used"], result["num_gate_patterns"], result["speech_seconds"]) == (2, 2, 2.0)
     assert json.loads((decode_dir / "flops.json").read_text()) == result
     assert json.loads((again / "flops.json").read_text()) == result_again == result
