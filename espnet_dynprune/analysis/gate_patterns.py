@@ -125,6 +125,38 @@ def context_dependence(utterances: Sequence[Tuple[str, str, Pattern]]) -> Dict[s
     return out
 
 
+def margin_summary(utterances: Sequence[Tuple[str, str, Sequence[float]]]) -> Dict[str, float]:
+    """Why a part's pattern does or does not move with the context, from each gate's keep-minus-skip
+    logit (``margins``; a decision flips where it crosses 0). ``utterances``: (language, task, margins).
+
+    Per gate: |mean margin| (distance from flipping), the spread of the per-context means (what
+    language and task move it by) and the spread within a context (what the speech moves it by);
+    returned as means over gates, with the gates whose sign differs between contexts counted.
+    """
+    margins = [list(m) for _, _, m in utterances]
+    gates = range(len(margins[0]))
+    contexts = sorted({f"{lang} {task}" for lang, task, _ in utterances})
+    by_context = {c: [m for (lang, task, _), m in zip(utterances, margins) if f"{lang} {task}" == c] for c in contexts}
+
+    def mean(xs: Sequence[float]) -> float:
+        return sum(xs) / len(xs)
+
+    def std(xs: Sequence[float]) -> float:
+        mu = mean(xs)
+        return math.sqrt(mean([(x - mu) ** 2 for x in xs]))
+
+    context_means = {c: [mean([m[g] for m in ms]) for g in gates] for c, ms in by_context.items()}
+    return {
+        "gates": len(gates),
+        "mean_abs_margin": mean([abs(mean([m[g] for m in margins])) for g in gates]),
+        "between_context_std": mean([std([context_means[c][g] for c in contexts]) for g in gates]),
+        "within_context_std": mean([mean([std([m[g] for m in ms]) for ms in by_context.values()]) for g in gates]),
+        "gates_flipping_between_contexts": sum(len({context_means[c][g] > 0 for c in contexts}) > 1 for g in gates),
+        "gates_flipping_within_a_context": sum(any(len({m[g] > 0 for m in ms}) > 1 for ms in by_context.values())
+                                               for g in gates),
+    }
+
+
 def write_most_frequent(decode_root: PathLike, output: PathLike) -> Pattern:
     """The most frequent pattern over every test set of ``decode_root``, written to ``output``."""
     records = [r for d in decoded_test_sets(decode_root) for r in read_gates_jsonl(d / "gates.jsonl")]

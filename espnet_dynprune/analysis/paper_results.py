@@ -130,6 +130,26 @@ def dependence_of(row: Row) -> Dict[str, dict]:
     return gate_patterns.context_dependence(utterances)
 
 
+def margins_of(row: Row) -> Dict[str, dict]:
+    """Per part, :func:`gate_patterns.margin_summary` of a row's utterances (parts without margins left out)."""
+    found: Dict[str, list] = {}
+    for entry in row.sets.values():
+        for u in entry["utts"].values():
+            for part, m in u.get("margins", {}).items():
+                found.setdefault(part, []).append((entry["language"], entry["task"], m))
+    return {part: gate_patterns.margin_summary(utts) for part, utts in sorted(found.items())}
+
+
+def margin_table(margins: Dict[str, Dict[str, dict]]) -> str:
+    body = [[label, part, str(m["gates"]), f"{m['mean_abs_margin']:.2f}", f"{m['between_context_std']:.2f}",
+             f"{m['within_context_std']:.2f}", str(m["gates_flipping_between_contexts"]),
+             str(m["gates_flipping_within_a_context"])]
+            for label, parts in margins.items() for part, m in parts.items()]
+    return markdown_table(["Experiment", "Part", "gates", "mean abs(margin)", "std between contexts",
+                           "std within a context", "gates flipping between contexts",
+                           "gates flipping within a context"], body) if body else ""
+
+
 def grid_status(raw_dir: Path, records: List[dict]) -> tuple[List[dict], List[str]]:
     """(the records to show, lines on what the grid has not run or has only stale results of)."""
     manifest = raw_results.read_manifest(raw_dir)
@@ -183,6 +203,12 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
                   "pattern and language / task over all decoded test utterances (bits; the bound is the "
                   "entropy of the language or task: equal means the pattern determines it).\n",
                   context_table(dependence)]
+        margins = margin_table({r.label: margins_of(r) for r in gated})
+        if margins:
+            parts += ["Why the patterns do or do not move: each gate's margin (keep minus skip logit; the decision "
+                      "flips where it crosses 0) averaged over utterances, the spread of its per-context mean (what "
+                      "language and task move it by) and its spread within one language x task (what the speech "
+                      "moves it by), means over the part's gates.\n", margins]
         for r in gated:
             name = f"results/figures/gates_{r.experiment}.png"
             caption = paper_figures.heatmaps(dependence[r.label], r.label, out_dir / name)

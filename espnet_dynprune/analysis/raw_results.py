@@ -5,7 +5,8 @@ An experiment's recipe outputs (``exp/<name>/decode_*/<test_set>/``: ``result.js
 model checkpoints that are not committed. :func:`collect_experiment` keeps what the tables,
 figures, context-dependence and bootstrap statistics read: per decode and test set the scores,
 times, GFLOPs, realised sparsity and model size, and per utterance the hypothesis and the gate
-pattern of each part (``"1101..."`` in ``gate_names`` order). The test sets' references go once
+pattern of each part (``"1101..."`` in ``gate_names`` order) with, where predicted, each gate's
+keep-minus-skip logit (``margins``). The test sets' references go once
 into ``<raw_dir>/references/<test_set>.json``, and the grid's experiments (name, spec hash) into
 ``<raw_dir>/grid.json``, so that a page can list what is not run yet and refuse a raw result whose
 spec changed since (stale). RESULTS.md is then rendered from ``<raw_dir>`` alone, in seconds, by
@@ -45,10 +46,11 @@ def collect_test_set(test_dir: Path) -> dict:
     flops = _read_json(test_dir / "flops.json")
     settings = summary["settings"]
     hyps = read_hypotheses(test_dir / "text")
-    gates = {}
+    gates, margins = {}, {}
     with (test_dir / "gates.jsonl").open(encoding="utf-8") as f:
         for record in map(json.loads, f):
             gates[record["utt"]] = record["gates"]
+            margins[record["utt"]] = record.get("margins") or {}
     names = {part: list(g) for record in gates.values() for part, g in record.items()}
     if set(hyps) != set(gates):
         raise ValueError(f"{test_dir}: text and gates.jsonl hold different utterances")
@@ -63,7 +65,8 @@ def collect_test_set(test_dir: Path) -> dict:
         "settings": {k: settings[k] for k in ("gates", "beam_size", "ctc_weight", "maxlenratio", "minlenratio")},
         "data_dir": summary["data_dir"],
         "gate_names": names,
-        "utts": {u: {"hyp": hyps[u], "gates": {p: as_string(g) for p, g in gates[u].items()}}
+        "utts": {u: {"hyp": hyps[u], "gates": {p: as_string(g) for p, g in gates[u].items()},
+                     **({"margins": margins[u]} if margins[u] else {})}
                  for u in sorted(hyps, key=lambda k: k.encode("utf-8"))},
     }
 

@@ -87,6 +87,9 @@ class GatePredictor(torch.nn.Module):
         self.skip_rows_in_training = skip_rows_in_training
         self.forcing: Optional[GateForcing] = None
         self.last_decision: Optional[GateDecision] = None
+        # (B, G) keep minus skip logit of the latest decision made from logits (None: forced or no
+        # predictor); how far each decision is from flipping, for analysis
+        self.last_margins: Optional[torch.Tensor] = None
         self.language_embed: Optional[torch.nn.Embedding] = None
         self.task_embed: Optional[torch.nn.Embedding] = None
         if kind == "none":
@@ -216,6 +219,7 @@ class GatePredictor(torch.nn.Module):
         """
         batch = features.size(0)
         skip_rows = self.skip_rows_in_training or not self.training
+        self.last_margins = None
         if self.forcing is not None and not self.training:
             scores = None
             if self.forcing.needs_scores and self.mlp is not None:
@@ -227,6 +231,7 @@ class GatePredictor(torch.nn.Module):
         else:
             logits = self.logits(features, valid, language, task)
             values = straight_through_gumbel(logits, self.temperature(), noise=self.training)
+            self.last_margins = (logits[..., 1] - logits[..., 0]).detach()
         self.last_decision = GateDecision(values, self.gate_names, skip_rows, features.size(1))
         return self.last_decision
 

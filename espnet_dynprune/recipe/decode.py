@@ -24,7 +24,8 @@ other, and merged.
 after ``<sos>`` (``<lang> <task> <notimestamps> ...``). In ``gates.jsonl`` the
 decoder's decisions are those of the last beam-search step for the first
 hypothesis: the decoder decides from the encoder output and the ``<lang><task>``
-prompt, which are the same for every hypothesis and step. ``decoder_calls`` lists
+prompt, which are the same for every hypothesis and step. ``margins`` holds each predicted gate's
+keep minus skip logit (how far the decision is from flipping). ``decoder_calls`` lists
 the beam search's decoder calls (``[hypotheses, prefix length, cached]``) for
 counting FLOPs as run.
 """
@@ -130,13 +131,16 @@ def force_gates(model, gates: GateSpec, where: PathLike = "the model") -> None:
 
 def gate_record(model) -> Dict[str, dict]:
     """Per gated part: the keep flag of each gate and the realised (and FLOPs-weighted) sparsity."""
-    record: Dict[str, dict] = {"gates": {}, "sparsity": {}, "sparsity_flops": {}}
+    record: Dict[str, dict] = {"gates": {}, "sparsity": {}, "sparsity_flops": {}, "margins": {}}
     parts = model.gated_parts() if hasattr(model, "gated_parts") else {}
     for name, part in parts.items():
         decision = part.last_gates
         if decision is None:
             continue
         record["gates"][name] = {gate: bool(decision.keep[0, g]) for g, gate in enumerate(decision.names)}
+        margins = part.gate_predictor.last_margins
+        if margins is not None:  # predicted (not forced): keep minus skip logit of each gate
+            record["margins"][name] = [round(float(m), 4) for m in margins[0]]
         stats = part.sparsity_stats(name)
         record["sparsity"][name] = float(stats[f"{name}_sparsity"])
         record["sparsity_flops"][name] = float(stats[f"{name}_sparsity_flops"])
@@ -258,8 +262,8 @@ def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int
             files["text"].write(f"{utt} {result['text']}\n")
             files["token"].write(f"{utt} {' '.join(result['tokens'])}\n")
             files["time"].write(f"{utt} {result['seconds']:.6f}\n")
-            record = {"utt": utt, **{k: result[k] for k in ("gates", "sparsity", "sparsity_flops", "decoder_calls",
-                                                            "encoder_seconds")}}
+            record = {"utt": utt, **{k: result[k] for k in ("gates", "sparsity", "sparsity_flops", "margins",
+                                                            "decoder_calls", "encoder_seconds")}}
             files["gates.jsonl"].write(json.dumps(record) + "\n")
     finally:
         for f in files.values():

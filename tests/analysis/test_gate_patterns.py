@@ -47,3 +47,12 @@ def test_context_dependence_counts_patterns_per_language_and_task():
     assert enc["keep_rate"]["fra st_eng"] == [1.0, 1.0] and enc["keep_rate"]["deu asr"] == [1.0, 0.0]
     dec = gate_patterns.context_dependence(utts)["decoder"]
     assert dec["distinct_patterns"] == 1 and dec["pattern_entropy_bits"] == 0.0
+
+
+def test_margin_summary_separates_what_context_and_speech_move():
+    utts = [("fra", "asr", [3.0, 0.5]), ("fra", "asr", [3.2, 0.7]), ("deu", "asr", [2.8, -0.6]), ("deu", "asr", [3.0, -0.4])]
+    m = gate_patterns.margin_summary(utts)
+    assert m["gates"] == 2 and m["mean_abs_margin"] == pytest.approx((3.0 + 0.05) / 2)
+    assert m["between_context_std"] == pytest.approx((0.1 + 0.55) / 2)
+    assert m["within_context_std"] == pytest.approx(0.1)
+    assert m["gates_flipping_between_contexts"] == 1 and m["gates_flipping_within_a_context"] == 0

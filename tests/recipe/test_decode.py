@@ -73,6 +73,8 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
     records = [json.loads(line) for line in (out / "gates.jsonl").read_text().splitlines()]
     assert [r["utt"] for r in records] == list(text)
     assert len(records[0]["gates"]["encoder"]) == 8 and "layer1.src_attn" in records[0]["gates"]["decoder"]
+    assert [len(records[0]["margins"][p]) for p in ("encoder", "decoder")] == [8, len(records[0]["gates"]["decoder"])]
+    assert all((m > 0) == k for m, k in zip(records[0]["margins"]["encoder"], records[0]["gates"]["encoder"].values()))
     calls = records[0]["decoder_calls"]
     assert calls[0] == [1, 4, 0] and all(c[1:] == [5 + i, 1] and 1 <= c[0] <= 2 for i, c in enumerate(calls[1:]))
 
@@ -138,6 +140,7 @@ def test_a_most_frequent_pattern_file_forces_that_pattern_on_every_utterance(mod
     [summary] = decode.main(argv(model_files, test_set, out, "--gates", str(tmp_path / "pattern.json"), "--warmup", "0"))
     records = [json.loads(line)["gates"] for line in (out / "gates.jsonl").read_text().splitlines()]
     assert records == [pattern] * 5 and summary["settings"]["gates"] == pattern
+    assert all(json.loads(line)["margins"] == {} for line in (out / "gates.jsonl").read_text().splitlines())
     wrong = {"encoder": pattern["encoder"]}
     (tmp_path / "wrong.json").write_text(json.dumps(wrong))
     with pytest.raises(ValueError, match=r"has parts \['encoder'\]; .* has gated parts \['decoder', 'encoder'\]"):
