@@ -8,6 +8,9 @@
 #                 corpus and the shipped stand-in (DEMO_ARGS=... go to run.sh)
 #   make bench    OWSM v3.1 decoding speed, stock ESPnet vs dynprune (BENCH_ARGS=...)
 #   make static-bench  statically pruned OWSM v3.1 encoders vs dense (STATIC_BENCH_ARGS=...)
+#   make paper-grid     every experiment of the paper's tables (recipe conf/paper_grid.yaml), resumable,
+#                       then the clean decode timing (GRID_ARGS=... go to recipe.grid, e.g. --only 'dynprune_*')
+#   make paper-results  egs2/europarl_st/s2t1/RESULTS.md from the committed raw results (seconds)
 
 PY ?= python3.11
 VENV ?= .venv
@@ -18,11 +21,13 @@ PYTEST_FLAGS ?= -q -p no:cacheprovider -rfEs
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 STATIC_BENCH_ARGS ?=
+GRID_ARGS ?=
+RECIPE := egs2/europarl_st/s2t1
 # Byte-compiled explicitly: with PYTHONDONTWRITEBYTECODE=1 an editable install
 # would otherwise recompile the start-up hook on every interpreter start.
 HOOK_SOURCES := espnet_dynprune/__init__.py espnet_dynprune/_import_hook.py
 
-.PHONY: venv sysdeps test demo bench static-bench clean
+.PHONY: venv sysdeps test demo bench static-bench paper-grid paper-results clean
 
 venv: $(STAMP)
 	@$(VPY) -m compileall -q $(HOOK_SOURCES)
@@ -77,6 +82,14 @@ bench: venv
 
 static-bench: venv
 	$(VPY) -m espnet_dynprune.bin.static_bench $(STATIC_BENCH_ARGS)
+
+paper-grid: sysdeps venv
+	. $(abspath $(VENV))/bin/activate && cd $(RECIPE) && python -m espnet_dynprune.recipe.grid $(GRID_ARGS) \
+	  && python -m espnet_dynprune.recipe.timing
+
+paper-results: venv
+	. $(abspath $(VENV))/bin/activate && cd $(RECIPE) && python -m espnet_dynprune.analysis.paper_results \
+	  --raw_dir results/raw --header results/header.md --output RESULTS.md
 
 clean:
 	rm -rf build dist *.egg-info

@@ -15,10 +15,11 @@ anyone (:mod:`espnet_dynprune.analysis.paper_results`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from espnet_dynprune.analysis.gate_patterns import as_string
 from espnet_dynprune.analysis.scoring import normalise_task, read_hypotheses, read_references
@@ -149,3 +150,31 @@ def write_timing(raw_dir: PathLike, timing: dict) -> Path:
     path = Path(raw_dir) / TIMING
     path.write_text(json.dumps(timing, indent=1) + "\n", encoding="utf-8")
     return path
+
+
+def recollect(raw_dir: PathLike, recipe_dir: PathLike) -> List[str]:
+    """Collect again every raw result whose ``exp/<name>`` is still here, keeping its meta (after the
+    raw format gained a field); returns the names redone."""
+    recipe_dir = Path(recipe_dir)
+    redone = []
+    for record in load(raw_dir):
+        exp = recipe_dir / "exp" / record["meta"]["name"]
+        if exp.is_dir():
+            write(collect_experiment(exp, record["meta"]), raw_dir, recipe_dir)
+            redone.append(record["meta"]["name"])
+    return redone
+
+
+def main(argv: Optional[Sequence[str]] = None) -> List[str]:
+    parser = argparse.ArgumentParser(description="Collect the raw results of a grid's experiments again")
+    parser.add_argument("--raw_dir", type=Path, default=Path("results/raw"))
+    parser.add_argument("--recipe_dir", type=Path, default=Path("."))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    redone = recollect(args.raw_dir, args.recipe_dir)
+    logging.info(f"collected again: {redone}")
+    return redone
+
+
+if __name__ == "__main__":
+    main()
