@@ -1,7 +1,7 @@
 """Run an experiment grid (the paper's tables) through run.sh: resumable, in parallel, raw results kept.
 
 ``cd egs2/europarl_st/s2t1 && python -m espnet_dynprune.recipe.grid --grid conf/paper_grid.yaml
---jobs 2 --raw_dir results/raw [--only 'dynprune_*'] [--dry_run true]``
+--raw_dir results/raw [--jobs 1] [--only 'dynprune_*'] [--dry_run true]``
 
 Each experiment of the grid YAML (its keys are documented at its top) becomes one ``./run.sh``
 call, logged to ``exp/grid_logs/<name>.log``. Data setups are prepared first (stages 1-5, once
@@ -230,14 +230,16 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     parser.add_argument("--grid", type=Path, default=Path("conf/paper_grid.yaml"), help="relative to the recipe")
     parser.add_argument("--recipe_dir", type=Path, default=Path("."), help="the dir holding run.sh")
     parser.add_argument("--raw_dir", type=Path, default=Path("results/raw"), help="relative to the recipe")
-    parser.add_argument("--jobs", type=int, default=None, help="experiments at once (default: min(2, cores)); each gets cores // jobs threads")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="experiments at once, each with cores // jobs threads (on 2 cores, one 2-thread "
+                             "training beat two 1-thread ones side by side)")
     parser.add_argument("--only", nargs="+", default=None, help="fnmatch patterns of experiment names")
     parser.add_argument("--dry_run", type=lambda v: v.lower() in ("1", "true", "yes"), default=False)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     recipe = args.recipe_dir.resolve()
     cores = len(os.sched_getaffinity(0))
-    jobs = args.jobs or min(2, cores)
+    jobs = max(1, min(args.jobs, cores))
     setups, experiments = expand(recipe / args.grid, recipe)
     raw_results.write_manifest(recipe / args.raw_dir, str(args.grid), [e.meta() for e in experiments])
     if args.only:
