@@ -35,14 +35,12 @@ import json
 import logging
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from math import prod
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
-from fvcore.nn import FlopCountAnalysis
-from fvcore.nn.jit_handles import get_shape
 
+from espnet_dynprune.analysis.macs import Call, count_macs
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.source_attention import project_source
 from espnet_dynprune.owsm.datadir import context_of, read_map
@@ -51,40 +49,6 @@ from espnet_dynprune.owsm.symbols import NOTIME
 PathLike = Union[str, Path]
 #: None (as the model stands), "on"/"off"/sparsity for every part, or per part a spec or {gate: keep}.
 Gates = Union[None, str, float, Mapping[str, Union[str, float, Mapping[str, bool]]]]
-
-
-def _attention_macs(inputs, outputs) -> int:
-    """``scaled_dot_product_attention``, which fvcore does not count: the score and context
-    products, (batch, heads) x query length x key length x (q/k width + value width)."""
-    q, k, v = (get_shape(x) for x in inputs[:3])
-    return prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
-
-
-def count_macs(module: torch.nn.Module, inputs: tuple) -> float:
-    """fvcore's count of ``module(*inputs)`` (plus fused attention); unsupported ops listed at
-    debug level.
-
-    Traced without autograd: a 1B model's traced graph with saved activations does
-    not fit in 24 GB.
-    """
-    analysis = FlopCountAnalysis(module, inputs).set_op_handle("aten::scaled_dot_product_attention", _attention_macs)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-    with torch.no_grad():
-        total = float(analysis.total())
-    if analysis.unsupported_ops():
-        logging.debug(f"fvcore did not count: {dict(analysis.unsupported_ops())}")
-    return total
-
-
-class _Call(torch.nn.Module):
-    """A traceable module around a function of the model (fvcore traces modules)."""
-
-    def __init__(self, model: torch.nn.Module, fn) -> None:
-        super().__init__()
-        self.model, self.fn = model, fn
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.fn(*inputs)
 
 
 def _part_spec(part, spec):
@@ -198,7 +162,7 @@ class FlopCounter:
 
         with torch.no_grad():
             memory = run(self.feats, self.feat_lengths)
-        return count_macs(_Call(self.model.encoder, run), (self.feats, self.feat_lengths)), memory
+        return count_macs(Call(self.model.encoder, run), (self.feats, self.feat_lengths)), memory
 
     def decoder_steps(self, memory: torch.Tensor, steps: int = 3) -> List[float]:
         """MACs of the first ``steps`` beam-search calls: prompt (1 hypothesis), then cached steps.
@@ -216,7 +180,7 @@ class FlopCounter:
             def run(ys: torch.Tensor, xs: torch.Tensor, states=states) -> torch.Tensor:
                 return decoder.batch_score(ys, states, xs)[0]
 
-            costs.append(count_macs(_Call(decoder, run), (ys, xs)))
+            costs.append(count_macs(Call(decoder, run), (ys, xs)))
             with torch.no_grad():
                 states = decoder.batch_score(ys, states, xs)[1]
             if step == 0:  # the beam fills up from the one initial hypothesis
@@ -242,7 +206,7 @@ class FlopCounter:
                     kv = project_source(attn, memory, None)
                     return kv.key, kv.value
 
-                total += count_macs(_Call(layer.src_attn, project), (memory,))
+                total += count_macs(Call(layer.src_attn, project), (memory,))
         return total
 
     def costs(self, gates: Gates = None) -> tuple[float, DecoderCost]:

@@ -17,7 +17,7 @@ import argparse
 import csv
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, significance
 from espnet_dynprune.analysis.paper_rows import Row, all_rows, baseline, column_name, table_rows, test_set_order
@@ -38,6 +38,7 @@ TABLES = {
     "dynamic": "Context-aware dynamic pruning (encoder, decoder, joint) at each target sparsity",
     "baselines": "Other pruning methods at matching sparsities",
     "lowres": "Low-resource languages (FLEURS layout: hu, bg): encoder vs decoder pruning",
+    "ablation": "What makes the gates context-dependent: ablations of the joint model at target 0.5",
 }
 
 
@@ -83,12 +84,12 @@ def compare(raw_dir: Path, test_set: str, base: Row, system: Row) -> Optional[di
     return {"metric": "BLEU", **significance.paired_bleu(ref, *hyp)}
 
 
-def significance_table(raw_dir: Path, rows: Sequence[Row], against: Dict[str, Row]) -> str:
-    """Each row's difference against ``against[row.data]`` per test set: ``diff [95% CI]``, * if significant."""
+def significance_table(raw_dir: Path, rows: Sequence[Row], against: Callable[[Row], Optional[Row]]) -> str:
+    """Each row's difference against ``against(row)`` per test set: ``diff [95% CI]``, * if significant."""
     sets = test_set_order(rows)
     body = []
     for r in rows:
-        base = against.get(r.data)
+        base = against(r)
         if base is None or base is r:
             continue
         cells = []
@@ -161,6 +162,12 @@ def grid_status(raw_dir: Path, records: List[dict]) -> tuple[List[dict], List[st
     fresh = [r for r in records if r["meta"]["name"] not in stale]
     missing = [n for n in specs if n not in {r["meta"]["name"] for r in fresh}]
     lines = []
+    hours = sum(r["meta"].get("wall_seconds") or 0 for r in fresh) / 3600
+    lines.append(f"**Grid**: {len(fresh)} of the {len(specs)} experiments of `{manifest['grid']}` done, "
+                 f"{hours:.1f} h of wall clock on the machine that ran them"
+                 + (f"; the remaining {len(missing)} at the mean time so far: about "
+                    f"{hours / max(len(fresh), 1) * len(missing):.0f} h more (an estimate)." if missing else ".")
+                 + "\n")
     if missing:
         lines.append(f"**Not run yet** ({len(missing)} of the {len(specs)} experiments of `{manifest['grid']}`): "
                      f"{', '.join(missing)}.\n")
@@ -185,11 +192,19 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
         write_csv(tables / f"{table}.csv", headers, body)
         parts += [f"## {title}\n", markdown_table(headers, body),
                   f"CSV: [results/tables/{table}.csv](results/tables/{table}.csv)\n"]
-        sig = significance_table(raw_dir, [r for r in mine if not r.is_baseline or table == "baseline"], dense)
+        sig = significance_table(raw_dir, [r for r in mine if not r.is_baseline or table == "baseline"],
+                                 lambda r: dense.get(r.data))
         if sig:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
                       f"* = a non-zero difference at p < {significance.ALPHA}.\n", sig]
+        fixed = {r.experiment: r for r in mine if r.gates == "most_frequent"}
+        sig = significance_table(raw_dir, [r for r in mine if r.gates == "predicted" and r.experiment in fixed],
+                                 lambda r: fixed.get(r.experiment))
+        if sig:
+            parts += ["Dynamic gates against the same model with its most frequent pattern forced on every "
+                      "utterance (predicted minus fixed; the dynamic part pays where it is significantly better):\n",
+                      sig]
         curve_rows = [r for r in mine if not r.is_baseline]
         if any(r.target is not None for r in curve_rows):
             name = f"results/figures/{table}_vs_sparsity.png"

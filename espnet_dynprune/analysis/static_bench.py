@@ -11,7 +11,7 @@ reference is ESPnet's ``EBranchformerEncoder`` with the same weights.
 All encoders run round-robin in one process on the same features (``frames`` 80-dim frames,
 batch 1; 3000 = OWSM's 30 s), in eval under ``torch.inference_mode`` (warm-ups first, then
 ``repeats`` rounds; medians; spread = (max - min) / median), each call ended by a device
-synchronisation on a GPU. GMAC are fvcore counts (``analysis.flops.count_macs``, which also
+synchronisation on a GPU. GMAC are fvcore counts (``analysis.macs.count_macs``, which also
 counts fused attention), with the pruned attention products at the widths the heads kept (the
 padding to the widest head is reported apart, as ``pad_gmac``: it is overhead the time ratio has
 to absorb). Each export is checked against its masked encoder.
@@ -31,7 +31,7 @@ import torch
 import yaml
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
-from espnet_dynprune.analysis.flops import count_macs
+from espnet_dynprune.analysis.macs import count_macs
 from espnet_dynprune.analysis.owsm_architecture import config_file
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
 from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-import torch
+
 from espnet_dynprune.analysis import flops
 from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
 
@@ -122,15 +122,3 @@ def test_cli_averages_the_decisions_of_real_utterances(models, counter, tmp_path
     with pytest.raises(SystemExit):
         flops.main(["--decode_dir", str(decode_dir), str(again), "--data_dir", str(data)])
 
-
-def test_fused_attention_is_counted():
-    """fvcore has no rule for scaled_dot_product_attention (the dynprune decoder's source attention,
-    the pruned encoder's attention): count_macs adds its score and context products."""
-    from espnet_dynprune.analysis.flops import count_macs
-
-    class Attend(torch.nn.Module):
-        def forward(self, q, k, v):
-            return torch.nn.functional.scaled_dot_product_attention(q, k, v)
-
-    q, k, v = torch.randn(2, 3, 5, 8), torch.randn(2, 3, 7, 8), torch.randn(2, 3, 7, 4)
-    assert count_macs(Attend(), (q, k, v)) == 2 * 3 * 5 * 7 * (8 + 4)
