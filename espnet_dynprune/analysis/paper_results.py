@@ -31,7 +31,7 @@ COLUMNS = (
     "beam steps with the source K/V re-projected at every step for every hypothesis, as ESPnet's stock decoder "
     "runs them (the papers' convention), *as run* the decoder calls this decoder really made (K/V once); "
     "enc/dec sparsity: the realised fraction of gated modules skipped; train+decode min: the experiment's wall "
-    "clock in the grid.\n"
+    "clock in the grid (*resumed*: only the last attempt's, an earlier one having done part of the work).\n"
 )
 TABLES = {
     "baseline": "Baselines: the pretrained model and dense fine-tuning",
@@ -59,7 +59,8 @@ def results_table(rows: Sequence[Row]) -> tuple[List[str], List[List[str]]]:
     body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets), _f(r.clean_seconds_per_utt, "{:.3f}"),
              _f(r.seconds_per_utt, "{:.3f}"),
              _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _f(r.enc_sparsity, "{:.3f}"),
-             _f(r.dec_sparsity, "{:.3f}"), _f(r.params_m), _f(r.wall_minutes, "{:.0f}")] for r in rows]
+             _f(r.dec_sparsity, "{:.3f}"), _f(r.params_m),
+             _f(r.wall_minutes, "{:.0f}") + (" (resumed)" if r.resumed else "")] for r in rows]
     return headers, body
 
 

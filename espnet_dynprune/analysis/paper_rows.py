@@ -36,6 +36,7 @@ class Row:
     dec_sparsity: Optional[float]
     params_m: float
     wall_minutes: Optional[float]
+    resumed: bool
     sets: Dict[str, dict] = field(repr=False, default_factory=dict)  # test set -> raw entry
 
     @property
@@ -91,6 +92,7 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
             dec_sparsity=_mean([e["sparsity"].get("decoder") for e in entries]),
             params_m=entries[0]["model"]["parameters"] / 1e6,
             wall_minutes=meta["wall_seconds"] / 60 if meta.get("wall_seconds") is not None else None,
+            resumed=bool(meta.get("resumed")),
             sets=dict(sets),
         ))
     return rows

@@ -184,6 +184,8 @@ class Runner:
     def run(self, e: Experiment) -> None:
         self.check_exp_dir(e)
         start = time.time()
+        # resumed: an earlier, interrupted attempt did part of the work, so wall_seconds is this attempt's only
+        resumed = any((self.recipe / "exp" / e.name).glob("*.pth"))
         if not self.dry_run:
             exp = self.recipe / "exp" / e.name
             exp.mkdir(parents=True, exist_ok=True)
@@ -199,6 +201,7 @@ class Runner:
             return
         record = raw_results.collect_experiment(self.recipe / "exp" / e.name,
                                                 {**e.meta(), "wall_seconds": round(time.time() - start, 1),
+                                                 "resumed": resumed,
                                                  "threads": self.threads, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
         raw_results.write(record, self.raw_dir, self.recipe)
         logging.info(f"{e.name}: done in {time.time() - start:.0f} s -> {self.raw_dir / (e.name + '.json')}")

@@ -1,0 +1,51 @@
+"""RESULTS.md rendered from a small committed fixture of raw results (a subset of real grid runs):
+tables with their baselines, significance, context dependence, figures, the grid's status."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from espnet_dynprune.analysis import paper_results
+
+FIXTURE = Path(__file__).parent / "fixtures" / "paper_raw"
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(FIXTURE, tmp_path / "results" / "raw"))
+
+
+def test_the_page_has_every_table_with_its_baselines_statistics_and_figures(raw: Path):
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md", header="# Fixture\n")
+    assert page.startswith("# Fixture\n")
+    dynamic = page.split("## Context-aware dynamic pruning")[1].split("\n## ")[0]
+    rows = [line for line in dynamic.splitlines() if line.startswith("| ")]
+    labels = [r.split(" | ")[0][2:] for r in rows[1:]]
+    assert labels[:2] == ["pretrained (no fine-tuning)", "dense fine-tuning"]  # the baselines in every table
+    assert "context-aware (joint) 0.3" in labels and "context-aware (joint) 0.3, most frequent pattern" in labels
+    assert "Difference against dense fine-tuning" in dynamic and "most frequent pattern forced" in dynamic
+    assert "## Context dependence of the gates" in page and "std between contexts" in page
+    for figure in ("results/figures/dynamic_vs_sparsity.png", "results/figures/gates_dynprune_both_0.3.png"):
+        assert f"]({figure})" in page and (raw.parent.parent / figure).stat().st_size > 5000
+    csv = (raw.parent / "tables" / "dynamic.csv").read_text().splitlines()
+    assert csv[0].startswith("Experiment,Gates,") and len(csv) == len(rows) - 1
+    assert paper_results.render(raw, raw.parent.parent / "again.md", header="# Fixture\n") == page
+
+
+def test_the_grid_status_names_what_is_not_run_and_leaves_stale_results_out(raw: Path):
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    assert "**Not run yet**" in page and "dynprune_both_0.9" in page.split("**Not run yet**")[1].split("\n")[0]
+    assert "**Stale, left out** (made from another spec than the grid's now): stale_run." in page
+    assert "stale run" not in page.split("**Stale")[1]  # its rows appear in no table
+
+
+def test_clean_timing_fills_the_time_column_and_the_grid_time_stays_apart(raw: Path):
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    header = next(line for line in page.splitlines() if line.startswith("| Experiment | Gates |"))
+    cells = header.split(" | ")
+    assert "s/utt" in cells and "s/utt in grid" in cells
+    dense = next(line for line in page.splitlines() if line.startswith("| dense fine-tuning |")).split(" | ")
+    assert dense[cells.index("s/utt")] != "" and dense[cells.index("s/utt in grid")] != ""
