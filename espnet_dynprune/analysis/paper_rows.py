@@ -113,7 +113,8 @@ def table_rows(rows: Sequence[Row], table: str) -> List[Row]:
     """Baselines of the table's data setups first, then its experiments by method and target."""
     own = [r for r in rows if r.table == table and not r.is_baseline]
     setups = {r.data for r in rows if r.table == table}
-    base = [r for r in rows if r.is_baseline and r.data in setups]
+    base = sorted((r for r in rows if r.is_baseline and r.data in setups),
+                  key=lambda r: (r.data, not r.method.startswith("pretrained"), r.method))  # no fine-tuning first
     own.sort(key=lambda r: (r.method, r.target if r.target is not None else -1,
                             GATES_ORDER.index(r.gates) if r.gates in GATES_ORDER else len(GATES_ORDER), r.gates))
     return base + own
