@@ -130,3 +130,38 @@ def stage11_lookup_fails(ctx: Ctx) -> None:
         model_zoo.main(["--pretrained_model", str(zoo), "--print", "model_file"])
 
 
+
+
+# ==================================================================== the experiment grid
+
+
+def grid_exp_dir_from_another_spec(ctx: Ctx) -> None:
+    from espnet_dynprune.recipe import grid
+
+    recipe = Path(shutil.copytree(RECIPE / "conf", ctx.tmp / "conf")).parent
+    setups, experiments = grid.expand(recipe / "conf" / "paper_grid.yaml", recipe)
+    dense = next(e for e in experiments if e.name == "dense")
+    (recipe / "exp" / "dense").mkdir(parents=True)
+    (recipe / "exp" / "dense" / grid.SPEC).write_text(json.dumps(dense.meta()))
+    conf = recipe / "conf" / "finetune_dense.yaml"
+    conf.write_text(conf.read_text().replace("max_epoch: 5", "max_epoch: 7"))
+    _, experiments = grid.expand(recipe / "conf" / "paper_grid.yaml", recipe)
+    runner = grid.Runner(recipe, recipe / "results" / "raw", jobs=1, threads=1, dry_run=True)
+    with raises(ValueError, "exp/dense was made from another spec", "remove exp/dense"):
+        runner.run_all(setups, [e for e in experiments if e.name == "dense"])
+
+
+def grid_unknown_key(ctx: Ctx) -> None:
+    from espnet_dynprune.recipe import grid
+
+    bad = ctx.tmp / "grid.yaml"
+    bad.write_text("experiments:\n- {name: x, table: t, method: m, part: both, sparsity: 0.5}\n")
+    with raises(ValueError, "grid.yaml: experiment 'x': unknown keys ['sparsity']"):
+        grid.expand(bad, ctx.tmp)
+
+
+def decode_bad_pattern_file(ctx: Ctx) -> None:
+    pattern = ctx.tmp / "pattern.json"
+    pattern.write_text('{"encoder": {"layer0.ffn1": "yes"}}')
+    with raises(ValueError, "gate pattern file", "pattern.json must map each part to {gate: true|false}"):
+        decode.parse_gates(str(pattern))

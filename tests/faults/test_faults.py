@@ -329,6 +329,19 @@ def faults() -> List[Fault]:
               stage="stage 11: zoo.model_zoo --print (run.sh)",
               outcome="ModelZooError naming bpe.model; run.sh stops before training (no train.log)",
               covered_by=f"{RECIPE_TEST}::test_pretrain_standin_then_stages_1_to_13"),
+        Fault("decode-bad-pattern", run=resume.decode_bad_pattern_file,
+              input="--gates pattern file whose keep flags are not true/false",
+              stage="stage 12: recipe.decode",
+              outcome="ValueError naming the file and the expected {part: {gate: true|false}}"),
+        # ---------------------------------------------------------------- the experiment grid
+        Fault("grid-unknown-key", run=resume.grid_unknown_key,
+              input="grid YAML entry with a key the grid does not know (sparsity: for sweep:)",
+              stage="recipe.grid",
+              outcome="ValueError naming the grid file, the experiment and the key, and listing the keys"),
+        Fault("grid-stale-exp", run=resume.grid_exp_dir_from_another_spec,
+              input="exp/<name> made from another spec (a YAML it reads changed since)",
+              stage="recipe.grid",
+              outcome="ValueError naming exp/<name> and both spec hashes before anything runs; never mixed"),
     ]  # fmt: skip
 
 
