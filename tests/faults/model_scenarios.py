@@ -40,7 +40,7 @@ def finetune_typo(ctx: Ctx) -> None:
 
 def finetune_bad_prune(ctx: Ctx) -> None:
     _finetune(ctx, {"prune": "all"},
-              f"prune: 'all' in {ctx.tmp / 'finetune.yaml'} is not one of encoder, decoder, both, static, static_decoder, static_both, none")
+              f"prune: 'all' in {ctx.tmp / 'finetune.yaml'} is not one of encoder, decoder, both, static, static_decoder, static_both, magnitude, none")
 
 
 def finetune_fixed_key(ctx: Ctx) -> None:
@@ -219,7 +219,7 @@ def force_batch_mask_other_size(ctx: Ctx) -> None:
 
 def decode_bad_gates(ctx: Ctx) -> None:
     for bad in ("1.5", "half"):
-        with raises(ValueError, f"--gates '{bad}' must be predicted, on, off or a sparsity in [0, 1]"):
+        with raises(ValueError, f"--gates '{bad}' must be predicted, on, off, a sparsity in [0, 1] or a pattern .json"):
             decode.parse_gates(bad)
 
 

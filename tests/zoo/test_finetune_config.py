@@ -57,7 +57,7 @@ def test_prune_one_part_keeps_the_other_stock(packed: Path) -> None:
 @pytest.mark.parametrize(
     "finetune, message",
     [
-        ({"prune": "all"}, "prune: 'all'.*not one of encoder, decoder, both, static, static_decoder, static_both, none"),
+        ({"prune": "all"}, "prune: 'all'.*not one of encoder, decoder, both, static, static_decoder, static_both, magnitude, none"),
         ({"prune": "decoder", "encoder_conf": {"sparsity_target": 0.5}}, "encoder_conf .* sets sparsity_target"),
         ({"prune": "none", "prune_conf": {"sparsity_target": 0.5}}, "prune_conf but prune: none"),
         ({"prune": "none", "model_conf": {"sparsity_loss_weight": 1.0}}, "keeps the stock model"),
