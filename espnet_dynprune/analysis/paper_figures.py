@@ -108,7 +108,7 @@ def curves(rows: Sequence[Row], dense: Optional[Row], path: Path) -> str:
     for ax, (ylabel, value, lower) in zip(axes, panels):
         lines = _series(rows, value)
         for label, pts in lines.items():
-            ax.plot(*zip(*pts), marker="o", linestyle=":" if "pattern" in label or "frequent" in label else "-",
+            ax.plot(*zip(*pts), marker="o", linestyle=":" if "frequent" in label else "-",
                     label=label)
         base = value(dense) if dense is not None else None
         if base is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import logging
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
@@ -72,11 +73,11 @@ def write_csv(path: Path, headers: Sequence[str], body: Sequence[Sequence[str]])
         writer.writerows(body)
 
 
-def compare(raw_dir: Path, test_set: str, base: Row, system: Row) -> Optional[dict]:
+def compare(references: Callable[[str], Dict[str, str]], test_set: str, base: Row, system: Row) -> Optional[dict]:
     """Paired bootstrap of ``system`` against ``base`` on one test set (None if either lacks it)."""
     if test_set not in base.sets or test_set not in system.sets:
         return None
-    refs = raw_results.references(raw_dir, test_set)
+    refs = references(test_set)
     utts = list(refs)
     hyp = [[s.sets[test_set]["utts"][u]["hyp"] for u in utts] for s in (base, system)]
     ref = [refs[u] for u in utts]
@@ -85,7 +86,8 @@ def compare(raw_dir: Path, test_set: str, base: Row, system: Row) -> Optional[di
     return {"metric": "BLEU", **significance.paired_bleu(ref, *hyp)}
 
 
-def significance_table(raw_dir: Path, rows: Sequence[Row], against: Callable[[Row], Optional[Row]]) -> str:
+def significance_table(references: Callable[[str], Dict[str, str]], rows: Sequence[Row],
+                       against: Callable[[Row], Optional[Row]]) -> str:
     """Each row's difference against ``against(row)`` per test set: ``diff [95% CI]``, * if significant."""
     sets = test_set_order(rows)
     body = []
@@ -95,7 +97,7 @@ def significance_table(raw_dir: Path, rows: Sequence[Row], against: Callable[[Ro
             continue
         cells = []
         for t in sets:
-            c = compare(raw_dir, t, base, r)
+            c = compare(references, t, base, r)
             if c is None:
                 cells.append("")
             elif c["metric"] == "WER":
@@ -180,6 +182,7 @@ def grid_status(raw_dir: Path, records: List[dict]) -> tuple[List[dict], List[st
 def render(raw_dir: Path, output: Path, header: str = "") -> str:
     records, status = grid_status(raw_dir, raw_results.load(raw_dir))
     rows = all_rows(records, raw_results.read_timing(raw_dir))
+    references = functools.lru_cache(maxsize=None)(lambda test_set: raw_results.references(raw_dir, test_set))
     out_dir = output.parent
     tables = out_dir / "results" / "tables"
     parts = [header or "# Results\n", *status, COLUMNS]
@@ -193,14 +196,14 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
         write_csv(tables / f"{table}.csv", headers, body)
         parts += [f"## {title}\n", markdown_table(headers, body),
                   f"CSV: [results/tables/{table}.csv](results/tables/{table}.csv)\n"]
-        sig = significance_table(raw_dir, [r for r in mine if not r.is_baseline or table == "baseline"],
+        sig = significance_table(references, [r for r in mine if not r.is_baseline or table == "baseline"],
                                  lambda r: dense.get(r.data))
         if sig:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
                       f"* = a non-zero difference at p < {significance.ALPHA}.\n", sig]
         fixed = {r.experiment: r for r in mine if r.gates == "most_frequent"}
-        sig = significance_table(raw_dir, [r for r in mine if r.gates == "predicted" and r.experiment in fixed],
+        sig = significance_table(references, [r for r in mine if r.gates == "predicted" and r.experiment in fixed],
                                  lambda r: fixed.get(r.experiment))
         if sig:
             parts += ["Dynamic gates against the same model with its most frequent pattern forced on every "

@@ -89,16 +89,19 @@ def write(record: dict, raw_dir: PathLike, recipe_dir: PathLike) -> Path:
     relative to ``recipe_dir`` (the raw files move with the repository)."""
     raw_dir, recipe_dir = Path(raw_dir), Path(recipe_dir).resolve()
     (raw_dir / REFERENCES).mkdir(parents=True, exist_ok=True)
+    checked = set()
     for sets in record["decodes"].values():
         for test_set, entry in sets.items():
             data_dir = Path(entry["data_dir"])
-            ref_file = raw_dir / REFERENCES / f"{test_set}.json"
-            refs = read_references(data_dir / "text", entry["task"])
-            if not ref_file.is_file():
-                ref_file.write_text(json.dumps(refs, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-            elif json.loads(ref_file.read_text(encoding="utf-8")) != refs:
-                raise ValueError(f"{ref_file} holds other references than {data_dir / 'text'}: the test set "
-                                 f"changed; remove {raw_dir} results made from the old one")
+            if test_set not in checked:  # once per test set, however many decodes it has
+                checked.add(test_set)
+                ref_file = raw_dir / REFERENCES / f"{test_set}.json"
+                refs = read_references(data_dir / "text", entry["task"])
+                if not ref_file.is_file():
+                    ref_file.write_text(json.dumps(refs, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+                elif json.loads(ref_file.read_text(encoding="utf-8")) != refs:
+                    raise ValueError(f"{ref_file} holds other references than {data_dir / 'text'}: the test set "
+                                     f"changed; remove {raw_dir} results made from the old one")
             if data_dir.is_relative_to(recipe_dir):
                 entry["data_dir"] = str(data_dir.relative_to(recipe_dir))
     path = raw_dir / f"{record['meta']['name']}.json"

@@ -353,8 +353,9 @@ def decode(
     data_dir, output_dir = Path(data_dir), Path(output_dir)
     lang, task = context_of(data_dir, lang_sym, task_sym)
     spec = parse_gates(gates)
-    settings = {"gates": spec if isinstance(spec, dict) else gates, "beam_size": beam_size, "ctc_weight": ctc_weight, "maxlenratio": maxlenratio,
-                "minlenratio": minlenratio, "lang_sym": lang, "task_sym": task, "nj": nj,
+    settings = {"gates": spec if isinstance(spec, dict) else gates, "beam_size": beam_size,
+                "ctc_weight": ctc_weight, "maxlenratio": maxlenratio, "minlenratio": minlenratio,
+                "lang_sym": lang, "task_sym": task, "nj": nj,
                 "s2t_train_config": str(Path(s2t_train_config).resolve()),
                 "s2t_model_file": str(Path(s2t_model_file).resolve()),
                 INPUTS: input_fingerprints(data_dir, s2t_train_config, s2t_model_file)}

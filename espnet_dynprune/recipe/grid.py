@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
+from espnet2.utils.types import str2bool
 
 from espnet_dynprune.analysis import raw_results
 
@@ -92,9 +93,9 @@ def expand(grid_file: Path, recipe: Path) -> Tuple[Dict[str, dict], List[Experim
             raise ValueError(f"{where}: data {data!r} is not a setup of 'data': {sorted(setups)}")
         sweep = entry.get("sweep") or [None]
         for r, target in enumerate(sweep):
-            experiment = _experiment(entry, data, setups[data], target, recipe, where)
-            (rounds.append([]) if r == len(rounds) else None)
-            rounds[r].append(experiment)
+            if r == len(rounds):
+                rounds.append([])
+            rounds[r].append(_experiment(entry, data, setups[data], target, recipe, where))
     experiments = [e for r in rounds for e in r]
     names = [e.name for e in experiments]
     duplicated = sorted({n for n in names if names.count(n) > 1})
@@ -109,12 +110,12 @@ def _experiment(entry: dict, data: str, setup: dict, target: Optional[float], re
     name = entry["name"] if target is None else f"{entry['name']}_{target}"
     exp = f"exp/{name}"
     spec = {"entry": entry, "target": target, "setup": setup}
-    args = [*_options(setup), "--s2t_exp", exp, "--decode_pretrained", "false"]
     config_text = None
     if entry.get("pretrained_only"):
         args = [*_options(setup), "--stage", "12", "--stop_stage", "13", "--s2t_exp", exp,
                 "--pretrained_exp", exp, "--inference_gates", "", "--decode_pretrained", "true"]
     else:
+        args = [*_options(setup), "--s2t_exp", exp, "--decode_pretrained", "false"]
         if "s2t_config" not in entry:
             raise ValueError(f"{where}: needs s2t_config (or pretrained_only: true)")
         base = yaml.safe_load(_text(recipe, entry["s2t_config"], where))
@@ -184,10 +185,10 @@ class Runner:
     def run(self, e: Experiment) -> None:
         self.check_exp_dir(e)
         start = time.time()
+        exp = self.recipe / "exp" / e.name
         # resumed: an earlier, interrupted attempt did part of the work, so wall_seconds is this attempt's only
-        resumed = any((self.recipe / "exp" / e.name).glob("*.pth"))
+        resumed = any(exp.glob("*.pth"))
         if not self.dry_run:
-            exp = self.recipe / "exp" / e.name
             exp.mkdir(parents=True, exist_ok=True)
             (exp / SPEC).write_text(json.dumps(e.meta(), indent=1) + "\n", encoding="utf-8")
             if e.config_text is not None:
@@ -199,7 +200,7 @@ class Runner:
             self.run_sh(e.run_args, self.recipe / "exp" / "grid_logs" / f"{e.name}.log")
         if self.dry_run:
             return
-        record = raw_results.collect_experiment(self.recipe / "exp" / e.name,
+        record = raw_results.collect_experiment(exp,
                                                 {**e.meta(), "wall_seconds": round(time.time() - start, 1),
                                                  "resumed": resumed,
                                                  "threads": self.threads, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
@@ -237,7 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
                         help="experiments at once, each with cores // jobs threads (on 2 cores, one 2-thread "
                              "training beat two 1-thread ones side by side)")
     parser.add_argument("--only", nargs="+", default=None, help="fnmatch patterns of experiment names")
-    parser.add_argument("--dry_run", type=lambda v: v.lower() in ("1", "true", "yes"), default=False)
+    parser.add_argument("--dry_run", type=str2bool, default=False)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     recipe = args.recipe_dir.resolve()

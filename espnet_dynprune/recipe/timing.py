@@ -26,7 +26,7 @@ import torch
 
 from espnet_dynprune.analysis import raw_results
 from espnet_dynprune.analysis.scoring import strip_special_tokens
-from espnet_dynprune.recipe.decode import decode_utterance, load_speech2text, parse_gates
+from espnet_dynprune.recipe.decode import _read_speech, decode_utterance, load_speech2text, parse_gates
 
 Key = Tuple[str, str]  # (experiment, decode)
 
@@ -73,9 +73,12 @@ def time_models(plan: Dict[Key, dict], repeats: int) -> Dict[Key, dict]:
     for repeat in range(repeats + 1):  # round 0 warms every model up, untimed
         for key, p in plan.items():
             for test_set, (data_dir, lang, task, utts, grid_utts) in p["sets"].items():
-                reader = readers.setdefault(data_dir, SoundScpReader(str(data_dir / "wav.scp"), dtype="float32"))
+                if data_dir not in readers:
+                    readers[data_dir] = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32")
+                rate = int(models[key].preprocessor_conf["fs"])
                 for utt in utts[:1] if repeat == 0 else utts:
-                    result = decode_utterance(models[key], reader[utt][1], f"<{lang}>", f"<{task}>")
+                    speech = _read_speech(readers[data_dir], utt, data_dir / "wav.scp", rate)
+                    result = decode_utterance(models[key], speech, f"<{lang}>", f"<{task}>")
                     if repeat == 0:
                         continue
                     seconds[key].setdefault(f"{test_set} {utt}", []).append(result["seconds"])

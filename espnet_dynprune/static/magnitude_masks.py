@@ -46,4 +46,6 @@ def zero_fraction(linears: Sequence[torch.nn.Linear]) -> float:
     """Realised sparsity: the fraction of the layers' weights that are exactly zero."""
     weights: List[torch.Tensor] = [m.weight for m in linears]
     total = sum(w.numel() for w in weights)
-    return sum(int((w == 0).sum()) for w in weights) / total if total else 0.0
+    if not total:
+        return 0.0
+    return float(torch.stack([(w == 0).sum() for w in weights]).sum()) / total  # one host sync
