@@ -44,9 +44,18 @@ def write_yaml(path: Path, config: Mapping[str, Any]) -> Path:
     return path
 
 
+#: What the recipe made (corpus, dumps, experiments, stand-in, the committed grid's results),
+#: relative to the recipe; a copy without them starts from scratch.
+MADE_BY_THE_RECIPE = {"downloads", "data", "dump", "exp", "standin", "results/raw", "results/figures", "results/tables"}
+
+
 def copy_recipe(dest: Path) -> Path:
-    """The recipe's sources (no corpus, dumps, experiments or stand-in) copied to ``dest``."""
-    ignore = shutil.ignore_patterns("downloads", "data", "dump", "exp", "standin")
+    """The recipe's sources copied to ``dest``, without :data:`MADE_BY_THE_RECIPE`."""
+
+    def ignore(folder: str, names: list) -> set:
+        here = Path(folder).relative_to(RECIPE)
+        return {n for n in names if (here / n).as_posix() in MADE_BY_THE_RECIPE}
+
     return Path(shutil.copytree(RECIPE, dest, ignore=ignore))
 
 

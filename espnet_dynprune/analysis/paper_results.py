@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, significance
-from espnet_dynprune.analysis.paper_rows import Row, all_rows, baseline, column_name, table_rows, test_set_order
+from espnet_dynprune.analysis.paper_rows import (Row, all_rows, baseline, column_name, table_rows, test_set_order,
+                                                 without)
 
 COLUMNS = (
     "Columns: WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set; **s/utt**: decode seconds per utterance "
@@ -39,8 +40,11 @@ TABLES = {
     "dynamic": "Context-aware dynamic pruning (encoder, decoder, joint) at each target sparsity",
     "baselines": "Other pruning methods at matching sparsities",
     "lowres": "Low-resource languages (FLEURS layout: hu, bg): encoder vs decoder pruning",
+    "more_data": "More data: Europarl-ST with the VoxForge add-on (fr, de, it ASR) against without",
     "ablation": "What makes the gates context-dependent: ablations of the joint model at target 0.5",
 }
+#: Tables that compare each experiment with the same one on the default data setup alone.
+WITH_AND_WITHOUT = ("more_data",)
 
 
 def _f(value: Optional[float], fmt: str = "{:.2f}") -> str:
@@ -192,6 +196,8 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
         mine = table_rows(rows, table)
         if not any(r.table == table for r in mine):
             continue
+        if table in WITH_AND_WITHOUT:
+            mine = [w for r in mine if (w := without(rows, r)) is not None] + mine
         headers, body = results_table(mine)
         write_csv(tables / f"{table}.csv", headers, body)
         parts += [f"## {title}\n", markdown_table(headers, body),
@@ -202,6 +208,10 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
                       f"* = a non-zero difference at p < {significance.ALPHA}.\n", sig]
+        sig = significance_table(references, [r for r in mine if r.table in WITH_AND_WITHOUT],
+                                 lambda r: without(rows, r))
+        if sig:
+            parts += ["With the extra data minus without it (the same experiment on the default setup alone):\n", sig]
         fixed = {r.experiment: r for r in mine if r.gates == "most_frequent"}
         sig = significance_table(references, [r for r in mine if r.gates == "predicted" and r.experiment in fixed],
                                  lambda r: fixed.get(r.experiment))

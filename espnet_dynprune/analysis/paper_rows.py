@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 BASELINE_PART = "none"
+DEFAULT_DATA = "epst"  # the grid's default data setup
 GATES_ORDER = ("on", "predicted", "most_frequent")  # a table lists a run's decodes in this order
 
 
@@ -80,7 +81,7 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
         entries = list(sets.values())
         rows.append(Row(
             experiment=meta["name"], table=meta["table"], method=meta["method"], part=meta["part"],
-            data=meta.get("data", "epst"), target=meta.get("sparsity_target"), gates=gates_of(decode),
+            data=meta.get("data", DEFAULT_DATA), target=meta.get("sparsity_target"), gates=gates_of(decode),
             scores={t: main_metric(e) for t, e in sets.items()}, tasks={t: e["task"] for t, e in sets.items()},
             languages={t: e["language"] for t, e in sets.items()},
             seconds_per_utt=_mean([e["seconds_per_utt"] for e in entries]),
@@ -107,6 +108,14 @@ def baseline(rows: Sequence[Row], data: str, method_prefix: str = "dense") -> Op
     """The dense fine-tuning row of a data setup (what every difference is measured against)."""
     found = [r for r in rows if r.is_baseline and r.data == data and r.method.startswith(method_prefix)]
     return found[0] if found else None
+
+
+def without(rows: Sequence[Row], row: Row) -> Optional[Row]:
+    """The same experiment without its setup's extra data: ``<setup>_<name>`` -> ``<name>`` of the
+    default setup, decoded with the same gates (None if there is none)."""
+    name = row.experiment.removeprefix(f"{row.data}_")
+    found = [r for r in rows if r.experiment == name and r.data == DEFAULT_DATA and r.gates == row.gates]
+    return found[0] if found and name != row.experiment else None
 
 
 def table_rows(rows: Sequence[Row], table: str) -> List[Row]:

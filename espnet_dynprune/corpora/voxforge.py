@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 from espnet_dynprune.corpora.checks import Skips, require_root
 from espnet_dynprune.corpora.languages import to_iso639_3
@@ -31,6 +31,24 @@ CORPUS = "voxforge"
 DB_VAR = "VOXFORGE"
 PROMPT_FILES = ("prompts-original", "PROMPTS")
 _MIN_SPEAKERS_TO_SPLIT = 3
+
+
+def session_dir(root: Path, lang: str, session: str) -> Path:
+    """``ROOT/{lang}/extracted/{session}``."""
+    return root / lang / "extracted" / session
+
+
+def wav_path(session: Path, file_id: str) -> Path:
+    """``{session}/wav/{file_id}.wav``."""
+    return session / "wav" / f"{file_id}.wav"
+
+
+def write_prompts(session: Path, prompts: Mapping[str, str]) -> Path:
+    """Write ``{session}/etc/prompts-original`` (``file_id text`` lines); return its path."""
+    path = session / "etc" / PROMPT_FILES[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{file_id} {text}\n" for file_id, text in prompts.items()), encoding="utf-8")
+    return path
 
 
 def read_prompts(session: Path) -> Optional[Dict[str, str]]:
@@ -50,8 +68,7 @@ def read_prompts(session: Path) -> Optional[Dict[str, str]]:
 
 
 def _audio(session: Path, file_id: str) -> Optional[Path]:
-    for sub, ext in (("wav", "wav"), ("flac", "flac")):
-        path = session / sub / f"{file_id}.{ext}"
+    for path in (wav_path(session, file_id), session / "flac" / f"{file_id}.flac"):
         if path.is_file():
             return path
     return None
@@ -61,7 +78,7 @@ def read_language(root: Path, lang: str) -> List[Utterance]:
     """All utterances of ``{lang}/extracted``; sessions without prompts, missing audio and empty
     prompts are skipped (counted and logged)."""
     iso = to_iso639_3(lang)
-    extracted = root / lang / "extracted"
+    extracted = session_dir(root, lang, "")
     if not extracted.is_dir():
         raise FileNotFoundError(f"VoxForge dir {extracted} not found (language {lang!r})")
     sessions = sorted(p for p in extracted.iterdir() if p.is_dir())

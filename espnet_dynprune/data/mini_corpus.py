@@ -114,6 +114,13 @@ def partition_frames(demand: Mapping[str, int], *, seed: int) -> Dict[str, Frame
     return {split: FramePool(t[split], u[split]) for split in demand}
 
 
+def split_pools(arguments: Mapping[str, Any]) -> Dict[str, FramePool]:
+    """The corpus's train/dev/test pools from its manifest's ``arguments`` (add-ons draw from them too)."""
+    europarl, fleurs = arguments["europarl_langs"], arguments["fleurs_langs"]
+    demand = {s: max(arguments[s] if europarl else 0, arguments[f"fleurs_{s}"] if fleurs else 0) for s in SPLITS}
+    return partition_frames(demand, seed=arguments["seed"])
+
+
 def draw_frames(pool: FramePool, n: int, *, key: str) -> List[Frame]:
     """``n`` distinct frames of ``pool``, :data:`P_TIME` of them with a time phrase; seeded by ``key``."""
     rng = random.Random(key)
@@ -269,8 +276,7 @@ def generate_mini_corpus(
     _write_manifest(root, {"generator": GENERATOR, "complete": False, "arguments": arguments})
     start = time.perf_counter()
 
-    demand = {s: max(ep_sizes[s] if europarl_langs else 0, fl_sizes[s] if fleurs_langs else 0) for s in SPLITS}
-    pools = partition_frames(demand, seed=seed)
+    pools = split_pools(arguments)
     with tempfile.TemporaryDirectory(prefix=_WORK_PREFIX, dir=root) as work:
         talks = _plan_europarl(europarl_langs, ep_sizes, pools, Path(work), seed)
         recordings = _plan_fleurs(fleurs_langs, fl_sizes, pools, root / FLEURS_SUBDIR, seed) if fleurs_langs else []

@@ -3,6 +3,7 @@ tables with their baselines, significance, context dependence, figures, the grid
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -49,3 +50,19 @@ def test_clean_timing_fills_the_time_column_and_the_grid_time_stays_apart(raw: P
     assert "s/utt" in cells and "s/utt in grid" in cells
     dense = next(line for line in page.splitlines() if line.startswith("| dense fine-tuning |")).split(" | ")
     assert dense[cells.index("s/utt")] != "" and dense[cells.index("s/utt in grid")] != ""
+
+
+def test_more_data_rows_stand_beside_the_same_experiment_without_the_extra_data(raw: Path):
+    record = json.loads((raw / "dense.json").read_text())
+    record["meta"].update(name="voxforge_dense", data="voxforge", table="more_data", method="dense fine-tuning, + VoxForge")
+    utts = next(iter(record["decodes"].values()))["test_epst_fra_asr"]["utts"]
+    first = next(iter(utts.values()))
+    first["hyp"] = "un mot de trop " + first["hyp"]  # one utterance decoded differently
+    (raw / "voxforge_dense.json").write_text(json.dumps(record))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    table = page.split("## More data")[1].split("\n## ")[0]
+    labels = [line.split(" | ")[0][2:] for line in table.split("CSV:")[0].splitlines() if line.startswith("| ")]
+    assert labels[1:] == ["dense fine-tuning", "dense fine-tuning, + VoxForge"]
+    with_and_without = table.split("With the extra data minus without it")[1]
+    row = next(line for line in with_and_without.splitlines() if line.startswith("| dense fine-tuning, + VoxForge"))
+    assert row.split(" | ")[1].startswith("+")  # the WER difference: the extra words are insertions

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from espnet_dynprune.corpora import voxforge
 from espnet_dynprune.corpora.europarl_st import EuroparlSegment, audio_path, encode_m4a, write_split
 from espnet_dynprune.corpora.fleurs import FleursRow, chars, wav_path, write_tsv
 
@@ -99,13 +100,13 @@ def make_voxforge_session(
     root: Path, lang: str, session: str, prompts: Dict[str, str], style: str = "original"
 ) -> Path:
     """``{lang}/extracted/{session}`` with ``etc/prompts-original`` (or ``PROMPTS``) and wavs."""
-    d = root / lang / "extracted" / session
-    (d / "etc").mkdir(parents=True, exist_ok=True)
+    d = voxforge.session_dir(root, lang, session)
     if style == "original":
-        (d / "etc" / "prompts-original").write_text("".join(f"{k} {v}\n" for k, v in prompts.items()), encoding="utf-8")
+        voxforge.write_prompts(d, prompts)
     else:
+        (d / "etc").mkdir(parents=True, exist_ok=True)
         lines = "".join(f"{session}/mfc/{k} {v.upper()}\n" for k, v in prompts.items())
         (d / "etc" / "PROMPTS").write_text(lines, encoding="utf-8")
     for file_id in prompts:
-        write_tone(d / "wav" / f"{file_id}.wav", 0.5, sample_rate=48000)
+        write_tone(voxforge.wav_path(d, file_id), 0.5, sample_rate=48000)
     return d

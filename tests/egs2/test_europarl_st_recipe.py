@@ -154,3 +154,17 @@ def test_the_grid_runs_resumes_and_renders_its_results_page(recipe: Path) -> Non
     for figure in ("results/figures/dynamic_vs_sparsity.png", "results/figures/gates_dyn_0.5.png"):
         assert figure in page and (recipe / figure).stat().st_size > 1000
     assert (recipe / "results/tables/dynamic.csv").read_text().startswith("Experiment,Gates,")
+
+
+def test_stage_1_adds_the_mini_corpus_voxforge_part(recipe: Path) -> None:
+    """--voxforge_langs without a VOXFORGE root: stage 1 generates the mini corpus's VoxForge part
+    and reads it through the VoxForge reader into the same data dirs as Europarl-ST."""
+    run_recipe(recipe, "./run.sh", "--stop_stage", "1", "--mini_corpus_opts", TINY_CORPUS, "--voxforge_langs", "fr it",
+               "--mini_voxforge_opts", "--speakers 3 --sessions 1 --prompts 2", "--data_dir", "data_voxforge")
+    data = recipe / "data_voxforge"
+    sets = (data / "test_sets.txt").read_text().split()
+    assert {"test_voxforge_fra_asr", "test_voxforge_ita_asr", "test_epst_fra_asr"} <= set(sets)
+    train = (data / "train" / "text").read_text().splitlines()
+    vox = [line for line in train if line.startswith("voxforge")]
+    assert len(vox) == 2 * 2 and all("<asr><notimestamps>" in line for line in vox)  # 1 of 3 speakers per language
+    assert any(line.startswith("epst") for line in train)

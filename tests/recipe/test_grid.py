@@ -28,7 +28,9 @@ def test_the_paper_grid_expands_round_robin_into_unique_runsh_calls():
                                 "--dumpdir", "dump_lowres"]
     static = [e for e in experiments if e.lock]
     assert {e.lock for e in static} == {"conf/static_prune_both_0.7.yaml"} and len(static) == 2
-    assert set(setups) == {"epst", "lowres"}
+    vox = next(e for e in experiments if e.name == "voxforge_dynprune_both_0.3")
+    assert vox.run_args[:2] == ["--voxforge_langs", "fr de it"] and vox.data == "voxforge"
+    assert set(setups) == {"epst", "lowres", "voxforge"}
 
 
 def test_the_spec_hash_follows_the_yaml_files_an_experiment_reads(tmp_path):
@@ -38,7 +40,7 @@ def test_the_spec_hash_follows_the_yaml_files_an_experiment_reads(tmp_path):
     path.write_text(path.read_text().replace("max_epoch: 5", "max_epoch: 6"))
     after = {e.name: e.spec_hash for e in grid.expand(recipe / "conf" / "paper_grid.yaml", recipe)[1]}
     changed = {n for n in before if before[n] != after[n]}
-    assert changed == {"dense", "lowres_dense", "static_both_0.7"}
+    assert changed == {"dense", "lowres_dense", "voxforge_dense", "static_both_0.7"}
 
 
 def test_bad_entries_and_stale_exp_dirs_are_named(tmp_path):

@@ -28,7 +28,8 @@ europarl_st_langs="fr de it"
 fleurs_langs=""                 # add-on, e.g. "hu bg"
 voxforge_langs=""               # add-on, e.g. "bg"
 tasks="asr st"
-mini_corpus_opts=""
+mini_corpus_opts=""             # without db.sh corpora: options of the mini corpus ...
+mini_voxforge_opts=""           # ... and of its VoxForge part (python -m espnet_dynprune.data.synthetic_voxforge)
 data_dir=data
 dumpdir=dump
 min_wav_duration=0.1
@@ -88,7 +89,7 @@ if run_stage 1; then
     log "Stage 1: data preparation -> ${data_dir}"
     ./local/data.sh --data_dir "${data_dir}" --europarl_st_langs "${europarl_st_langs}" \
         --fleurs_langs "${fleurs_langs}" --voxforge_langs "${voxforge_langs}" --tasks "${tasks}" \
-        --mini_corpus_opts "${mini_corpus_opts}"
+        --mini_corpus_opts "${mini_corpus_opts}" --mini_voxforge_opts "${mini_voxforge_opts}"
 fi
 
 [ -n "${test_sets}" ] || { [ -f "${data_dir}/test_sets.txt" ] && test_sets=$(tr '\n' ' ' < "${data_dir}/test_sets.txt"); } || true

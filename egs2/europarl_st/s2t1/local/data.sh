@@ -10,6 +10,7 @@ tasks="asr st"                 # asr and/or st (speech translation to English)
 data_dir=data
 mini_corpus_dir=downloads/mini
 mini_corpus_opts=""            # extra options of python -m espnet_dynprune.data.mini_corpus
+mini_voxforge_opts=""          # extra options of python -m espnet_dynprune.data.synthetic_voxforge
 
 . ./db.sh
 . ./path.sh
@@ -26,8 +27,11 @@ if [ -z "${EUROPARL_ST}${FLEURS}${VOXFORGE}" ]; then
     EUROPARL_ST="${mini_corpus_dir}/europarl_st/v1.1"
     FLEURS="${mini_corpus_dir}/fleurs"
     if [ -n "${voxforge_langs}" ]; then
-        echo "$0: voxforge_langs='${voxforge_langs}' but VOXFORGE is empty in db.sh (the mini corpus has no VoxForge part)" >&2
-        exit 1
+        # Its VoxForge part: other voices reading training sentences (regenerated with the corpus).
+        # shellcheck disable=SC2086
+        python -m espnet_dynprune.data.synthetic_voxforge --corpus "${mini_corpus_dir}" \
+            --langs "$(csv "${voxforge_langs}")" ${mini_voxforge_opts}
+        VOXFORGE="${mini_corpus_dir}/voxforge"
     fi
 fi
 
