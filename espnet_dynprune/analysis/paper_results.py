@@ -29,9 +29,10 @@ COLUMNS = (
     "(beam 5, one thread) measured by `python -m espnet_dynprune.recipe.timing` on the first utterances of every "
     "test set with nothing else running, all models in turn (blank: its model was not kept to be timed); "
     "*s/utt in grid*: the whole test set as the grid decoded it, beside another training job (not a speed "
-    "comparison); GFLOPs: fvcore, 1 multiply-add = 1 flop, per utterance: *stock-style* counts output tokens + 1 "
+    "comparison; *batched*: decoded several utterances at once, each batch's time shared out); GFLOPs: fvcore, 1 multiply-add = 1 flop, per utterance: *stock-style* counts output tokens + 1 "
     "beam steps with the source K/V re-projected at every step for every hypothesis, as ESPnet's stock decoder "
-    "runs them (the papers' convention), *as run* the decoder calls this decoder really made (K/V once); "
+    "runs them (the papers' convention), *as run* the decoder calls this decoder really made (K/V once; batched: each "
+    "batch's calls shared out, the rows of utterances that had ended included); "
     "enc/dec sparsity: the realised fraction of gated modules skipped; train+decode min: the experiment's wall "
     "clock in the grid (*resumed*: only the last attempt's, an earlier one having done part of the work).\n"
 )
@@ -62,7 +63,7 @@ def results_table(rows: Sequence[Row]) -> tuple[List[str], List[List[str]]]:
     headers = ["Experiment", "Gates", *(column_name(rows, t) for t in sets), "s/utt", "s/utt in grid",
                "GFLOPs stock-style", "GFLOPs as run", "enc sparsity", "dec sparsity", "params M", "train+decode min"]
     body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets), _f(r.clean_seconds_per_utt, "{:.3f}"),
-             _f(r.seconds_per_utt, "{:.3f}"),
+             _f(r.seconds_per_utt, "{:.3f}") + (" (batched)" if r.amortised else ""),
              _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _f(r.enc_sparsity, "{:.3f}"),
              _f(r.dec_sparsity, "{:.3f}"), _f(r.params_m),
              _f(r.wall_minutes, "{:.0f}") + (" (resumed)" if r.resumed else "")] for r in rows]

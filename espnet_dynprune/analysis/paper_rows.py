@@ -29,6 +29,7 @@ class Row:
     tasks: Dict[str, str]  # test set -> "asr" / "st_eng"
     languages: Dict[str, str]
     seconds_per_utt: float  # as the grid decoded: beside another job on the machine
+    amortised: bool  # seconds_per_utt is a batch's time shared out over its utterances
     clean_seconds_per_utt: Optional[float]  # recipe.timing: a subset, nothing else running
     gflops: float  # output tokens + 1 steps as this decoder runs them
     gflops_reprojected: Optional[float]  # the same steps as a stock decoder runs them (the papers' count)
@@ -85,6 +86,7 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
             scores={t: main_metric(e) for t, e in sets.items()}, tasks={t: e["task"] for t, e in sets.items()},
             languages={t: e["language"] for t, e in sets.items()},
             seconds_per_utt=_mean([e["seconds_per_utt"] for e in entries]),
+            amortised=any((e.get("seconds_per_utt_is") or "").startswith("amortised") for e in entries),
             clean_seconds_per_utt=timed.get(decode, {}).get("seconds_per_utt"),
             gflops=_mean([e["gflops"]["total"] for e in entries]),
             gflops_reprojected=_mean([(e.get("gflops_reprojected") or {}).get("total") for e in entries]),

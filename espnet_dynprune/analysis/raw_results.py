@@ -26,8 +26,8 @@ from espnet_dynprune.analysis.scoring import normalise_task, read_hypotheses, re
 from espnet_dynprune.owsm.symbols import symbol_name
 
 PathLike = Union[str, Path]
-SUMMARY_KEYS = ("num_utts", "seconds_per_utt", "encoder_seconds_per_utt", "decoder_seconds_per_utt",
-                "total_seconds", "sparsity", "sparsity_flops", "model")
+SUMMARY_KEYS = ("num_utts", "seconds_per_utt", "seconds_per_utt_is", "encoder_seconds_per_utt",
+                "decoder_seconds_per_utt", "total_seconds", "sparsity", "sparsity_flops", "model")
 REFERENCES = "references"
 MANIFEST = "grid.json"
 TIMING = "timing.json"  # recipe.timing: decode times measured with nothing else running

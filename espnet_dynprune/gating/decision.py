@@ -108,6 +108,13 @@ class GateDecision:
             self.num_frames, keep=self.keep.repeat_interleave(times, dim=0),
         )
 
+    def row(self, index: int) -> "GateDecision":
+        """Utterance ``index`` alone (its record after a batched decoding)."""
+        return GateDecision(
+            self.values[index:index + 1], self.names, self.skip_rows, self.num_frames,
+            keep=self.keep[index:index + 1],
+        )
+
     def value(self, gate: int) -> torch.Tensor:
         """(B,) keep values of one gate."""
         return self.values[:, gate]

@@ -64,6 +64,7 @@ def batch_beam_search(
     maxlenratio: float = 0.0,
     minlenratio: float = 0.0,
     nbest: Optional[int] = 1,
+    token_bias: Optional[torch.Tensor] = None,
 ) -> List[List[Hyp]]:
     """Decode B utterances together; per utterance the n-best of ESPnet's beam search.
 
@@ -77,6 +78,8 @@ def batch_beam_search(
         maxlenratio, minlenratio: as ESPnet's, against each utterance's valid
             number of frames (0: end detection, bound by the frame count).
         nbest: how many hypotheses to return per utterance (None: all ended ones).
+        token_bias: (V,) added to every step's log-probabilities (-inf bars a token, as ESPnet's
+            ``ScoreFilter`` bars the time symbols after ``<notimestamps>``), or None.
 
     Returns:
         For each utterance its best hypotheses, best first; empty where ESPnet
@@ -97,7 +100,7 @@ def batch_beam_search(
         minlens = [length_bounds(t, maxlenratio, ratio)[1] for t in frames]
         ended = _search(
             decoder, source, prompts, beam_size, eos, maxlens, minlens, todo,
-            end_detection=maxlenratio == 0.0, dtype=memory.dtype,
+            end_detection=maxlenratio == 0.0, dtype=memory.dtype, token_bias=token_bias,
         )
         for b in todo:
             results[b] = sorted(ended[b], key=lambda h: h.score, reverse=True)[:nbest]
@@ -118,6 +121,7 @@ def _search(
     active: Sequence[int],
     end_detection: bool,
     dtype: torch.dtype,
+    token_bias: Optional[torch.Tensor],
 ) -> List[List[Hyp]]:
     """One ESPnet search loop for the ``active`` utterances; their ended hypotheses, unsorted."""
     device = prompts.device
@@ -134,6 +138,8 @@ def _search(
         k = score.size(1)  # 1 at the first step, then beam
         tgt_mask = subsequent_mask(yseq.size(1), device=device).unsqueeze(0)
         logp, cache = decoder.step(yseq, tgt_mask, source, cache)
+        if token_bias is not None:
+            logp = logp + token_bias
         vocab = logp.size(-1)
         # BatchBeamSearch.search: top beam over the flattened (running hyps x vocab)
         candidates = (logp.view(num_utts, k, vocab) + score.unsqueeze(-1)).view(num_utts, -1)

@@ -111,9 +111,10 @@ class GatedPart:
         """(skipped (B, N), costs (N,)): units of gateable work and their MACs."""
         raise NotImplementedError
 
-    def sparsity_stats(self, prefix: str) -> dict[str, torch.Tensor]:
-        """Realised sparsity (plain and compute-weighted) and keep rate per module type."""
-        decision = self.last_gates
+    def sparsity_stats(self, prefix: str, decision: Optional[GateDecision] = None) -> dict[str, torch.Tensor]:
+        """Realised sparsity (plain and compute-weighted) and keep rate per module type, of
+        ``decision`` (default: the last one)."""
+        decision = decision if decision is not None else self.last_gates
         if decision is None:
             return {}
         keep = decision.keep.float()

@@ -21,12 +21,13 @@ than the model's input window is reported instead of cut without a word.
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 
 from espnet2.bin.s2t_inference import Speech2Text
 
+from espnet_dynprune.nets.batched_decoding import decode_batch
 from espnet_dynprune.nets.checkpoint import check_readable
 from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
 from espnet_dynprune.nets.language_detection import LoadedSpeech2Language
@@ -103,3 +104,18 @@ class DynPruneSpeech2Text(Speech2Text):
             return super().__call__(speech, text_prev, language, task, predict_time)
         with model.inference_context(language, task):
             return super().__call__(speech, text_prev, language, task, predict_time)
+
+    def decode_batch(self, speeches: Sequence, lang_sym: Optional[str] = None,
+                     task_sym: Optional[str] = None) -> List[list]:
+        """Decode several utterances at once (:mod:`espnet_dynprune.nets.batched_decoding`): per
+        utterance what ``__call__`` returns. One language and task for all of them (language
+        identification runs per utterance: use ``__call__`` for that)."""
+        arrays = [self._speech(s) for s in speeches]
+        language = lang_sym if lang_sym is not None else self.lang_sym
+        if language is None:
+            raise ValueError("decode_batch needs lang_sym: language identification runs one utterance at a time")
+        task = task_sym if task_sym is not None else self.task_sym
+        self._check_symbols(language, task)
+        model = self.s2t_model
+        context = model.inference_context(language, task) if isinstance(model, DynPruneS2TModel) else None
+        return decode_batch(self, arrays, language, task, context)

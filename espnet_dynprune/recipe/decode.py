@@ -28,16 +28,18 @@ prompt, which are the same for every hypothesis and step. ``margins`` holds each
 keep minus skip logit (how far the decision is from flipping). ``decoder_calls`` lists
 the beam search's decoder calls (``[hypotheses, prefix length, cached]``) for
 counting FLOPs as run.
+
+``--batch_size N`` (or ``batch_size:`` in the ``--config`` YAML) decodes N utterances of a shard
+at once through ``Speech2Text.decode_batch``: the same hypotheses, with each batch's time and
+decoder calls shared out over its utterances (:mod:`espnet_dynprune.recipe.utterance_records`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from espnet2.utils.config_argparse import ArgumentParser
@@ -45,12 +47,16 @@ from espnet2.utils.types import str2bool
 
 from espnet_dynprune.analysis.gate_patterns import Pattern, read_pattern
 from espnet_dynprune.nets.checkpoint import checkpoint_size
+from espnet_dynprune.nets.precision import PRECISIONS, apply_precision
 from espnet_dynprune.owsm.datadir import audio_sha1, context_of, files_sha1, read_map, stat_sha1
+from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
 
 PathLike = Union[str, Path]
 GateSpec = Union[None, str, float, Pattern]
 INPUTS = "inputs"  # the settings key of what a decode was made from
 SHARD_FILES = ("text", "token", "time", "gates.jsonl")
+#: Settings added after shards were first written, and the value those shards were decoded with.
+LATER_SETTINGS = {"batch_size": 1, "encoder_precision": "fp32", "decoder_precision": "fp32"}
 
 
 def parse_gates(value: str) -> GateSpec:
@@ -81,8 +87,10 @@ def shard(keys: Sequence[str], nj: int, job: int) -> List[str]:
 
 def load_speech2text(s2t_train_config: PathLike, s2t_model_file: PathLike, beam_size: int = 5,
                      ctc_weight: float = 0.0, maxlenratio: float = 0.0, minlenratio: float = 0.0,
-                     ngpu: int = 0, gates: GateSpec = None):
-    """ESPnet's Speech2Text (the plugin's context-aware one) with the gate pattern applied."""
+                     ngpu: int = 0, gates: GateSpec = None, encoder_precision: str = "fp32",
+                     decoder_precision: str = "fp32"):
+    """ESPnet's Speech2Text (the plugin's context-aware one) with the gate pattern and each part's
+    precision (:mod:`espnet_dynprune.nets.precision`) applied."""
     from espnet2.bin.s2t_inference import Speech2Text
 
     from espnet_dynprune.registration import register_all
@@ -94,6 +102,7 @@ def load_speech2text(s2t_train_config: PathLike, s2t_model_file: PathLike, beam_
         maxlenratio=maxlenratio, minlenratio=minlenratio, nbest=1,
     )
     force_gates(s2t.s2t_model, gates, s2t_train_config)
+    apply_precision(s2t, encoder_precision, decoder_precision)
     return s2t
 
 
@@ -129,79 +138,6 @@ def force_gates(model, gates: GateSpec, where: PathLike = "the model") -> None:
         raise ValueError(f"--gates {gates} needs a dynprune model; {where} builds {type(model).__name__}")
 
 
-def gate_record(model) -> Dict[str, dict]:
-    """Per gated part: the keep flag of each gate and the realised (and FLOPs-weighted) sparsity."""
-    record: Dict[str, dict] = {"gates": {}, "sparsity": {}, "sparsity_flops": {}, "margins": {}}
-    parts = model.gated_parts() if hasattr(model, "gated_parts") else {}
-    for name, part in parts.items():
-        decision = part.last_gates
-        if decision is None:
-            continue
-        record["gates"][name] = {gate: bool(decision.keep[0, g]) for g, gate in enumerate(decision.names)}
-        margins = part.gate_predictor.last_margins
-        if margins is not None:  # predicted (not forced): keep minus skip logit of each gate
-            record["margins"][name] = [round(float(m), 4) for m in margins[0]]
-        stats = part.sparsity_stats(name)
-        record["sparsity"][name] = float(stats[f"{name}_sparsity"])
-        record["sparsity_flops"][name] = float(stats[f"{name}_sparsity_flops"])
-    return record
-
-
-@contextmanager
-def recorded_decoder_calls(decoder) -> Iterator[List[List[int]]]:
-    """Record ``[hypotheses, prefix length, cached]`` of every ``batch_score`` call inside.
-
-    ESPnet's beam search runs more steps than the best hypothesis has tokens (it
-    goes on until end detection), so FLOPs "as run" need the real calls.
-    """
-    calls: List[List[int]] = []
-    score = decoder.batch_score
-
-    def recording(ys, states, xs, *args, **kwargs):
-        calls.append([int(ys.size(0)), int(ys.size(1)), int(states[0] is not None)])
-        return score(ys, states, xs, *args, **kwargs)
-
-    decoder.batch_score = recording
-    try:
-        yield calls
-    finally:
-        del decoder.batch_score
-
-
-@contextmanager
-def timed_encoder(model) -> Iterator[List[float]]:
-    """Record the wall-clock seconds of every ``model.encode`` call inside (the rest of a
-    decoding is the decoder's beam search)."""
-    seconds: List[float] = []
-    encode = model.encode
-
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return encode(*args, **kwargs)
-        finally:
-            seconds.append(time.perf_counter() - start)
-
-    model.encode = timed
-    try:
-        yield seconds
-    finally:
-        del model.encode
-
-
-def decode_utterance(s2t, speech, lang_sym: str, task_sym: str) -> dict:
-    """Decode one waveform: text, tokens, wall-clock seconds (all, and the encoder's), decoder
-    calls and the gate record."""
-    with recorded_decoder_calls(s2t.s2t_model.decoder) as calls, timed_encoder(s2t.s2t_model) as encoder:
-        start = time.perf_counter()
-        text, tokens, _, text_nospecial, _ = s2t(speech, lang_sym=lang_sym, task_sym=task_sym)[0]
-        seconds = time.perf_counter() - start
-    if text_nospecial is None:  # a model without a tokenizer: show the plain tokens
-        text_nospecial = " ".join(t for t in tokens if not (t.startswith("<") and t.endswith(">")))
-    return {"text": text_nospecial.strip(), "tokens": list(tokens), "seconds": seconds,
-            "encoder_seconds": sum(encoder), "decoder_calls": calls, **gate_record(s2t.s2t_model)}
-
-
 def _read_speech(reader, utt: str, wav_scp: Path, rate: int):
     got, audio = reader[utt]
     if got != rate:
@@ -221,7 +157,8 @@ def _check_done(done: Path, settings: dict) -> bool:
     if not done.exists():
         return False
     old = json.loads(done.read_text(encoding="utf-8"))
-    diff = {k: (old.get(k), v) for k, v in settings.items() if k != INPUTS and old.get(k) != v}
+    diff = {k: (old.get(k, LATER_SETTINGS.get(k)), v) for k, v in settings.items()
+            if k != INPUTS and old.get(k, LATER_SETTINGS.get(k)) != v}
     if diff:
         raise ValueError(f"{done} was decoded with other settings {diff} (old, new); remove "
                          f"{done.parent} or decode into another --output_dir")
@@ -240,7 +177,8 @@ def input_fingerprints(data_dir: Path, s2t_train_config: PathLike, s2t_model_fil
 
 
 def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int, warmup: int = 1) -> Path:
-    """Decode shard ``job`` into ``output_dir/logdir/output.{job}``, unless it is done."""
+    """Decode shard ``job`` into ``output_dir/logdir/output.{job}``, unless it is done; with
+    ``settings["batch_size"]`` > 1 that many utterances at a time."""
     from espnet2.fileio.sound_scp import SoundScpReader
 
     out = output_dir / "logdir" / f"output.{job}"
@@ -251,20 +189,28 @@ def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int
     reader = SoundScpReader(str(wav_scp), dtype="float32")
     utts = shard(list(reader.keys()), settings["nj"], job)
     rate = int(s2t.preprocessor_conf["fs"])
-    lang, task = settings["lang_sym"], settings["task_sym"]
+    lang, task, size = settings["lang_sym"], settings["task_sym"], settings["batch_size"]
+    batches = [utts[i:i + size] for i in range(0, len(utts), size)]
+
+    def run(batch: List[str]) -> List[dict]:
+        speeches = [_read_speech(reader, utt, wav_scp, rate) for utt in batch]
+        if size == 1:
+            return [decode_utterance(s2t, speeches[0], lang, task)]
+        return decode_utterances(s2t, speeches, lang, task)
+
     for _ in range(warmup if utts else 0):  # first calls pay one-off set-up costs; keep them out
-        s2t(_read_speech(reader, utts[0], wav_scp, rate), lang_sym=lang, task_sym=task)
+        run(batches[0])
     out.mkdir(parents=True, exist_ok=True)
     files = {name: (out / name).open("w", encoding="utf-8") for name in SHARD_FILES}
     try:
-        for utt in utts:
-            result = decode_utterance(s2t, _read_speech(reader, utt, wav_scp, rate), lang, task)
-            files["text"].write(f"{utt} {result['text']}\n")
-            files["token"].write(f"{utt} {' '.join(result['tokens'])}\n")
-            files["time"].write(f"{utt} {result['seconds']:.6f}\n")
-            record = {"utt": utt, **{k: result[k] for k in ("gates", "sparsity", "sparsity_flops", "margins",
-                                                            "decoder_calls", "encoder_seconds")}}
-            files["gates.jsonl"].write(json.dumps(record) + "\n")
+        for batch in batches:
+            for utt, result in zip(batch, run(batch), strict=True):
+                files["text"].write(f"{utt} {result['text']}\n")
+                files["token"].write(f"{utt} {' '.join(result['tokens'])}\n")
+                files["time"].write(f"{utt} {result['seconds']:.6f}\n")
+                record = {"utt": utt, **{k: result[k] for k in ("gates", "sparsity", "sparsity_flops", "margins",
+                                                                "decoder_calls", "encoder_seconds")}}
+                files["gates.jsonl"].write(json.dumps(record) + "\n")
     finally:
         for f in files.values():
             f.close()
@@ -313,6 +259,8 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
         "encoder_seconds_per_utt": _mean(encoder) if len(encoder) == len(utts) else None,
         "decoder_seconds_per_utt": _mean(seconds) - _mean(encoder) if encoder and len(encoder) == len(utts) else None,
         "total_seconds": sum(seconds),
+        "seconds_per_utt_is": ("measured per utterance" if settings["batch_size"] == 1 else
+                               f"amortised: each batch of up to {settings['batch_size']} utterances' seconds shared evenly"),
         "model": checkpoint_size(settings["s2t_model_file"]),
         "sparsity": {p: _mean([r["sparsity"][p] for r in records.values() if p in r["sparsity"]]) for p in parts},
         "sparsity_flops": {p: _mean([r["sparsity_flops"][p] for r in records.values()
@@ -341,6 +289,9 @@ def decode(
     ngpu: int = 0,
     num_threads: int = 1,
     warmup: int = 1,
+    batch_size: int = 1,
+    encoder_precision: str = "fp32",
+    decoder_precision: str = "fp32",
     model: Optional[LazySpeech2Text] = None,
 ) -> Optional[dict]:
     """Decode shard ``job``, or merge (``merge``), or decode everything and merge (neither).
@@ -350,12 +301,15 @@ def decode(
     """
     if merge and job is not None:
         raise ValueError("--merge true and --job are exclusive: decode the shards first, then merge")
+    if batch_size < 1:
+        raise ValueError(f"--batch_size {batch_size} must be >= 1")
     data_dir, output_dir = Path(data_dir), Path(output_dir)
     lang, task = context_of(data_dir, lang_sym, task_sym)
     spec = parse_gates(gates)
     settings = {"gates": spec if isinstance(spec, dict) else gates, "beam_size": beam_size,
                 "ctc_weight": ctc_weight, "maxlenratio": maxlenratio, "minlenratio": minlenratio,
-                "lang_sym": lang, "task_sym": task, "nj": nj,
+                "lang_sym": lang, "task_sym": task, "nj": nj, "batch_size": batch_size,
+                "encoder_precision": encoder_precision, "decoder_precision": decoder_precision,
                 "s2t_train_config": str(Path(s2t_train_config).resolve()),
                 "s2t_model_file": str(Path(s2t_model_file).resolve()),
                 INPUTS: input_fingerprints(data_dir, s2t_train_config, s2t_model_file)}
@@ -369,7 +323,8 @@ def decode(
         if model is None:
             model = LazySpeech2Text(num_threads, s2t_train_config=s2t_train_config, s2t_model_file=s2t_model_file,
                                     beam_size=beam_size, ctc_weight=ctc_weight, maxlenratio=maxlenratio,
-                                    minlenratio=minlenratio, ngpu=ngpu, gates=spec)
+                                    minlenratio=minlenratio, ngpu=ngpu, gates=spec,
+                                    encoder_precision=encoder_precision, decoder_precision=decoder_precision)
         for j in todo:  # a resumed run does not even load the model
             decode_shard(model.get(), data_dir, output_dir, settings, j, warmup)
         if job is not None:
@@ -401,7 +356,12 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Optional[dict]]:
     parser.add_argument("--merge", type=str2bool, default=False, help="merge the finished shards")
     parser.add_argument("--ngpu", type=int, default=0)
     parser.add_argument("--num_threads", type=int, default=1, help="torch threads per job")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed decodes of a shard's first utt")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed decodes of a shard's first utt (batch)")
+    parser.add_argument("--batch_size", type=int, default=1,
+                        help="utterances decoded at once (decoder as the only scorer); times are then amortised")
+    for part in ("encoder", "decoder"):
+        parser.add_argument(f"--{part}_precision", default="fp32", choices=PRECISIONS,
+                            help=f"the {part}'s weights: float32, bfloat16, or dynamic int8 Linear layers")
     args = vars(parser.parse_args(argv))
     args.pop("config")
     data_dirs, output_dirs = args.pop("data_dir"), args.pop("output_dir")
@@ -410,7 +370,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Optional[dict]]:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
     model = LazySpeech2Text(args["num_threads"], gates=parse_gates(args["gates"]), **{
         k: args[k] for k in ("s2t_train_config", "s2t_model_file", "beam_size", "ctc_weight", "maxlenratio",
-                             "minlenratio", "ngpu")})  # fmt: skip
+                             "minlenratio", "ngpu", "encoder_precision", "decoder_precision")})  # fmt: skip
     return [decode(data_dir, output_dir, model=model, **args) for data_dir, output_dir in zip(data_dirs, output_dirs)]
 
 

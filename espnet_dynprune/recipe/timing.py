@@ -26,7 +26,8 @@ import torch
 
 from espnet_dynprune.analysis import raw_results
 from espnet_dynprune.analysis.scoring import strip_special_tokens
-from espnet_dynprune.recipe.decode import _read_speech, decode_utterance, load_speech2text, parse_gates
+from espnet_dynprune.recipe.decode import _read_speech, load_speech2text, parse_gates
+from espnet_dynprune.recipe.utterance_records import decode_utterance
 
 Key = Tuple[str, str]  # (experiment, decode)
 

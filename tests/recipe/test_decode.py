@@ -148,3 +148,35 @@ def test_a_most_frequent_pattern_file_forces_that_pattern_on_every_utterance(mod
     (tmp_path / "bad.json").write_text('{"encoder": {"layer0.ffn1": 1}}')
     with pytest.raises(ValueError, match=r"gate pattern file .*bad\.json must map each part"):
         decode.parse_gates(str(tmp_path / "bad.json"))
+
+
+def test_batched_decoding_writes_what_one_at_a_time_writes(model_files, test_set, tmp_path):
+    [single] = decode.main(argv(model_files, test_set, tmp_path / "one"))
+    [batched] = decode.main(argv(model_files, test_set, tmp_path / "three", "--batch_size", "3", "--nj", "2"))
+    for name in ("text", "token"):
+        assert read_map(tmp_path / "three" / name) == read_map(tmp_path / "one" / name)
+    records = [{r["utt"]: r for r in map(json.loads, (tmp_path / d / "gates.jsonl").read_text().splitlines())}
+               for d in ("one", "three")]
+    for utt, one in records[0].items():
+        three = records[1][utt]
+        assert three["gates"] == one["gates"] and three["sparsity"] == one["sparsity"]
+        assert three["margins"].keys() == one["margins"].keys()
+        assert all(k == 2 or (k == 1 and not cached) for k, _, cached in three["decoder_calls"])  # beam 2 rows each
+    assert single["seconds_per_utt_is"] == "measured per utterance"
+    assert batched["seconds_per_utt_is"].startswith("amortised") and batched["settings"]["batch_size"] == 3
+    # shard 1 held 3 utterances, one batch: they share its time
+    times = read_map(tmp_path / "three" / "logdir" / "output.1" / "time")
+    assert len(set(times.values())) == 1 and len(times) == 3
+
+
+def test_shards_written_before_batch_size_existed_count_as_batch_size_1(model_files, test_set, tmp_path, monkeypatch):
+    out = tmp_path / "decode"
+    decode.main(argv(model_files, test_set, out))
+    done = out / "logdir" / "output.1" / "done"
+    settings = json.loads(done.read_text())
+    del settings["batch_size"]
+    done.write_text(json.dumps(settings))
+    monkeypatch.setattr(decode, "decode_utterance", lambda *a, **k: pytest.fail("a done shard was decoded again"))
+    decode.main(argv(model_files, test_set, out))
+    with pytest.raises(ValueError, match=r"other settings \{'batch_size': \(1, 2\)\}"):
+        decode.main(argv(model_files, test_set, out, "--batch_size", "2"))

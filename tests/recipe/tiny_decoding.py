@@ -14,10 +14,16 @@ TOKENS = ["<blank>", "<unk>", "<na>", "<nospeech>", "<deu>", "<eng>", "<fra>", "
           "<notimestamps>", "<0.00>", "<30.00>", *"abcde", "<space>", "<sos>", "<eos>", "<sop>"]
 
 
-def write_tiny_model(directory: Path, dynprune: bool = True, seed: int = 0) -> tuple[Path, Path]:
+#: ``decoder_conf.layer_sizes`` of a statically pruned tiny decoder (4 heads of 8 dims, 64 FFN units).
+PRUNED_DECODER = [dict(self_attn_qk=[8, 4], self_attn_vo=[8, 6], src_attn_qk=[8], src_attn_vo=[8], ffn_units=16),
+                  dict(self_attn_qk=[], self_attn_vo=[], src_attn_qk=[8, 8], src_attn_vo=[2, 8], ffn_units=0)]
+
+
+def write_tiny_model(directory: Path, dynprune: bool = True, seed: int = 0, **overrides) -> tuple[Path, Path]:
     """A randomly initialised 2-block, 32-dim OWSM-style model: (config.yaml, model.pth).
 
-    The config is completed by ESPnet's own parser, as s2t_train would save it.
+    ``overrides`` are deep-merged into the config (e.g. another decoder). The config is completed
+    by ESPnet's own parser, as s2t_train would save it.
     """
     import torch
     from espnet2.tasks.s2t import S2TTask
@@ -31,7 +37,7 @@ def write_tiny_model(directory: Path, dynprune: bool = True, seed: int = 0) -> t
     config = write_yaml(directory / "config.yaml", tiny_config(names, {
         "preprocessor_conf": {"speech_length": 2.0},
         "token_list": TOKENS, "token_type": "char", "bpemodel": None, "normalize": None,
-    }))  # fmt: skip
+    }, overrides))  # fmt: skip
     args = S2TTask.get_parser().parse_args(["--config", str(config)])
     config.write_text(yaml.safe_dump(vars(args)), encoding="utf-8")
     torch.manual_seed(seed)

@@ -1,0 +1,125 @@
+"""Recipe decoding configurations side by side: seconds per utterance, accuracy, same hypotheses.
+
+What stage 12 runs (``recipe.decode``'s per-utterance or batched path, each part at its precision)
+on a test set's real audio: the first ``utts`` utterances under each ``--configs`` entry
+``BATCH:ENCODER:DECODER`` (e.g. ``8:fp32:int8``; one model loaded per precision pair),
+round-robin in one process (a warm-up round first, then ``repeats`` rounds; medians), one torch
+thread unless told otherwise. It prints each configuration's seconds per utterance, its ratio to
+the first configuration, the test set's metric on those utterances (WER or BLEU) and whether every
+hypothesis equals the first configuration's: how to choose the recipe's ``batch_size`` and
+precisions.
+
+``python -m espnet_dynprune.analysis.batch_decode_bench --data_dir dump/raw/test_epst_fra_asr
+--s2t_train_config exp/X/config.yaml --s2t_model_file exp/X/valid.acc.ave.pth --configs 1:fp32:fp32 8:fp32:fp32``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from espnet_dynprune.analysis.scoring import normalise_task, read_references, score
+from espnet_dynprune.nets.precision import PRECISIONS
+from espnet_dynprune.owsm.datadir import context_of, read_map
+from espnet_dynprune.recipe.decode import _read_speech, load_speech2text, parse_gates
+from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
+
+
+Config = Tuple[int, str, str]  # batch size, encoder precision, decoder precision
+
+
+def parse_config(value: str) -> Config:
+    """``"8:fp32:int8"`` -> ``(8, "fp32", "int8")``; ``"8"`` -> ``(8, "fp32", "fp32")``."""
+    parts = value.split(":")
+    if len(parts) not in (1, 3) or not parts[0].isdigit() or int(parts[0]) < 1 or \
+            any(p not in PRECISIONS for p in parts[1:]):
+        raise ValueError(f"--configs {value!r} is not BATCH[:ENCODER:DECODER] (a batch size >= 1, precisions "
+                         f"of {PRECISIONS})")
+    return (int(parts[0]), *(parts[1:] or ["fp32", "fp32"]))
+
+
+def name_of(config: Config) -> str:
+    return ":".join(map(str, config))
+
+
+def _decode_all(s2t, speeches: List, lang: str, task: str, batch_size: int) -> List[str]:
+    if batch_size == 1:
+        return [decode_utterance(s2t, s, lang, task)["text"] for s in speeches]
+    return [r["text"] for i in range(0, len(speeches), batch_size)
+            for r in decode_utterances(s2t, speeches[i:i + batch_size], lang, task)]
+
+
+def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, configs: Sequence[Config],
+                  utts: int = 16, repeats: int = 3, beam_size: int = 5, gates: str = "predicted",
+                  num_threads: int = 1) -> Dict[str, dict]:
+    """Per configuration: median seconds per utterance, ratio to the first, metric, same hypotheses."""
+    from espnet2.fileio.sound_scp import SoundScpReader
+
+    torch.set_num_threads(num_threads)
+    models = {(e, d): load_speech2text(s2t_train_config, s2t_model_file, beam_size=beam_size,
+                                       gates=parse_gates(gates), encoder_precision=e, decoder_precision=d)
+              for _, e, d in configs}
+    lang, task = context_of(data_dir, None, None)
+    wav_scp = data_dir / "wav.scp"
+    reader = SoundScpReader(str(wav_scp), dtype="float32")
+    keys = sorted(read_map(wav_scp), key=lambda k: k.encode("utf-8"))[:utts]
+    rate = int(next(iter(models.values())).preprocessor_conf["fs"])
+    speeches = [_read_speech(reader, k, wav_scp, rate) for k in keys]
+    refs = read_references(data_dir / "text")
+    seconds: Dict[Config, List[float]] = {c: [] for c in configs}
+    texts: Dict[Config, List[str]] = {}
+    for r in range(1 + repeats):  # round 0 warms up
+        for c in configs:
+            start = time.perf_counter()
+            texts[c] = _decode_all(models[c[1:]], speeches, lang, task, c[0])
+            if r:
+                seconds[c].append((time.perf_counter() - start) / len(speeches))
+    first, base = configs[0], statistics.median(seconds[configs[0]])
+    metric = "wer" if normalise_task(task) == "asr" else "bleu"
+    return {name_of(c): {"seconds_per_utt": statistics.median(s), "ratio": statistics.median(s) / base,
+                         metric: score(task, texts[c], [refs[k] for k in keys])[metric],
+                         "same_hypotheses": texts[c] == texts[first], "utts": len(speeches)}
+            for c, s in seconds.items()}
+
+
+def markdown(results: Dict[str, dict]) -> str:
+    first = next(iter(results))
+    metric = next(k for k in ("wer", "bleu") if k in results[first])
+    lines = [f"| batch:encoder:decoder | s/utt | time vs {first} | {metric.upper()} | same hypotheses |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {c} | {r['seconds_per_utt']:.4f} | {r['ratio']:.2f} | {r[metric]:.2f} | "
+              f"{'yes' if r['same_hypotheses'] else 'no'} |" for c, r in results.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[int, dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data_dir", type=Path, required=True, help="an OWSM dump dir (one language x task)")
+    parser.add_argument("--s2t_train_config", type=Path, required=True)
+    parser.add_argument("--s2t_model_file", type=Path, required=True)
+    parser.add_argument("--configs", type=parse_config, nargs="+", default=[(1, "fp32", "fp32"), (8, "fp32", "fp32")],
+                        help="BATCH[:ENCODER:DECODER] precisions, e.g. 1 8 8:int8:int8 8:bf16:bf16")
+    parser.add_argument("--utts", type=int, default=16, help="the test set's first utterances (sorted)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--gates", default="predicted")
+    parser.add_argument("--num_threads", type=int, default=1)
+    parser.add_argument("--output", type=Path, default=None, help="also write the results as JSON here")
+    args = vars(parser.parse_args(argv))
+    output = args.pop("output")
+    results = bench_configs(**args)
+    print(markdown(results))
+    if output is not None:
+        output.write_text(json.dumps({"settings": {k: str(v) for k, v in args.items()}, "results": results},
+                                     indent=2) + "\n", encoding="utf-8")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Speech2Text.decode_batch against ESPnet's own one-utterance-at-a-time decoding (Speech2Text.__call__
+with its BatchBeamSearch), for a dynprune model, a stock one and a statically pruned one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from espnet_dynprune.nets import batched_decoding
+from espnet_dynprune.recipe.decode import load_speech2text
+from tests.recipe.tiny_decoding import PRUNED_DECODER, write_tiny_model
+
+SPEECH_SECONDS = (0.6, 1.0, 1.4, 2.5, 0.8)  # the last but one is longer than the 2 s window: cut
+
+
+def _speeches(seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    return [(0.1 * rng.standard_normal(int(16000 * s))).astype(np.float32) for s in SPEECH_SECONDS]
+
+
+MODELS = {"dynprune": {"dynprune": True}, "stock": {"dynprune": False},
+          "static": {"dynprune": False, "decoder": "transformer_pruned", "decoder_conf": {"layer_sizes": PRUNED_DECODER}}}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def model_files(request, tmp_path_factory) -> tuple[Path, Path]:
+    return write_tiny_model(tmp_path_factory.mktemp("model"), **MODELS[request.param])
+
+
+def _one_by_one(s2t, speeches) -> list:
+    return [s2t(s, lang_sym="<fra>", task_sym="<asr>")[0] for s in speeches]
+
+
+def test_a_batch_gives_espnets_results_utterance_by_utterance(model_files):
+    s2t = load_speech2text(*model_files, beam_size=3, maxlenratio=0.5)
+    speeches = _speeches()
+    expected = _one_by_one(s2t, speeches)
+    got = [nbest[0] for nbest in s2t.decode_batch(speeches, lang_sym="<fra>", task_sym="<asr>")]
+    for (text, token, token_int, nospecial, hyp), want in zip(got, expected, strict=True):
+        assert (text, token, token_int, nospecial) == want[:4]
+        assert hyp.yseq.tolist() == want[4].yseq.tolist() and float(hyp.score) == pytest.approx(float(want[4].score), abs=1e-4)
+    assert any(len(r[2]) > 0 for r in got)
+
+
+def test_each_row_keeps_its_own_gate_pattern(model_files):
+    s2t = load_speech2text(*model_files, beam_size=2, maxlenratio=0.5)
+    if not hasattr(s2t.s2t_model, "gated_parts"):
+        pytest.skip("a stock model has no gates")
+    speeches = _speeches(1)
+    singles = []
+    for s in speeches:
+        s2t(s, lang_sym="<fra>", task_sym="<asr>")
+        singles.append({n: p.last_gates.keep[0].tolist() for n, p in s2t.s2t_model.gated_parts().items()})
+    s2t.decode_batch(speeches, lang_sym="<fra>", task_sym="<asr>")
+    batched = {n: p.last_gates.keep.tolist() for n, p in s2t.s2t_model.gated_parts().items()}
+    for row, single in enumerate(singles):
+        assert {n: keep[row] for n, keep in batched.items()} == single
+
+
+def test_what_the_batched_search_does_not_run_is_refused_by_name(model_files):
+    s2t = load_speech2text(*model_files, beam_size=2, ctc_weight=0.3, maxlenratio=0.5)
+    with pytest.raises(ValueError, match=r"also scores with \['ctc'\].*use batch_size 1"):
+        s2t.decode_batch(_speeches()[:2], lang_sym="<fra>", task_sym="<asr>")
+    plain = load_speech2text(*model_files, beam_size=2, maxlenratio=0.5)
+    plain.lang_sym = None
+    with pytest.raises(ValueError, match="decode_batch needs lang_sym"):
+        plain.decode_batch(_speeches()[:2], task_sym="<asr>")
+
+
+def test_the_time_symbols_are_barred_as_espnets_score_filter_bars_them(model_files):
+    s2t = load_speech2text(*model_files, beam_size=2, maxlenratio=0.5)
+    bias = batched_decoding.time_symbol_bias(s2t, len(s2t.s2t_model.token_list), "cpu", s2t.s2t_model.decoder.embed[0].weight.dtype)
+    barred = [s2t.s2t_model.token_list[i] for i in np.flatnonzero(np.isinf(bias.numpy()))]
+    assert barred == ["<0.00>", "<30.00>"]
