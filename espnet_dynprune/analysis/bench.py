@@ -18,6 +18,7 @@ import logging
 import statistics
 import time
 from contextlib import nullcontext
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -27,6 +28,7 @@ from espnet.nets.batch_beam_search import BatchBeamSearch
 from espnet_dynprune.analysis.flops import FlopCounter, forced
 from espnet_dynprune.analysis.owsm_architecture import owsm_pair, owsm_static
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
+from espnet_dynprune.nets.precision import set_precision
 
 PARTS = ("encoder", "decoder", "both")
 SPARSITIES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
@@ -52,11 +54,20 @@ class Timing:
                 "total_s": med, "spread": (max(totals) - min(totals)) / med if med else 0.0}
 
 
+FP32 = "fp32:fp32"
+
+
 @dataclass(frozen=True)
 class Config:
     name: str
     model: str  # "stock", "dynprune" or "static <s>"
     gates: Optional[Dict[str, object]]  # per part: "on" or a forced sparsity; None: as built
+    precision: str = FP32  # "<encoder>:<decoder>" (nets.precision); GMAC are counted at fp32
+
+    @property
+    def key(self) -> str:
+        """The model it runs: ``model``, or its copy at ``precision``."""
+        return self.model if self.precision == FP32 else f"{self.model} {self.precision}"
 
 
 def push_eos_down(model: torch.nn.Module) -> None:
@@ -84,8 +95,9 @@ def static_name(sparsity: float) -> str:
 
 
 def configurations(parts: Sequence[str], sparsities: Sequence[float],
-                   static_sparsities: Sequence[float] = ()) -> List[Config]:
-    """Stock ESPnet, dynprune dense, then each part at each forced sparsity, then each static model."""
+                   static_sparsities: Sequence[float] = (), precisions: Sequence[str] = ()) -> List[Config]:
+    """Stock ESPnet, dynprune dense, then each part at each forced sparsity, then each static model,
+    then the dynprune ones at each ``encoder:decoder`` precision."""
     dense = {"encoder": "on", "decoder": "on"}
     configs = [Config("stock ESPnet", "stock", None), Config("dynprune dense", "dynprune", dense)]
     for part in parts:
@@ -93,6 +105,9 @@ def configurations(parts: Sequence[str], sparsities: Sequence[float],
             gates = {p: (s if part in (p, "both") else "on") for p in ("encoder", "decoder")}
             configs.append(Config(f"{part} {s:.1f}", "dynprune", gates))
     configs += [Config(static_name(s), static_name(s), dense) for s in static_sparsities]
+    for precision in precisions:  # the dynprune configurations again, at each reduced precision
+        configs += [Config(f"{c.name} {precision}", "dynprune", c.gates, precision)
+                    for c in configs if c.model == "dynprune" and c.precision == FP32]
     return configs
 
 
@@ -100,7 +115,7 @@ class Bench:
     """One OWSM size: the shared-weight stock and dynprune models and their inputs."""
 
     def __init__(self, size: str, speech_seconds: float, steps: int, beam_size: int, seed: int = 0,
-                 device: str = "cpu", static_sparsities: Sequence[float] = ()) -> None:
+                 device: str = "cpu", static_sparsities: Sequence[float] = (), precisions: Sequence[str] = ()) -> None:
         self.size, self.steps, self.beam_size = size, steps, beam_size
         self.speech_seconds = speech_seconds
         self.device = torch.device(device)
@@ -111,6 +126,11 @@ class Bench:
         self.models = {"stock": stock, "dynprune": dyn}
         for s in static_sparsities:  # built from dyn after the push: the same output layer
             self.models[static_name(s)] = owsm_static(size, dyn, s, seed)
+        for precision in precisions:  # copies of the dynprune model, each part converted
+            copy = deepcopy(dyn)
+            for part, value in zip(("encoder", "decoder"), precision.split(":"), strict=True):
+                set_precision(getattr(copy, part), part, value)
+            self.models[f"dynprune {precision}"] = copy
         self.ids = {t: i for i, t in enumerate(tokens)}
         generator = torch.Generator().manual_seed(seed)
         samples = round(speech_seconds * 16000)
@@ -138,7 +158,7 @@ class Bench:
     def run(self, config: Config, index: int = 0) -> tuple[float, float, List[int]]:
         """(encoder s, decoder s, best hypothesis) of utterance ``index`` under ``config``;
         :meth:`pattern` then reads the gate pattern it ran."""
-        model, search = self.models[config.model], self.searches[config.model]
+        model, search = self.models[config.key], self.searches[config.key]
         lang, task = MIXED_CONTEXTS[index]
         search.set_hyp_primer(prompt(self.ids, lang, task))
         with forced(model, config.gates), torch.inference_mode():
@@ -167,7 +187,7 @@ class Bench:
         """The gate pattern of the utterance ``config`` last ran (None: a stock model runs all)."""
         if config.model == "stock":
             return None
-        parts = self.models[config.model].gated_parts().items()
+        parts = self.models[config.key].gated_parts().items()
         return {name: {g: keep[0] for g, keep in part.last_gates.as_dict().items()} for name, part in parts}
 
     def gmac(self, config: Config, gates: Optional[Dict[str, Dict[str, bool]]]) -> Dict[str, float]:
@@ -196,7 +216,7 @@ def measure(bench: Bench, configs: Sequence[Config], repeats: int, warmup: int,
                 timings[c.name].add(enc, dec)
             hyps[c.name], patterns[c.name] = hyp, bench.pattern(c)
         log(f"{bench.size}: round {r + 1}/{warmup + repeats} done")
-    results = {c.name: timings[c.name].summary() for c in configs}
+    results = {c.name: {**timings[c.name].summary(), "precision": c.precision} for c in configs}
     results["stock ESPnet"]["same_hypothesis_as_dense"] = hyps["stock ESPnet"] == hyps["dynprune dense"]
     if save:
         save(results)

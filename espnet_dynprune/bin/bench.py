@@ -20,6 +20,7 @@ import torch
 from espnet_dynprune.analysis.bench import PARTS, SPARSITIES, Bench, configurations, measure, measure_mixed_batch
 from espnet_dynprune.analysis.bench_report import markdown, targets
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
+from espnet_dynprune.nets.precision import PRECISIONS
 
 
 def float_list(text: str) -> List[float]:
@@ -36,6 +37,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--static_sparsities", type=float_list, default=[],
                         help="also time the model statically pruned at these sparsities (encoder and decoder each, "
                              "preset masks, exported), e.g. 0.5")
+    parser.add_argument("--precisions", default="",
+                        help="also time the dynprune configurations at these comma-separated encoder:decoder "
+                             "precisions (fp32, bf16, int8), e.g. int8:int8,bf16:bf16,fp32:int8")
     parser.add_argument("--speech_seconds", type=float, default=30.0, help="OWSM pads every input to 30 s")
     parser.add_argument("--steps", type=int, default=23, help="beam-search steps (output tokens + 1)")
     parser.add_argument("--beam_size", type=int, default=5)
@@ -59,6 +63,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     bad = [s for s in args.static_sparsities if not 0.0 <= s < 1.0]
     if bad:
         raise SystemExit(f"--static_sparsities: each must be in [0, 1), got {bad}")
+    precisions = [p for p in args.precisions.split(",") if p]
+    wrong = [p for p in precisions if len(p.split(":")) != 2 or not set(p.split(":")) <= set(PRECISIONS)]
+    if wrong:
+        raise SystemExit(f"--precisions: {wrong} are not encoder:decoder of {PRECISIONS}")
     report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
                           "torch": torch.__version__,
@@ -66,13 +74,13 @@ def main(argv: Optional[List[str]] = None) -> None:
               "sizes": {}}
     for size in [s for s in args.sizes.split(",") if s]:
         bench = Bench(size, args.speech_seconds, args.steps, args.beam_size, device=args.device,
-                      static_sparsities=args.static_sparsities)
+                      static_sparsities=args.static_sparsities, precisions=precisions)
         def save(partial: dict, size: str = size) -> None:
             report["sizes"][size] = {"results": partial}
             args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
 
-        results = measure(bench, configurations(parts, args.sparsities, args.static_sparsities), args.repeats,
-                          args.warmup, save=save)
+        configs = configurations(parts, args.sparsities, args.static_sparsities, precisions)
+        results = measure(bench, configs, args.repeats, args.warmup, save=save)
         mixed = None
         if args.mixed_sparsity >= 0:
             mixed = measure_mixed_batch(bench, args.mixed_sparsity, args.repeats, args.warmup)

@@ -60,3 +60,20 @@ def test_targets_flag_what_is_missed():
     assert met == {"decode time, dense cached K/V / stock ESPnet": False,
                    "time ratio / GMAC ratio, both 0.5": True,
                    "gate overhead at sparsity 0 (both parts)": False}
+
+
+def test_reduced_precisions_run_the_dynprune_configurations_again(tiny_size, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench.main(["--sizes", tiny_size, "--parts", "both", "--sparsities", "0.5", "--precisions", "int8:int8,bf16:fp32",
+                "--speech_seconds", "2", "--steps", "3", "--repeats", "1", "--warmup", "0", "--mixed_sparsity", "-1",
+                "--output", str(out)])
+    results = json.loads(out.read_text())["sizes"][tiny_size]["results"]
+    assert list(results)[3:] == ["dynprune dense int8:int8", "both 0.5 int8:int8", "dynprune dense bf16:fp32",
+                                 "both 0.5 bf16:fp32"]
+    assert results["both 0.5 int8:int8"]["precision"] == "int8:int8" and results["both 0.5"]["precision"] == "fp32:fp32"
+    # the same work at fewer bits: counted as the float32 model runs it
+    assert results["dynprune dense int8:int8"]["gmac_total"] == pytest.approx(results["dynprune dense"]["gmac_total"])
+    assert all(r["total_s"] > 0 for r in results.values())
+    assert "| both 0.5 bf16:fp32 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"--precisions: \['int4:int8'\]"):
+        bench.main(["--sizes", tiny_size, "--precisions", "int4:int8"])
