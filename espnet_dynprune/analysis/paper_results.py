@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, significance
-from espnet_dynprune.analysis.paper_rows import (Row, all_rows, baseline, column_name, table_rows, test_set_order,
-                                                 without)
+from espnet_dynprune.analysis.paper_rows import (Row, all_rows, baseline, column_name, joint_model, table_rows,
+                                                 test_set_order, without)
 
 COLUMNS = (
     "Columns: WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set; **s/utt**: decode seconds per utterance "
@@ -44,8 +44,12 @@ TABLES = {
     "more_data": "More data: Europarl-ST with the VoxForge add-on (fr, de, it ASR) against without",
     "ablation": "What makes the gates context-dependent: ablations of the joint model at target 0.5",
 }
-#: Tables that compare each experiment with the same one on the default data setup alone.
-WITH_AND_WITHOUT = ("more_data",)
+#: Tables whose experiments each change one thing of another experiment: that one (shown beside
+#: them, and the paired bootstrap of the difference) and what the difference is.
+COUNTERPARTS = {
+    "more_data": (without, "With the extra data minus without it (the same experiment on the default setup alone)"),
+    "ablation": (joint_model, "Each ablation minus the context-aware joint model at the same target it changes"),
+}
 
 
 def _f(value: Optional[float], fmt: str = "{:.2f}") -> str:
@@ -197,8 +201,11 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
         mine = table_rows(rows, table)
         if not any(r.table == table for r in mine):
             continue
-        if table in WITH_AND_WITHOUT:
-            mine = [w for r in mine if (w := without(rows, r)) is not None] + mine
+        find, difference = COUNTERPARTS.get(table, (None, ""))
+        if find:  # the experiments changed (each once), after the baselines
+            others = [c for r in mine if (c := find(rows, r)) is not None]
+            others = [c for i, c in enumerate(others) if c not in others[:i]]
+            mine = [r for r in mine if r.is_baseline] + others + [r for r in mine if not r.is_baseline]
         headers, body = results_table(mine)
         write_csv(tables / f"{table}.csv", headers, body)
         parts += [f"## {title}\n", markdown_table(headers, body),
@@ -209,10 +216,9 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
                       f"* = a non-zero difference at p < {significance.ALPHA}.\n", sig]
-        sig = significance_table(references, [r for r in mine if r.table in WITH_AND_WITHOUT],
-                                 lambda r: without(rows, r))
+        sig = find and significance_table(references, [r for r in mine if r.table == table], lambda r: find(rows, r))
         if sig:
-            parts += ["With the extra data minus without it (the same experiment on the default setup alone):\n", sig]
+            parts += [f"{difference}:\n", sig]
         fixed = {r.experiment: r for r in mine if r.gates == "most_frequent"}
         sig = significance_table(references, [r for r in mine if r.gates == "predicted" and r.experiment in fixed],
                                  lambda r: fixed.get(r.experiment))

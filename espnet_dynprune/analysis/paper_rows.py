@@ -120,6 +120,14 @@ def without(rows: Sequence[Row], row: Row) -> Optional[Row]:
     return found[0] if found and name != row.experiment else None
 
 
+def joint_model(rows: Sequence[Row], row: Row) -> Optional[Row]:
+    """What an ablation changes: the context-aware joint model (table ``dynamic``, both parts) of
+    the same data setup and target, decoded with the same gates (None if it is not run yet)."""
+    found = [r for r in rows if r.table == "dynamic" and r.part == "both" and r.data == row.data
+             and r.target == row.target and r.gates == row.gates and r.experiment != row.experiment]
+    return found[0] if found else None
+
+
 def table_rows(rows: Sequence[Row], table: str) -> List[Row]:
     """Baselines of the table's data setups first, then its experiments by method and target."""
     own = [r for r in rows if r.table == table and not r.is_baseline]

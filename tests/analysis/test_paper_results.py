@@ -62,7 +62,20 @@ def test_more_data_rows_stand_beside_the_same_experiment_without_the_extra_data(
     page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
     table = page.split("## More data")[1].split("\n## ")[0]
     labels = [line.split(" | ")[0][2:] for line in table.split("CSV:")[0].splitlines() if line.startswith("| ")]
-    assert labels[1:] == ["dense fine-tuning", "dense fine-tuning, + VoxForge"]
+    assert labels[1:] == ["dense fine-tuning, + VoxForge", "dense fine-tuning"]  # baselines first
     with_and_without = table.split("With the extra data minus without it")[1]
     row = next(line for line in with_and_without.splitlines() if line.startswith("| dense fine-tuning, + VoxForge"))
     assert row.split(" | ")[1].startswith("+")  # the WER difference: the extra words are insertions
+
+
+def test_an_ablation_stands_beside_the_joint_model_it_changes(raw: Path):
+    record = json.loads((raw / "dynprune_both_0.3.json").read_text())
+    record["meta"].update(name="ablation_x_0.3", table="ablation", method="context-aware (joint), changed")
+    (raw / "ablation_x_0.3.json").write_text(json.dumps(record))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    table = page.split("## What makes the gates context-dependent")[1].split("\n## ")[0]
+    labels = [line.split(" | ")[0][2:] for line in table.split("CSV:")[0].splitlines() if line.startswith("| ")]
+    assert labels.index("context-aware (joint) 0.3") < labels.index("context-aware (joint), changed 0.3")
+    difference = table.split("Each ablation minus the context-aware joint model")[1].split("\n\n", 2)[1]
+    row = next(line for line in difference.splitlines() if line.startswith("| context-aware (joint), changed 0.3 |"))
+    assert "+0.00" in row  # the same hypotheses: no difference
