@@ -38,6 +38,22 @@ def gate_record(model, row: int = 0) -> Dict[str, dict]:
 
 
 @contextmanager
+def _replaced(owner, name: str, value) -> Iterator[None]:
+    """``owner.name`` is ``value`` inside; afterwards what it was (an instance attribute set before,
+    e.g. a bf16 entry of :mod:`espnet_dynprune.nets.precision`, comes back)."""
+    own = vars(owner)
+    had, old = name in own, own.get(name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        if had:
+            setattr(owner, name, old)
+        else:
+            delattr(owner, name)
+
+
+@contextmanager
 def recorded_calls(decoder, method: str, rows_per_utt: int = 1) -> Iterator[List[List[int]]]:
     """Record ``[hypotheses, prefix length, cached]`` of every ``decoder.<method>`` call inside:
     ``batch_score(ys, states, xs)`` (ESPnet's beam search) or ``step(tgt, mask, source, cache)``
@@ -54,11 +70,8 @@ def recorded_calls(decoder, method: str, rows_per_utt: int = 1) -> Iterator[List
         calls.append([int(ys.size(0)) // rows_per_utt, int(ys.size(1)), int(cached)])
         return original(ys, states_or_mask, *args, **kwargs)
 
-    setattr(decoder, method, recording)
-    try:
+    with _replaced(decoder, method, recording):
         yield calls
-    finally:
-        delattr(decoder, method)
 
 
 @contextmanager
@@ -75,11 +88,8 @@ def timed_encoder(model) -> Iterator[List[float]]:
         finally:
             seconds.append(time.perf_counter() - start)
 
-    model.encode = timed
-    try:
+    with _replaced(model, "encode", timed):
         yield seconds
-    finally:
-        del model.encode
 
 
 def _result(best: tuple) -> dict:

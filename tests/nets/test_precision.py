@@ -61,3 +61,18 @@ def test_unknown_precisions_and_parts_are_named():
         precision.set_precision(torch.nn.Linear(2, 2), "decoder", "fp16")
     with pytest.raises(ValueError, match="part 'ctc' is not one of"):
         precision.set_precision(torch.nn.Linear(2, 2), "ctc", "int8")
+
+
+def test_recording_a_decoding_leaves_the_bf16_entries_in_place(model_files):
+    from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
+
+    s2t = load_speech2text(*model_files, beam_size=2, maxlenratio=0.5, decoder_precision="bf16")
+    decoders = {id(d): d for d in (s2t.s2t_model.decoder, batched_decoding.dynprune_decoder(s2t))}.values()
+
+    def entries():
+        return [{n: vars(d)[n] for n in precision.ENTRIES["decoder"] if n in vars(d)} for d in decoders]
+
+    before = entries()
+    decode_utterance(s2t, _speeches()[0], "<fra>", "<asr>")
+    decode_utterances(s2t, _speeches(), "<fra>", "<asr>")
+    assert all("batch_score" in e for e in before) and entries() == before
