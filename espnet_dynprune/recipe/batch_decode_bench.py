@@ -9,7 +9,7 @@ the first configuration, the test set's metric on those utterances (WER or BLEU)
 hypothesis equals the first configuration's: how to choose the recipe's ``batch_size`` and
 precisions.
 
-``python -m espnet_dynprune.analysis.batch_decode_bench --data_dir dump/raw/test_epst_fra_asr
+``python -m espnet_dynprune.recipe.batch_decode_bench --data_dir dump/raw/test_epst_fra_asr
 --s2t_train_config exp/X/config.yaml --s2t_model_file exp/X/valid.acc.ave.pth --configs 1:fp32:fp32 8:fp32:fp32``
 """
 

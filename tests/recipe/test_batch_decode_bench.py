@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from espnet_dynprune.analysis import batch_decode_bench
+from espnet_dynprune.recipe import batch_decode_bench
 from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
 
 
