@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from espnet_dynprune.analysis.paper_rows import Row  # noqa: E402
+from espnet_dynprune.analysis.paper_rows import Row, timing_passes  # noqa: E402
 
 _GATE = re.compile(r"^layer(\d+)(?:\.(\w+))?$")
 
@@ -100,9 +100,12 @@ def _best_at(lines: Dict[str, List[Tuple[float, float]]], lower_is_better: bool)
 
 def curves(rows: Sequence[Row], dense: Optional[Row], path: Path) -> str:
     """Mean WER, mean BLEU and s/utt against the target sparsity, one line per method."""
+    passes = timing_passes([*rows, *([dense] if dense else [])])
+    latest = passes[-1] if passes else None  # times compare within one pass only
     panels = (("mean ASR WER (%)", lambda r: r.mean_score("asr"), True),
               ("mean ST BLEU", lambda r: r.mean_score("st"), False),
-              ("decode s/utt (beam 5, nothing else running)", lambda r: r.clean_seconds_per_utt, True))
+              ("decode s/utt (beam 5, nothing else running)",
+               lambda r: r.clean_seconds_per_utt if r.timing_pass == latest else None, True))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     captions = []
     for ax, (ylabel, value, lower) in zip(axes, panels):
@@ -125,4 +128,6 @@ def curves(rows: Sequence[Row], dense: Optional[Row], path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return "Quality and time against the target sparsity (dashed: dense fine-tuning). " + "; ".join(captions) + "."
+    timed = f" Times: the models timed in the pass of {latest} only." if len(passes) > 1 else ""
+    return ("Quality and time against the target sparsity (dashed: dense fine-tuning). " + "; ".join(captions) + "."
+            + timed)

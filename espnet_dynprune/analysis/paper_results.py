@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, significance
 from espnet_dynprune.analysis.paper_rows import (Row, all_rows, baseline, column_name, joint_model, table_rows,
-                                                 test_set_order, without)
+                                                 test_set_order, timing_passes, without)
 
 COLUMNS = (
     "Columns: WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set; **s/utt**: decode seconds per utterance "
@@ -61,12 +61,17 @@ def markdown_table(headers: Sequence[str], body: Sequence[Sequence[str]]) -> str
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body]) + "\n"
 
 
-def results_table(rows: Sequence[Row]) -> tuple[List[str], List[List[str]]]:
+def pass_letters(rows: Sequence[Row]) -> Dict[str, str]:
+    """Timing pass -> A, B, ... (oldest first): a time cell names its pass."""
+    return {p: chr(ord("A") + i) for i, p in enumerate(timing_passes(rows))}
+
+
+def results_table(rows: Sequence[Row], passes: Dict[str, str]) -> tuple[List[str], List[List[str]]]:
     """Headers and cells of one table: per test set the main metric, then cost columns."""
     sets = test_set_order(rows)
     headers = ["Experiment", "Gates", *(column_name(rows, t) for t in sets), "s/utt", "s/utt in grid",
                "GFLOPs stock-style", "GFLOPs as run", "enc sparsity", "dec sparsity", "params M", "train+decode min"]
-    body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets), _f(r.clean_seconds_per_utt, "{:.3f}"),
+    body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets), _f(r.clean_seconds_per_utt, "{:.3f}") + (f" ({passes[r.timing_pass]})" if r.timing_pass else ""),
              _f(r.seconds_per_utt, "{:.3f}") + (" (batched)" if r.amortised else ""),
              _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _f(r.enc_sparsity, "{:.3f}"),
              _f(r.dec_sparsity, "{:.3f}"), _f(r.params_m),
@@ -194,7 +199,12 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
     references = functools.lru_cache(maxsize=None)(lambda test_set: raw_results.references(raw_dir, test_set))
     out_dir = output.parent
     tables = out_dir / "results" / "tables"
+    passes = pass_letters(rows)
     parts = [header or "# Results\n", *status, COLUMNS]
+    if passes:
+        parts.append("Timing passes (the letter after each s/utt; times compare within one pass only, another "
+                     "may have found the machine busier): "
+                     + "; ".join(f"{letter} = {p}" for p, letter in passes.items()) + ".\n")
     dense = {data: baseline(rows, data) for data in {r.data for r in rows}}
     dense = {k: v for k, v in dense.items() if v is not None}
     for table, title in TABLES.items():
@@ -206,7 +216,7 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             others = [c for r in mine if (c := find(rows, r)) is not None]
             others = [c for i, c in enumerate(others) if c not in others[:i]]
             mine = [r for r in mine if r.is_baseline] + others + [r for r in mine if not r.is_baseline]
-        headers, body = results_table(mine)
+        headers, body = results_table(mine, passes)
         write_csv(tables / f"{table}.csv", headers, body)
         parts += [f"## {title}\n", markdown_table(headers, body),
                   f"CSV: [results/tables/{table}.csv](results/tables/{table}.csv)\n"]

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence
 
 BASELINE_PART = "none"
 DEFAULT_DATA = "epst"  # the grid's default data setup
+EARLIER_PASS = "an undated earlier pass"  # timing entries written before passes were dated
 GATES_ORDER = ("on", "predicted", "most_frequent")  # a table lists a run's decodes in this order
 
 
@@ -31,6 +32,7 @@ class Row:
     seconds_per_utt: float  # as the grid decoded: beside another job on the machine
     amortised: bool  # seconds_per_utt is a batch's time shared out over its utterances
     clean_seconds_per_utt: Optional[float]  # recipe.timing: a subset, nothing else running
+    timing_pass: Optional[str]  # when recipe.timing measured it (times compare within one pass)
     gflops: float  # output tokens + 1 steps as this decoder runs them
     gflops_reprojected: Optional[float]  # the same steps as a stock decoder runs them (the papers' count)
     gflops_as_run: Optional[float]
@@ -55,6 +57,11 @@ class Row:
         """Mean WER (``asr``) or BLEU (``st``) over the row's test sets of that kind."""
         values = [s for t, s in self.scores.items() if (self.tasks[t] == "asr") == (task == "asr")]
         return sum(values) / len(values) if values else None
+
+
+def timing_passes(rows: Sequence[Row]) -> List[str]:
+    """The timing passes of ``rows``, oldest first (the undated one before every dated one)."""
+    return sorted({r.timing_pass for r in rows if r.timing_pass}, key=lambda p: (p != EARLIER_PASS, p))
 
 
 def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
@@ -88,6 +95,7 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
             seconds_per_utt=_mean([e["seconds_per_utt"] for e in entries]),
             amortised=any((e.get("seconds_per_utt_is") or "").startswith("amortised") for e in entries),
             clean_seconds_per_utt=timed.get(decode, {}).get("seconds_per_utt"),
+            timing_pass=timed[decode].get("measured", EARLIER_PASS) if decode in timed else None,
             gflops=_mean([e["gflops"]["total"] for e in entries]),
             gflops_reprojected=_mean([(e.get("gflops_reprojected") or {}).get("total") for e in entries]),
             gflops_as_run=_mean([(e["gflops_as_run"] or {}).get("total") for e in entries]),

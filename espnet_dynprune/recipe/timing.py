@@ -10,7 +10,11 @@ model is still in ``exp/``, one thread, models taken in turn within each repeat 
 moment of the machine hits them all), and keeps per utterance the median over repeats. It
 checks that each hypothesis is the one the grid decoded (the same computation was timed) and
 merges ``<raw_dir>/timing.json`` (:mod:`espnet_dynprune.analysis.raw_results`): entries of an
-experiment whose raw result changed are measured again, others kept.
+experiment whose raw result changed are measured again, others kept, each with the date of the
+pass that measured it (``measured``): times of different passes do not compare (the machine may
+have been busier), and the results page says which pass each time is from. Other settings than the
+file's measure everything again, and are refused while that would drop an experiment whose model
+is gone (its time could not be measured again).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import json
 import logging
 import statistics
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -101,12 +106,21 @@ def timing(recipe_dir: Path, raw_dir: Path, utts_per_set: int = 10, repeats: int
     current = raw_results.read_timing(raw_dir)
     runs = current.get("runs", {})
     settings = {"utts_per_set": utts_per_set, "repeats": repeats, "threads": 1}
+    records = raw_results.load(raw_dir)
     if current and current.get("settings") != settings:
+        measurable = {name for name, _ in _plan(recipe_dir, records, {}, utts_per_set)}
+        lost = sorted(set(runs) - measurable)
+        if lost:
+            raise ValueError(f"{raw_dir / raw_results.TIMING} was measured with {current.get('settings')}; measuring "
+                             f"with {settings} would drop {lost}, whose models are not in exp/ any more: time with "
+                             f"the old settings, or remove the file to measure only what is here")
         logging.info(f"timing settings changed ({current.get('settings')} -> {settings}): measuring everything again")
         runs = {}
-    plan = _plan(recipe_dir, raw_results.load(raw_dir), runs, utts_per_set)
+    plan = _plan(recipe_dir, records, runs, utts_per_set)
     logging.info(f"timing {len(plan)} decodings of {len({k[0] for k in plan})} experiments")
+    measured = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())  # this pass: times compare within one
     for (name, decode), entry in time_models(plan, repeats).items():
+        entry["measured"] = measured
         if runs.get(name, {}).get("spec_hash") != entry["spec_hash"]:
             runs[name] = {"spec_hash": entry["spec_hash"], "decodes": {}}
         runs[name]["decodes"][decode] = {k: v for k, v in entry.items() if k != "spec_hash"}

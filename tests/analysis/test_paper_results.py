@@ -4,6 +4,7 @@ tables with their baselines, significance, context dependence, figures, the grid
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -79,3 +80,16 @@ def test_an_ablation_stands_beside_the_joint_model_it_changes(raw: Path):
     difference = table.split("Each ablation minus the context-aware joint model")[1].split("\n\n", 2)[1]
     row = next(line for line in difference.splitlines() if line.startswith("| context-aware (joint), changed 0.3 |"))
     assert "+0.00" in row  # the same hypotheses: no difference
+
+
+def test_each_time_names_its_timing_pass_and_the_curve_keeps_to_the_latest(raw: Path):
+    timing = json.loads((raw / "timing.json").read_text())
+    for entry in timing["runs"]["dynprune_both_0.3"]["decodes"].values():
+        entry["measured"] = "2026-12-02 15:41 UTC"  # a later pass than the others' (undated) one
+    (raw / "timing.json").write_text(json.dumps(timing))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    assert "A = an undated earlier pass; B = 2026-12-02 15:41 UTC." in page
+    dense = next(line for line in page.splitlines() if line.startswith("| dense fine-tuning | on |"))
+    joint = next(line for line in page.splitlines() if line.startswith("| context-aware (joint) 0.3 | predicted |"))
+    assert re.search(r"\| [0-9.]+ \(A\) \|", dense) and re.search(r"\| [0-9.]+ \(B\) \|", joint)
+    assert "Times: the models timed in the pass of 2026-12-02 15:41 UTC only." in page
