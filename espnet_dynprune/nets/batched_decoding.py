@@ -68,7 +68,7 @@ def dynprune_decoder(s2t) -> TransformerDynPruneDecoder:
     param = next(decoder.parameters())
     twin = TransformerDynPruneDecoder(len(s2t.s2t_model.token_list), s2t.s2t_model.encoder.output_size(),
                                       gate_predictor="none", **s2t.s2t_train_args.decoder_conf)
-    twin.load_state_dict(decoder.state_dict(), strict=True)
+    twin.load_state_dict(decoder.state_dict(), strict=True, assign=True)  # the same tensors: no second copy
     s2t._dynprune_twin = twin.to(device=param.device, dtype=param.dtype).eval()
     return s2t._dynprune_twin
 

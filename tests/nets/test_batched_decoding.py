@@ -74,3 +74,12 @@ def test_the_time_symbols_are_barred_as_espnets_score_filter_bars_them(model_fil
     bias = batched_decoding.time_symbol_bias(s2t, len(s2t.s2t_model.token_list), "cpu", s2t.s2t_model.decoder.embed[0].weight.dtype)
     barred = [s2t.s2t_model.token_list[i] for i in np.flatnonzero(np.isinf(bias.numpy()))]
     assert barred == ["<0.00>", "<30.00>"]
+
+
+def test_a_stock_decoders_twin_shares_its_weights(model_files):
+    s2t = load_speech2text(*model_files, beam_size=2, maxlenratio=0.5)
+    twin = batched_decoding.dynprune_decoder(s2t)
+    if twin is s2t.s2t_model.decoder:
+        pytest.skip("a dynprune model decodes with its own decoder")
+    mine = {k: v.data_ptr() for k, v in s2t.s2t_model.decoder.state_dict().items()}
+    assert {k: v.data_ptr() for k, v in twin.state_dict().items()} == mine
