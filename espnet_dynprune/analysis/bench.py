@@ -28,7 +28,7 @@ from espnet.nets.batch_beam_search import BatchBeamSearch
 from espnet_dynprune.analysis.flops import FlopCounter, forced
 from espnet_dynprune.analysis.owsm_architecture import owsm_pair, owsm_static
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
-from espnet_dynprune.nets.precision import set_precision
+from espnet_dynprune.nets.precision import parse_precisions, set_precision
 
 PARTS = ("encoder", "decoder", "both")
 SPARSITIES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
@@ -128,7 +128,7 @@ class Bench:
             self.models[static_name(s)] = owsm_static(size, dyn, s, seed)
         for precision in precisions:  # copies of the dynprune model, each part converted
             copy = deepcopy(dyn)
-            for part, value in zip(("encoder", "decoder"), precision.split(":"), strict=True):
+            for part, value in zip(("encoder", "decoder"), parse_precisions(precision), strict=True):
                 set_precision(getattr(copy, part), part, value)
             self.models[f"dynprune {precision}"] = copy
         self.ids = {t: i for i, t in enumerate(tokens)}

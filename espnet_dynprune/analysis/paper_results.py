@@ -29,10 +29,11 @@ COLUMNS = (
     "(beam 5, one thread) measured by `python -m espnet_dynprune.recipe.timing` on the first utterances of every "
     "test set with nothing else running, all models in turn (blank: its model was not kept to be timed); "
     "*s/utt in grid*: the whole test set as the grid decoded it, beside another training job (not a speed "
-    "comparison; *batched*: decoded several utterances at once, each batch's time shared out); GFLOPs: fvcore, 1 multiply-add = 1 flop, per utterance: *stock-style* counts output tokens + 1 "
-    "beam steps with the source K/V re-projected at every step for every hypothesis, as ESPnet's stock decoder "
-    "runs them (the papers' convention), *as run* the decoder calls this decoder really made (K/V once; batched: each "
-    "batch's calls shared out, the rows of utterances that had ended included); "
+    "comparison; *batched*: decoded several utterances at once, each batch's time shared out); GFLOPs: fvcore, "
+    "1 multiply-add = 1 flop, per utterance: *stock-style* counts output tokens + 1 beam steps with the source K/V "
+    "re-projected at every step for every hypothesis, as ESPnet's stock decoder runs them (the papers' convention), "
+    "*as run* the decoder calls this decoder really made (K/V once; batched: each batch's calls shared out, the "
+    "rows of utterances that had ended included); "
     "enc/dec sparsity: the realised fraction of gated modules skipped; train+decode min: the experiment's wall "
     "clock in the grid (*resumed*: only the last attempt's, an earlier one having done part of the work).\n"
 )
@@ -71,7 +72,8 @@ def results_table(rows: Sequence[Row], passes: Dict[str, str]) -> tuple[List[str
     sets = test_set_order(rows)
     headers = ["Experiment", "Gates", *(column_name(rows, t) for t in sets), "s/utt", "s/utt in grid",
                "GFLOPs stock-style", "GFLOPs as run", "enc sparsity", "dec sparsity", "params M", "train+decode min"]
-    body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets), _f(r.clean_seconds_per_utt, "{:.3f}") + (f" ({passes[r.timing_pass]})" if r.timing_pass else ""),
+    body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets),
+             _f(r.clean_seconds_per_utt, "{:.3f}") + (f" ({passes[r.timing_pass]})" if r.timing_pass else ""),
              _f(r.seconds_per_utt, "{:.3f}") + (" (batched)" if r.amortised else ""),
              _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _f(r.enc_sparsity, "{:.3f}"),
              _f(r.dec_sparsity, "{:.3f}"), _f(r.params_m),
@@ -213,8 +215,7 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             continue
         find, difference = COUNTERPARTS.get(table, (None, ""))
         if find:  # the experiments changed (each once), after the baselines
-            others = [c for r in mine if (c := find(rows, r)) is not None]
-            others = [c for i, c in enumerate(others) if c not in others[:i]]
+            others = list({id(c): c for r in mine if (c := find(rows, r)) is not None}.values())
             mine = [r for r in mine if r.is_baseline] + others + [r for r in mine if not r.is_baseline]
         headers, body = results_table(mine, passes)
         write_csv(tables / f"{table}.csv", headers, body)

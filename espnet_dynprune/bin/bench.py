@@ -20,7 +20,7 @@ import torch
 from espnet_dynprune.analysis.bench import PARTS, SPARSITIES, Bench, configurations, measure, measure_mixed_batch
 from espnet_dynprune.analysis.bench_report import markdown, targets
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
-from espnet_dynprune.nets.precision import PRECISIONS
+from espnet_dynprune.nets.precision import PRECISIONS, parse_precisions
 
 
 def float_list(text: str) -> List[float]:
@@ -64,7 +64,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     if bad:
         raise SystemExit(f"--static_sparsities: each must be in [0, 1), got {bad}")
     precisions = [p for p in args.precisions.split(",") if p]
-    wrong = [p for p in precisions if len(p.split(":")) != 2 or not set(p.split(":")) <= set(PRECISIONS)]
+    wrong = []
+    for p in precisions:
+        try:
+            parse_precisions(p)
+        except ValueError:
+            wrong.append(p)
     if wrong:
         raise SystemExit(f"--precisions: {wrong} are not encoder:decoder of {PRECISIONS}")
     report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

@@ -36,7 +36,8 @@ import soundfile
 
 from espnet_dynprune.corpora import voxforge
 from espnet_dynprune.corpora.languages import check_langs, parse_langs, to_iso639_3
-from espnet_dynprune.data.espeak import SAMPLE_RATE, Speaker, SynthesisJob, pad_with_noise, speaker_pool, synthesize_many
+from espnet_dynprune.data.espeak import (SAMPLE_RATE, Speaker, SynthesisJob, pad_with_noise, speaker_pool,
+                                         synthesize_many)
 from espnet_dynprune.data.mini_corpus import FLEURS_SOURCES, GENERATOR, NOISE_DBFS, FramePool, draw_frames, split_pools
 from espnet_dynprune.data.sentences import render
 
@@ -72,7 +73,8 @@ def corpus_arguments(corpus: Path) -> Dict[str, Any]:
     return manifest["arguments"]
 
 
-def plan_sessions(lang: str, speakers: int, sessions: int, prompts: int, pool: FramePool, *, seed: int) -> List[Session]:
+def plan_sessions(lang: str, speakers: int, sessions: int, prompts: int, pool: FramePool, *,
+                  seed: int) -> List[Session]:
     """``speakers x sessions`` sessions of ``prompts`` distinct sentences of ``pool`` each."""
     iso = to_iso639_3(lang)
     voices = speaker_pool(iso, speakers, seed=seed, speed_range=SPEED_RANGE, pitch_range=PITCH_RANGE)
@@ -133,7 +135,8 @@ def generate_voxforge(
     for session in plan:
         where = voxforge.session_dir(out, session.lang, session.name)
         voxforge.write_prompts(where, session.prompts)
-        jobs += [SynthesisJob(text, session.speaker, voxforge.wav_path(where, k)) for k, text in session.prompts.items()]
+        jobs += [SynthesisJob(text, session.speaker, voxforge.wav_path(where, k))
+                 for k, text in session.prompts.items()]
     logger.info("synthesising %d VoxForge prompts with espeak-ng (%d workers)", len(jobs), num_workers)
     synthesize_many(jobs, num_workers=num_workers, seed=source["seed"], noise_dbfs=NOISE_DBFS)
     if source["segment_seconds"] > 0:

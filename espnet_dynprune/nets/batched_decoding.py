@@ -47,7 +47,8 @@ def time_symbol_bias(s2t, vocab_size: int, device: torch.device, dtype: torch.dt
     """(V,) 0, or -inf on the time symbols: ESPnet's ``ScoreFilter`` for a ``<notimestamps>`` prompt."""
     bias = torch.zeros(vocab_size, dtype=dtype, device=device)
     if "scorefilter" in s2t.beam_search.full_scorers:
-        first, last = (s2t.converter.token2id[s2t.preprocessor_conf[k]] for k in ("first_time_symbol", "last_time_symbol"))
+        first, last = (s2t.converter.token2id[s2t.preprocessor_conf[k]]
+                       for k in ("first_time_symbol", "last_time_symbol"))
         bias[first:last + 1] = float("-inf")
     return bias
 

@@ -19,9 +19,11 @@ a different format and each costs accuracy differently; both are measured, not a
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Tuple
 
 import torch
+
+from espnet_dynprune.nets.batched_decoding import dynprune_decoder
 
 PRECISIONS = ("fp32", "bf16", "int8")
 #: The methods through which ESPnet (and this project's batched search) enter each part.
@@ -41,14 +43,24 @@ def _bf16_entry(method):
 
     @functools.wraps(method)
     def entry(*args, **kwargs):
-        out = method(*(_cast(a, torch.bfloat16) for a in args), **{k: _cast(v, torch.bfloat16) for k, v in kwargs.items()})
+        out = method(*(_cast(a, torch.bfloat16) for a in args),
+                     **{k: _cast(v, torch.bfloat16) for k, v in kwargs.items()})
         if isinstance(out, tuple) and out:
             first = out[0]
-            first = tuple(_cast(x, torch.float32) for x in first) if isinstance(first, tuple) else _cast(first, torch.float32)
+            first = (tuple(_cast(x, torch.float32) for x in first) if isinstance(first, tuple)
+                     else _cast(first, torch.float32))
             return (first, *out[1:])
         return out
 
     return entry
+
+
+def parse_precisions(value: str) -> Tuple[str, str]:
+    """``"bf16:int8"`` -> ``("bf16", "int8")`` (encoder, decoder); ValueError naming the value."""
+    pair = tuple(value.split(":"))
+    if len(pair) != 2 or not set(pair) <= set(PRECISIONS):
+        raise ValueError(f"{value!r} is not encoder:decoder precisions of {PRECISIONS}")
+    return pair
 
 
 def set_precision(module: torch.nn.Module, part: str, precision: str) -> torch.nn.Module:
@@ -71,8 +83,6 @@ def set_precision(module: torch.nn.Module, part: str, precision: str) -> torch.n
 def apply_precision(s2t, encoder: str = "fp32", decoder: str = "fp32") -> None:
     """Set both parts of a loaded ``Speech2Text``. A stock decoder's ungated twin (batched decoding)
     is built first, from the full-precision weights, and converted with it."""
-    from espnet_dynprune.nets.batched_decoding import dynprune_decoder
-
     model = s2t.s2t_model
     decoders = [model.decoder]
     if decoder != "fp32":

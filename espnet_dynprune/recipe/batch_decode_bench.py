@@ -25,10 +25,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from espnet_dynprune.analysis.scoring import normalise_task, read_references, score
-from espnet_dynprune.nets.precision import PRECISIONS
+from espnet_dynprune.nets.precision import PRECISIONS, parse_precisions
 from espnet_dynprune.owsm.datadir import context_of, read_map
-from espnet_dynprune.recipe.decode import _read_speech, load_speech2text, parse_gates
-from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
+from espnet_dynprune.recipe.decode import _read_speech, decode_records, load_speech2text, parse_gates
 
 
 Config = Tuple[int, str, str]  # batch size, encoder precision, decoder precision
@@ -36,12 +35,14 @@ Config = Tuple[int, str, str]  # batch size, encoder precision, decoder precisio
 
 def parse_config(value: str) -> Config:
     """``"8:fp32:int8"`` -> ``(8, "fp32", "int8")``; ``"8"`` -> ``(8, "fp32", "fp32")``."""
-    parts = value.split(":")
-    if len(parts) not in (1, 3) or not parts[0].isdigit() or int(parts[0]) < 1 or \
-            any(p not in PRECISIONS for p in parts[1:]):
+    batch, _, precisions = value.partition(":")
+    try:
+        if not batch.isdigit() or int(batch) < 1:
+            raise ValueError(batch)
+        return (int(batch), *parse_precisions(precisions or "fp32:fp32"))
+    except ValueError:
         raise ValueError(f"--configs {value!r} is not BATCH[:ENCODER:DECODER] (a batch size >= 1, precisions "
-                         f"of {PRECISIONS})")
-    return (int(parts[0]), *(parts[1:] or ["fp32", "fp32"]))
+                         f"of {PRECISIONS})") from None
 
 
 def name_of(config: Config) -> str:
@@ -49,10 +50,8 @@ def name_of(config: Config) -> str:
 
 
 def _decode_all(s2t, speeches: List, lang: str, task: str, batch_size: int) -> List[str]:
-    if batch_size == 1:
-        return [decode_utterance(s2t, s, lang, task)["text"] for s in speeches]
     return [r["text"] for i in range(0, len(speeches), batch_size)
-            for r in decode_utterances(s2t, speeches[i:i + batch_size], lang, task)]
+            for r in decode_records(s2t, speeches[i:i + batch_size], lang, task, batch_size > 1)]
 
 
 def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, configs: Sequence[Config],

@@ -176,6 +176,13 @@ def input_fingerprints(data_dir: Path, s2t_train_config: PathLike, s2t_model_fil
             "data": files_sha1(data_dir / name for name in ("wav.scp", "text")), "audio": audio_sha1(data_dir)}
 
 
+def decode_records(s2t, speeches: Sequence, lang_sym: str, task_sym: str, batched: bool) -> List[dict]:
+    """One record per waveform: through ESPnet's beam search one at a time, or ``batched`` together."""
+    if batched:
+        return decode_utterances(s2t, speeches, lang_sym, task_sym)
+    return [decode_utterance(s2t, speech, lang_sym, task_sym) for speech in speeches]
+
+
 def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int, warmup: int = 1) -> Path:
     """Decode shard ``job`` into ``output_dir/logdir/output.{job}``, unless it is done; with
     ``settings["batch_size"]`` > 1 that many utterances at a time."""
@@ -193,10 +200,7 @@ def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int
     batches = [utts[i:i + size] for i in range(0, len(utts), size)]
 
     def run(batch: List[str]) -> List[dict]:
-        speeches = [_read_speech(reader, utt, wav_scp, rate) for utt in batch]
-        if size == 1:
-            return [decode_utterance(s2t, speeches[0], lang, task)]
-        return decode_utterances(s2t, speeches, lang, task)
+        return decode_records(s2t, [_read_speech(reader, utt, wav_scp, rate) for utt in batch], lang, task, size > 1)
 
     for _ in range(warmup if utts else 0):  # first calls pay one-off set-up costs; keep them out
         run(batches[0])
@@ -260,7 +264,8 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
         "decoder_seconds_per_utt": _mean(seconds) - _mean(encoder) if encoder and len(encoder) == len(utts) else None,
         "total_seconds": sum(seconds),
         "seconds_per_utt_is": ("measured per utterance" if settings["batch_size"] == 1 else
-                               f"amortised: each batch of up to {settings['batch_size']} utterances' seconds shared evenly"),
+                               f"amortised: each batch of up to {settings['batch_size']} utterances' "
+                               f"seconds shared evenly"),
         "model": checkpoint_size(settings["s2t_model_file"]),
         "sparsity": {p: _mean([r["sparsity"][p] for r in records.values() if p in r["sparsity"]]) for p in parts},
         "sparsity_flops": {p: _mean([r["sparsity_flops"][p] for r in records.values()

@@ -106,17 +106,16 @@ def timing(recipe_dir: Path, raw_dir: Path, utts_per_set: int = 10, repeats: int
     current = raw_results.read_timing(raw_dir)
     runs = current.get("runs", {})
     settings = {"utts_per_set": utts_per_set, "repeats": repeats, "threads": 1}
-    records = raw_results.load(raw_dir)
-    if current and current.get("settings") != settings:
-        measurable = {name for name, _ in _plan(recipe_dir, records, {}, utts_per_set)}
-        lost = sorted(set(runs) - measurable)
+    changed = bool(current) and current.get("settings") != settings
+    plan = _plan(recipe_dir, raw_results.load(raw_dir), {} if changed else runs, utts_per_set)
+    if changed:
+        lost = sorted(set(runs) - {name for name, _ in plan})
         if lost:
             raise ValueError(f"{raw_dir / raw_results.TIMING} was measured with {current.get('settings')}; measuring "
                              f"with {settings} would drop {lost}, whose models are not in exp/ any more: time with "
                              f"the old settings, or remove the file to measure only what is here")
         logging.info(f"timing settings changed ({current.get('settings')} -> {settings}): measuring everything again")
         runs = {}
-    plan = _plan(recipe_dir, records, runs, utts_per_set)
     logging.info(f"timing {len(plan)} decodings of {len({k[0] for k in plan})} experiments")
     measured = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())  # this pass: times compare within one
     for (name, decode), entry in time_models(plan, repeats).items():
