@@ -163,7 +163,8 @@ def _prepare_out(root: Path, arguments: Dict[str, Any]) -> Optional[Dict[str, An
     return None
 
 
-def _write_manifest(root: Path, manifest: Dict[str, Any]) -> None:
+def write_manifest(root: Path, manifest: Dict[str, Any]) -> None:
+    """``root/manifest.json``, replaced in one step (an interrupted write leaves the old one)."""
     tmp = root / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(root / "manifest.json")
@@ -273,7 +274,7 @@ def generate_mini_corpus(
     espeak_binary()
     if europarl_langs:
         ep.ffmpeg_binary()
-    _write_manifest(root, {"generator": GENERATOR, "complete": False, "arguments": arguments})
+    write_manifest(root, {"generator": GENERATOR, "complete": False, "arguments": arguments})
     start = time.perf_counter()
 
     pools = split_pools(arguments)
@@ -311,7 +312,7 @@ def generate_mini_corpus(
         "total_seconds": round(total, 2), "build_seconds": round(time.perf_counter() - start, 1),
     }  # fmt: skip
     (root / "README.txt").write_text(_readme(manifest), encoding="utf-8")
-    _write_manifest(root, manifest)
+    write_manifest(root, manifest)
     return MiniCorpus(root, manifest, reused=False)
 
 

@@ -38,7 +38,8 @@ from espnet_dynprune.corpora import voxforge
 from espnet_dynprune.corpora.languages import check_langs, parse_langs, to_iso639_3
 from espnet_dynprune.data.espeak import (SAMPLE_RATE, Speaker, SynthesisJob, pad_with_noise, speaker_pool,
                                          synthesize_many)
-from espnet_dynprune.data.mini_corpus import FLEURS_SOURCES, GENERATOR, NOISE_DBFS, FramePool, draw_frames, split_pools
+from espnet_dynprune.data.mini_corpus import (FLEURS_SOURCES, GENERATOR, NOISE_DBFS, FramePool, draw_frames,
+                                              split_pools, write_manifest)
 from espnet_dynprune.data.sentences import render
 
 SUBDIR = "voxforge"
@@ -150,7 +151,7 @@ def generate_voxforge(
         entry["prompts"] += len(session.prompts)
         entry["seconds"] = round(entry["seconds"] + sum(next(seconds) for _ in session.prompts), 2)
     manifest = {"generator": __name__, "complete": True, "arguments": arguments, "counts": counts}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_manifest(out, manifest)
     return manifest
 
 
