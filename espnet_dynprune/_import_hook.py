@@ -17,9 +17,13 @@ Behaviour
 ---------
 The finder is table driven.  The default table (:data:`DEFAULT_HOOKS`) is::
 
+    espnet2.tasks.abs_task     -> espnet_dynprune.nets.safe_loading:guard_espnet
     espnet2.tasks.s2t          -> espnet_dynprune.registration:register_s2t
     espnet2.tasks.asr          -> espnet_dynprune.registration:register_asr
     espnet2.bin.s2t_inference  -> espnet_dynprune.registration:install_speech2text
+
+(the first makes ESPnet load model files with torch's safe unpickler: a model file must not
+run code).
 
 and more entries can be added with :func:`register` (removed with
 :func:`unregister`).  A callback is a callable or a ``"module:attribute"``
@@ -94,6 +98,7 @@ ENV_DISABLE = "ESPNET_DYNPRUNE_DISABLE_AUTOREGISTER"
 _ENABLED_VALUES = ("", "0", "false", "no", "off")
 
 DEFAULT_HOOKS = (
+    ("espnet2.tasks.abs_task", "espnet_dynprune.nets.safe_loading:guard_espnet"),
     ("espnet2.tasks.s2t", "espnet_dynprune.registration:register_s2t"),
     ("espnet2.tasks.asr", "espnet_dynprune.registration:register_asr"),
     (

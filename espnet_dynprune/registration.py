@@ -37,8 +37,10 @@ def _register_nets(task: ModuleType) -> None:
     from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
     from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
     from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+    from espnet_dynprune.nets.safe_loading import guard_espnet
     from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
 
+    guard_espnet()  # model files load safely also when the start-up hook is off
     task.encoder_choices.classes[ENCODER_NAME] = EBranchformerDynPruneEncoder
     task.encoder_choices.classes[PRUNABLE_ENCODER_NAME] = EBranchformerPrunableEncoder
     task.encoder_choices.classes[PRUNED_ENCODER_NAME] = EBranchformerPrunedEncoder

@@ -92,6 +92,7 @@ class Recorder:
 
 def test_default_table():
     assert hook.DEFAULT_HOOKS == (
+        ("espnet2.tasks.abs_task", "espnet_dynprune.nets.safe_loading:guard_espnet"),
         ("espnet2.tasks.s2t", "espnet_dynprune.registration:register_s2t"),
         ("espnet2.tasks.asr", "espnet_dynprune.registration:register_asr"),
         (

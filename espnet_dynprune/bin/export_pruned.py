@@ -23,7 +23,7 @@ import torch
 import yaml
 from espnet2.utils.types import str2bool
 
-from espnet_dynprune.nets.checkpoint import check_readable
+from espnet_dynprune.nets.checkpoint import read_state
 from espnet_dynprune.registration import register_s2t
 from espnet_dynprune.static.export_model import export_model
 from espnet_dynprune.zoo.pack import pack
@@ -46,10 +46,7 @@ def export(s2t_train_config: str, s2t_model_file: str, output_dir: str, half: bo
     config = yaml.safe_load(Path(s2t_train_config).read_text(encoding="utf-8"))
     if not isinstance(config, dict):
         raise ValueError(f"{s2t_train_config} is not a YAML mapping")
-    try:
-        state = torch.load(check_readable(s2t_model_file), map_location="cpu", weights_only=True)
-    except RuntimeError as error:
-        raise ValueError(f"cannot read {s2t_model_file}: {error}") from error
+    state = read_state(s2t_model_file)
     new_config, new_state, report = export_model(config, state, s2t_train_config)
     if not report["max_abs_diff"] <= TOLERANCE:
         raise RuntimeError(f"an exported part differs from the masked one by {report['max_abs_diff']:.2e} "

@@ -17,6 +17,8 @@ from typing import Mapping, Union
 
 import torch
 
+from espnet_dynprune.nets.safe_loading import safe_load
+
 _NEW_KEY = re.compile(r"(^|\.)(gate_predictor|layer_masks)\.|^sparsity\.|(^|\.)magnitude_(mask|ready)$")  # pruning's
 _ZIP_MAGIC = b"PK\x03\x04"
 
@@ -50,6 +52,16 @@ def check_readable(path: Union[str, Path]) -> Path:
     return path
 
 
+def read_state(path: Union[str, Path], map_location: Union[str, torch.device] = "cpu", mmap: bool = False):
+    """What a model file holds, through torch's safe unpickler (a model file is untrusted input:
+    :func:`espnet_dynprune.nets.safe_loading.safe_load`); a missing, truncated, unreadable or
+    code-carrying file raises naming it."""
+    try:
+        return safe_load(check_readable(path), map_location=map_location, mmap=mmap)
+    except RuntimeError as error:
+        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
+
+
 def _describe(keys: list[str], renames: list[str]) -> str:
     """One line per key; ``renames`` are the keys of the other side (a key missing on one side
     and unexpected on the other is most likely one renamed), each suggested once at most."""
@@ -75,10 +87,7 @@ def load_pretrained(
     """
     name = str(source) if isinstance(source, (str, Path)) else "the given state dict"
     if isinstance(source, (str, Path)):
-        try:
-            state = torch.load(check_readable(source), map_location=map_location, weights_only=True)
-        except RuntimeError as error:
-            raise ValueError(f"cannot read checkpoint {source}: {error}") from error
+        state = read_state(source, map_location)
     else:
         state = dict(source)
     try:
@@ -99,7 +108,7 @@ def load_pretrained(
 
 def checkpoint_size(path: Union[str, Path]) -> dict[str, int]:
     """Parameters (all, and the encoder's) and bytes of a model file (what static pruning shrinks)."""
-    state = torch.load(check_readable(path), map_location="cpu", weights_only=True, mmap=True)
+    state = read_state(path, mmap=True)
     weights = {k: v.numel() for k, v in state.items() if v.is_floating_point()}
     return {
         "parameters": sum(weights.values()),

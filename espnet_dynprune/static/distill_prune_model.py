@@ -39,7 +39,7 @@ from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
 
 from espnet_dynprune.gating.lagrangian import LagrangianSparsity
-from espnet_dynprune.nets.checkpoint import check_readable, load_pretrained
+from espnet_dynprune.nets.checkpoint import load_pretrained, read_state
 from espnet_dynprune.static.distill_loss import layerwise_distill_loss
 from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
 from espnet_dynprune.static.prunable_part import PrunablePart
@@ -160,7 +160,7 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         if not self._teachers:
             if not self.teacher_init:
                 raise ValueError("model_conf teacher_init is empty: distillation needs the unpruned model's .pth")
-            state = torch.load(check_readable(self.teacher_init), map_location="cpu", weights_only=True)
+            state = read_state(self.teacher_init)
             for name in dict.fromkeys(("encoder", *self.pruned_parts)):
                 part_state = {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(f"{name}.")}
                 gates = [k for k in part_state if k.startswith("gate_predictor.")]

@@ -220,7 +220,9 @@ class ModelZooDir:
         (default float32), others (fp32 weights, fp64 normaliser stats) kept as they are."""
         import torch
 
-        state = torch.load(self.model_file, map_location="cpu", weights_only=True)
+        from espnet_dynprune.nets.checkpoint import read_state
+
+        state = read_state(self.model_file)
         if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise ModelZooError(f"{self.model_file} is not a state dict of tensors (a training checkpoint?)")
         dtype = dtype or torch.float32

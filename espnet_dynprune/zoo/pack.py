@@ -146,7 +146,9 @@ def _versions() -> Dict[str, str]:
 def _write_weights(src: Path, dst: Path, half: bool) -> None:
     import torch
 
-    state = torch.load(src, map_location="cpu", weights_only=True)
+    from espnet_dynprune.nets.checkpoint import read_state
+
+    state = read_state(src)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ModelZooError(f"{src} is not a state dict of tensors (pass the averaged *.pth, not checkpoint.pth)")
     if half:
