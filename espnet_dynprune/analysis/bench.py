@@ -28,6 +28,7 @@ from espnet.nets.batch_beam_search import BatchBeamSearch
 from espnet_dynprune.analysis.flops import FlopCounter, forced
 from espnet_dynprune.analysis.owsm_architecture import owsm_pair, owsm_static
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
+from espnet_dynprune.nets.batched_decoding import encode_in_chunks
 from espnet_dynprune.nets.precision import parse_precisions, set_precision
 
 PARTS = ("encoder", "decoder", "both")
@@ -115,7 +116,8 @@ class Bench:
     """One OWSM size: the shared-weight stock and dynprune models and their inputs."""
 
     def __init__(self, size: str, speech_seconds: float, steps: int, beam_size: int, seed: int = 0,
-                 device: str = "cpu", static_sparsities: Sequence[float] = (), precisions: Sequence[str] = ()) -> None:
+                 device: str = "cpu", static_sparsities: Sequence[float] = (), precisions: Sequence[str] = (),
+                 utterances: int = len(MIXED_CONTEXTS)) -> None:
         self.size, self.steps, self.beam_size = size, steps, beam_size
         self.speech_seconds = speech_seconds
         self.device = torch.device(device)
@@ -134,9 +136,14 @@ class Bench:
         self.ids = {t: i for i, t in enumerate(tokens)}
         generator = torch.Generator().manual_seed(seed)
         samples = round(speech_seconds * 16000)
-        self.speech = 0.1 * torch.randn(len(MIXED_CONTEXTS), samples, generator=generator).to(self.device)
+        self.speech = 0.1 * torch.randn(utterances, samples, generator=generator).to(self.device)
         self.searches = {name: fixed_length_search(m, beam_size) for name, m in self.models.items()}
         self.counters: Dict[str, FlopCounter] = {}
+
+    @staticmethod
+    def context(index: int) -> tuple[str, str]:
+        """(language, task) of utterance ``index``: the mixed contexts in turn."""
+        return MIXED_CONTEXTS[index % len(MIXED_CONTEXTS)]
 
     def _clock(self) -> float:
         """Seconds, after the device has finished what was queued."""
@@ -144,8 +151,8 @@ class Bench:
             torch.cuda.synchronize(self.device)
         return time.perf_counter()
 
-    def _encode(self, model, speech: torch.Tensor, contexts) -> torch.Tensor:
-        """Encoder output of a batch; a dynprune encoder reads each row's language and task."""
+    def _encode(self, model, speech: torch.Tensor, contexts) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder output and lengths of a batch; a dynprune encoder reads each row's language and task."""
         lengths = torch.full((speech.size(0),), speech.size(1), device=speech.device)
         context = nullcontext()
         if hasattr(model.encoder, "context"):
@@ -153,35 +160,40 @@ class Bench:
                                device=speech.device)
             context = model.encoder.context(idx[:, 0], idx[:, 1])
         with context:
-            return model.encode(speech, lengths)[0]
+            return model.encode(speech, lengths)
 
-    def run(self, config: Config, index: int = 0) -> tuple[float, float, List[int]]:
-        """(encoder s, decoder s, best hypothesis) of utterance ``index`` under ``config``;
-        :meth:`pattern` then reads the gate pattern it ran."""
+    def run(self, config: Config, index: int = 0, steps: Optional[int] = None) -> tuple[float, float, List[int]]:
+        """(encoder s, decoder s, best hypothesis) of utterance ``index`` under ``config`` (``steps``:
+        another search length than the bench's); :meth:`pattern` then reads the gate pattern it ran."""
         model, search = self.models[config.key], self.searches[config.key]
-        lang, task = MIXED_CONTEXTS[index]
+        lang, task = self.context(index)
         search.set_hyp_primer(prompt(self.ids, lang, task))
         with forced(model, config.gates), torch.inference_mode():
             start = self._clock()
-            enc = self._encode(model, self.speech[index:index + 1], [(lang, task)])
+            enc = self._encode(model, self.speech[index:index + 1], [(lang, task)])[0]
             middle = self._clock()
-            hyps = search(enc[0], maxlenratio=-float(self.steps), minlenratio=0.0)
+            hyps = search(enc[0], maxlenratio=-float(steps or self.steps), minlenratio=0.0)
             end = self._clock()
         return middle - start, end - middle, hyps[0].yseq.tolist()
 
-    def run_batch(self, rows: Sequence[int], gates) -> tuple[float, float]:
-        """(encoder s, decoder s) of utterances ``rows`` decoded together (dynprune)."""
-        model = self.models["dynprune"]
-        contexts = [MIXED_CONTEXTS[i] for i in rows]
+    def run_batch(self, rows: Sequence[int], gates, key: str = "dynprune", steps: Optional[int] = None,
+                  encoder_batch: Optional[int] = None) -> tuple[float, float, List[List[int]]]:
+        """(encoder s, decoder s, best hypothesis per row) of utterances ``rows`` decoded together
+        by the dynprune model ``key`` (``steps``: another search length than the bench's), encoded
+        ``encoder_batch`` at a time (None: all at once)."""
+        model = self.models[key]
+        contexts = [self.context(i) for i in rows]
         prompts = torch.tensor([prompt(self.ids, l, t) for l, t in contexts], device=self.device)
         with forced(model, gates), torch.inference_mode():
             start = self._clock()
-            enc = self._encode(model, self.speech[list(rows)], contexts)
+            speech = self.speech[list(rows)]
+            enc, _ = encode_in_chunks(model, lambda part: self._encode(model, speech[part], contexts[part]),
+                                      len(rows), encoder_batch)
             middle = self._clock()
-            batch_beam_search(model.decoder, enc, None, prompts, self.beam_size, model.eos,
-                              maxlenratio=-float(self.steps))
+            found = batch_beam_search(model.decoder, enc, None, prompts, self.beam_size, model.eos,
+                                      maxlenratio=-float(steps or self.steps))
             end = self._clock()
-        return middle - start, end - middle
+        return middle - start, end - middle, [h[0].yseq.tolist() for h in found]
 
     def pattern(self, config: Config) -> Optional[Dict[str, Dict[str, bool]]]:
         """The gate pattern of the utterance ``config`` last ran (None: a stock model runs all)."""
@@ -193,7 +205,7 @@ class Bench:
     def gmac(self, config: Config, gates: Optional[Dict[str, Dict[str, bool]]]) -> Dict[str, float]:
         """fvcore GMAC of ``config`` running the pattern ``gates`` (utterance 0); each pattern traced once."""
         if config.model not in self.counters:
-            lang, task = MIXED_CONTEXTS[0]
+            lang, task = self.context(0)
             self.counters[config.model] = FlopCounter(self.models[config.model], self.speech_seconds,
                                                       self.beam_size, lang_sym=lang, task_sym=task)
         return self.counters[config.model].utterance(self.steps - 1, gates)
@@ -237,10 +249,10 @@ def measure_mixed_batch(bench: Bench, sparsity: float, repeats: int, warmup: int
     batch, alone = Timing(), Timing()
     parts = bench.models["dynprune"].gated_parts().values()
     for r in range(warmup + repeats):
-        enc, dec = bench.run_batch(rows, gates)
+        enc, dec, _ = bench.run_batch(rows, gates)
         if r == 0:  # each row's (encoder, decoder) pattern, before the single runs replace them
             patterns = {tuple(torch.cat([p.last_gates.keep[i] for p in parts]).tolist()) for i in rows}
-        single = [bench.run_batch([i], gates) for i in rows]
+        single = [bench.run_batch([i], gates)[:2] for i in rows]
         if r >= warmup:
             batch.add(enc, dec)
             alone.add(sum(e for e, _ in single), sum(d for _, d in single))

@@ -28,6 +28,22 @@ def float_list(text: str) -> List[float]:
     return [float(x) for x in text.split(",") if x]
 
 
+def add_utterance_arguments(parser: argparse.ArgumentParser) -> None:
+    """What one benchmarked utterance is (shared with ``bin.throughput``)."""
+    parser.add_argument("--speech_seconds", type=float, default=30.0, help="OWSM pads every input to 30 s")
+    parser.add_argument("--steps", type=int, default=23, help="beam-search steps (output tokens + 1)")
+    parser.add_argument("--beam_size", type=int, default=5)
+
+
+def new_report(args: argparse.Namespace) -> dict:
+    """A benchmark report: the settings, the machine, and (filled in later) the sizes."""
+    return {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
+                        "torch": torch.__version__,
+                        "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
+            "sizes": {}}
+
+
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="base,1b",
@@ -40,9 +56,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precisions", default="",
                         help="also time the dynprune configurations at these comma-separated encoder:decoder "
                              "precisions (fp32, bf16, int8), e.g. int8:int8,bf16:bf16,fp32:int8")
-    parser.add_argument("--speech_seconds", type=float, default=30.0, help="OWSM pads every input to 30 s")
-    parser.add_argument("--steps", type=int, default=23, help="beam-search steps (output tokens + 1)")
-    parser.add_argument("--beam_size", type=int, default=5)
+    add_utterance_arguments(parser)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--mixed_sparsity", type=float, default=0.5,
@@ -72,11 +86,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             wrong.append(p)
     if wrong:
         raise SystemExit(f"--precisions: {wrong} are not encoder:decoder of {PRECISIONS}")
-    report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-              "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
-                          "torch": torch.__version__,
-                          "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
-              "sizes": {}}
+    report = new_report(args)
     for size in [s for s in args.sizes.split(",") if s]:
         bench = Bench(size, args.speech_seconds, args.steps, args.beam_size, device=args.device,
                       static_sparsities=args.static_sparsities, precisions=precisions)

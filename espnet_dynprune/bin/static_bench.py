@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 from pathlib import Path
 from typing import List, Optional
 
@@ -26,7 +25,7 @@ from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 from espnet_dynprune.analysis.static_bench import bench_size, bench_zoo_dirs, markdown, targets, trained_targets
 from espnet_dynprune.analysis.zoo_decode_bench import bench_zoo_decoding
 from espnet_dynprune.analysis.zoo_decode_bench import markdown as decode_markdown
-from espnet_dynprune.bin.bench import float_list
+from espnet_dynprune.bin.bench import float_list, new_report
 from espnet_dynprune.registration import register_s2t
 
 
@@ -64,11 +63,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         torch.set_num_threads(args.threads)
     if args.frames is None:
         args.frames = 600 if args.zoo_dirs else 3000
-    report = {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-              "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
-                          "torch": torch.__version__,
-                          "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
-              "sizes": {}}
+    report = new_report(args)
     if args.zoo_dirs:
         register_s2t()
         results = bench_zoo_dirs(args.zoo_dirs, args.repeats, args.warmup, args.frames, args.seed, args.device)

@@ -115,6 +115,17 @@ class GateDecision:
             keep=self.keep[index:index + 1],
         )
 
+    @classmethod
+    def concat(cls, decisions: Sequence["GateDecision"]) -> "GateDecision":
+        """The decisions of consecutive batches as one over all their rows, in order (a batch
+        encoded in chunks, recorded as one call would have)."""
+        first = decisions[0]
+        for other in decisions[1:]:
+            if (other.names, other.skip_rows, other.num_frames) != (first.names, first.skip_rows, first.num_frames):
+                raise ValueError("gate decisions of different gates, row skipping or frame counts cannot be joined")
+        return cls(torch.cat([d.values for d in decisions]), first.names, first.skip_rows, first.num_frames,
+                   keep=torch.cat([d.keep for d in decisions]))
+
     def value(self, gate: int) -> torch.Tensor:
         """(B,) keep values of one gate."""
         return self.values[:, gate]

@@ -1,8 +1,9 @@
 """Several utterances decoded at once through ESPnet's ``Speech2Text``, with ESPnet's results.
 
 Why: ``Speech2Text.__call__`` decodes one utterance: one encoder call and, per step, one decoder
-call over that utterance's beam. Here B utterances share both: one encoder call over B rows (OWSM
-pads or cuts every input to the same window, so no row is padding) and one decoder call per step
+call over that utterance's beam. Here B utterances share both: one encoder call over B rows, or
+over chunks of them (OWSM pads or cuts every input to the same window, so no row is padding),
+and one decoder call per step
 over B x beam rows (:func:`~espnet_dynprune.nets.batch_beam_search.batch_beam_search`, source K/V
 projected once, each row with its own gate pattern). The hypotheses then go through
 ``Speech2Text``'s own post-processing, so each n-best list is what ``__call__`` returns.
@@ -17,13 +18,16 @@ cached source K/V.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+import contextlib
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 from espnet.nets.beam_search import Hypothesis
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
+from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
+from espnet_dynprune.nets.checkpoint import added_by_pruning
 from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
 from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
 
@@ -69,7 +73,10 @@ def dynprune_decoder(s2t) -> TransformerDynPruneDecoder:
     param = next(decoder.parameters())
     twin = TransformerDynPruneDecoder(len(s2t.s2t_model.token_list), s2t.s2t_model.encoder.output_size(),
                                       gate_predictor="none", **s2t.s2t_train_args.decoder_conf)
-    twin.load_state_dict(decoder.state_dict(), strict=True, assign=True)  # the same tensors: no second copy
+    # the same tensors, no second copy; without what pruning adds to a stock decoder (a magnitude
+    # baseline's masks: its zeros are in the weights already)
+    state = {k: v for k, v in decoder.state_dict().items() if not added_by_pruning(k)}
+    twin.load_state_dict(state, strict=True, assign=True)
     s2t._dynprune_twin = twin.to(device=param.device, dtype=param.dtype).eval()
     return s2t._dynprune_twin
 
@@ -83,6 +90,30 @@ def prompt_ids(s2t, lang_sym: str, task_sym: str) -> List[int]:
 def fixed_window(speeches: Sequence[torch.Tensor], samples: int) -> torch.Tensor:
     """(B, samples): each waveform cut or zero-padded to the model's window, as ``__call__`` does."""
     return torch.stack([torch.nn.functional.pad(s[:samples], (0, max(0, samples - s.numel()))) for s in speeches])
+
+
+def encode_in_chunks(model, encode: Callable[[slice], Tuple[torch.Tensor, torch.Tensor]], batch: int,
+                     chunk: Optional[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``encode(rows)`` (encoder output and lengths of those rows) over ``chunk`` rows at a time
+    (None: all at once), concatenated; the encoder's last gate decision and margins then cover every
+    row, as one call's would. Why: on a CPU the encoder activations of one 30 s utterance already
+    outgrow the caches, and B utterances at once ran slower than B one by one (OWSM base: 1.33x;
+    ``bin.throughput``), while the decoder's small per-step products gain from batching."""
+    if chunk is None or chunk >= batch:
+        return encode(slice(0, batch))
+    predictor = getattr(model.encoder, "gate_predictor", None)
+    outputs, lengths, decisions, margins = [], [], [], []
+    for start in range(0, batch, chunk):
+        memory, memory_lengths = encode(slice(start, start + chunk))
+        outputs.append(memory[0] if isinstance(memory, tuple) else memory)
+        lengths.append(memory_lengths)
+        if predictor is not None:
+            decisions.append(predictor.last_decision)
+            margins.append(predictor.last_margins)
+    if predictor is not None and decisions[0] is not None:
+        predictor.last_decision = GateDecision.concat(decisions)
+        predictor.last_margins = None if any(m is None for m in margins) else torch.cat(margins)
+    return torch.cat(outputs), torch.cat(lengths)
 
 
 class _Found:
@@ -108,10 +139,11 @@ def postprocess(s2t, hyps: List[Hypothesis]) -> list:
 
 @torch.no_grad()
 def decode_batch(s2t, speeches: Sequence[torch.Tensor], lang_sym: str, task_sym: str,
-                 encode_context: Optional[object] = None) -> List[list]:
+                 encode_context: Optional[object] = None, encoder_batch_size: Optional[int] = None) -> List[list]:
     """Decode ``speeches`` (1-D waveforms) together; per utterance ``Speech2Text.__call__``'s result.
 
-    ``encode_context``: a context manager the encoder call runs in (the model's language and task).
+    ``encode_context``: a context manager the encoder calls run in (the model's language and task).
+    ``encoder_batch_size``: utterances per encoder call (None: all; see :func:`encode_in_chunks`).
     """
     check_batchable(s2t)
     model = s2t.s2t_model
@@ -119,11 +151,9 @@ def decode_batch(s2t, speeches: Sequence[torch.Tensor], lang_sym: str, task_sym:
     samples = int(s2t.preprocessor_conf["fs"] * s2t.preprocessor_conf["speech_length"])
     speech = fixed_window([torch.as_tensor(s) for s in speeches], samples).to(device=s2t.device, dtype=dtype)
     lengths = torch.full((speech.size(0),), samples, dtype=torch.long, device=speech.device)
-    if encode_context is None:
-        memory, memory_lengths = model.encode(speech, lengths)
-    else:
-        with encode_context:
-            memory, memory_lengths = model.encode(speech, lengths)
+    with encode_context if encode_context is not None else contextlib.nullcontext():
+        memory, memory_lengths = encode_in_chunks(model, lambda rows: model.encode(speech[rows], lengths[rows]),
+                                                  speech.size(0), encoder_batch_size)
     if isinstance(memory, tuple):  # intermediate CTC outputs: not decoded here
         memory = memory[0]
     mask = (torch.arange(memory.size(1), device=memory.device)[None, :] < memory_lengths[:, None]).unsqueeze(1)

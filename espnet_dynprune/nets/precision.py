@@ -63,6 +63,25 @@ def parse_precisions(value: str) -> Tuple[str, str]:
     return pair
 
 
+DecodeConfig = Tuple[int, str, str]  # batch size, encoder precision, decoder precision
+
+
+def parse_config(value: str) -> DecodeConfig:
+    """``"8:fp32:int8"`` -> ``(8, "fp32", "int8")``; ``"8"`` -> ``(8, "fp32", "fp32")``."""
+    batch, _, precisions = value.partition(":")
+    try:
+        if not batch.isdigit() or int(batch) < 1:
+            raise ValueError(batch)
+        return (int(batch), *parse_precisions(precisions or "fp32:fp32"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not BATCH[:ENCODER:DECODER] (a batch size >= 1, precisions "
+                         f"of {PRECISIONS})") from None
+
+
+def config_name(config: DecodeConfig) -> str:
+    return ":".join(map(str, config))
+
+
 def set_precision(module: torch.nn.Module, part: str, precision: str) -> torch.nn.Module:
     """Convert ``module`` (the model's ``part``, ``encoder`` or ``decoder``) in place to ``precision``."""
     if part not in ENTRIES:

@@ -105,11 +105,12 @@ class DynPruneSpeech2Text(Speech2Text):
         with model.inference_context(language, task):
             return super().__call__(speech, text_prev, language, task, predict_time)
 
-    def decode_batch(self, speeches: Sequence, lang_sym: Optional[str] = None,
-                     task_sym: Optional[str] = None) -> List[list]:
+    def decode_batch(self, speeches: Sequence, lang_sym: Optional[str] = None, task_sym: Optional[str] = None,
+                     encoder_batch_size: Optional[int] = None) -> List[list]:
         """Decode several utterances at once (:mod:`espnet_dynprune.nets.batched_decoding`): per
         utterance what ``__call__`` returns. One language and task for all of them (language
-        identification runs per utterance: use ``__call__`` for that)."""
+        identification runs per utterance: use ``__call__`` for that). ``encoder_batch_size``:
+        utterances per encoder call (None: all at once)."""
         arrays = [self._speech(s) for s in speeches]
         language = lang_sym if lang_sym is not None else self.lang_sym
         if language is None:
@@ -118,4 +119,4 @@ class DynPruneSpeech2Text(Speech2Text):
         self._check_symbols(language, task)
         model = self.s2t_model
         context = model.inference_context(language, task) if isinstance(model, DynPruneS2TModel) else None
-        return decode_batch(self, arrays, language, task, context)
+        return decode_batch(self, arrays, language, task, context, encoder_batch_size)

@@ -20,33 +20,14 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
 from espnet_dynprune.analysis.scoring import normalise_task, read_references, score
-from espnet_dynprune.nets.precision import PRECISIONS, parse_precisions
+from espnet_dynprune.nets.precision import DecodeConfig as Config, config_name as name_of, parse_config
 from espnet_dynprune.owsm.datadir import context_of, read_map
 from espnet_dynprune.recipe.decode import _read_speech, decode_records, load_speech2text, parse_gates
-
-
-Config = Tuple[int, str, str]  # batch size, encoder precision, decoder precision
-
-
-def parse_config(value: str) -> Config:
-    """``"8:fp32:int8"`` -> ``(8, "fp32", "int8")``; ``"8"`` -> ``(8, "fp32", "fp32")``."""
-    batch, _, precisions = value.partition(":")
-    try:
-        if not batch.isdigit() or int(batch) < 1:
-            raise ValueError(batch)
-        return (int(batch), *parse_precisions(precisions or "fp32:fp32"))
-    except ValueError:
-        raise ValueError(f"--configs {value!r} is not BATCH[:ENCODER:DECODER] (a batch size >= 1, precisions "
-                         f"of {PRECISIONS})") from None
-
-
-def name_of(config: Config) -> str:
-    return ":".join(map(str, config))
 
 
 def _decode_all(s2t, speeches: List, lang: str, task: str, batch_size: int) -> List[str]:

@@ -32,6 +32,8 @@ counting FLOPs as run.
 ``--batch_size N`` (or ``batch_size:`` in the ``--config`` YAML) decodes N utterances of a shard
 at once through ``Speech2Text.decode_batch``: the same hypotheses, with each batch's time and
 decoder calls shared out over its utterances (:mod:`espnet_dynprune.recipe.utterance_records`).
+``--encoder_batch_size M`` encodes them M at a time (default: all N at once) and still decodes
+the N together: on a CPU, OWSM-size encoders run faster one utterance at a time.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from espnet2.utils.config_argparse import ArgumentParser
-from espnet2.utils.types import str2bool
+from espnet2.utils.types import int_or_none, str2bool
 
 from espnet_dynprune.analysis.gate_patterns import Pattern, read_pattern
 from espnet_dynprune.nets.checkpoint import checkpoint_size
@@ -56,7 +58,8 @@ GateSpec = Union[None, str, float, Pattern]
 INPUTS = "inputs"  # the settings key of what a decode was made from
 SHARD_FILES = ("text", "token", "time", "gates.jsonl")
 #: Settings added after shards were first written, and the value those shards were decoded with.
-LATER_SETTINGS = {"batch_size": 1, "encoder_precision": "fp32", "decoder_precision": "fp32"}
+LATER_SETTINGS = {"batch_size": 1, "encoder_precision": "fp32", "decoder_precision": "fp32",
+                  "encoder_batch_size": None}
 
 
 def parse_gates(value: str) -> GateSpec:
@@ -176,10 +179,12 @@ def input_fingerprints(data_dir: Path, s2t_train_config: PathLike, s2t_model_fil
             "data": files_sha1(data_dir / name for name in ("wav.scp", "text")), "audio": audio_sha1(data_dir)}
 
 
-def decode_records(s2t, speeches: Sequence, lang_sym: str, task_sym: str, batched: bool) -> List[dict]:
-    """One record per waveform: through ESPnet's beam search one at a time, or ``batched`` together."""
+def decode_records(s2t, speeches: Sequence, lang_sym: str, task_sym: str, batched: bool,
+                   encoder_batch_size: Optional[int] = None) -> List[dict]:
+    """One record per waveform: through ESPnet's beam search one at a time, or ``batched`` together
+    (encoded ``encoder_batch_size`` at a time; None: all at once)."""
     if batched:
-        return decode_utterances(s2t, speeches, lang_sym, task_sym)
+        return decode_utterances(s2t, speeches, lang_sym, task_sym, encoder_batch_size)
     return [decode_utterance(s2t, speech, lang_sym, task_sym) for speech in speeches]
 
 
@@ -200,7 +205,8 @@ def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int
     batches = [utts[i:i + size] for i in range(0, len(utts), size)]
 
     def run(batch: List[str]) -> List[dict]:
-        return decode_records(s2t, [_read_speech(reader, utt, wav_scp, rate) for utt in batch], lang, task, size > 1)
+        return decode_records(s2t, [_read_speech(reader, utt, wav_scp, rate) for utt in batch], lang, task, size > 1,
+                              settings["encoder_batch_size"])
 
     for _ in range(warmup if utts else 0):  # first calls pay one-off set-up costs; keep them out
         run(batches[0])
@@ -295,6 +301,7 @@ def decode(
     num_threads: int = 1,
     warmup: int = 1,
     batch_size: int = 1,
+    encoder_batch_size: Optional[int] = None,
     encoder_precision: str = "fp32",
     decoder_precision: str = "fp32",
     model: Optional[LazySpeech2Text] = None,
@@ -308,12 +315,15 @@ def decode(
         raise ValueError("--merge true and --job are exclusive: decode the shards first, then merge")
     if batch_size < 1:
         raise ValueError(f"--batch_size {batch_size} must be >= 1")
+    if encoder_batch_size is not None and encoder_batch_size < 1:
+        raise ValueError(f"--encoder_batch_size {encoder_batch_size} must be >= 1 (or none: the whole batch)")
     data_dir, output_dir = Path(data_dir), Path(output_dir)
     lang, task = context_of(data_dir, lang_sym, task_sym)
     spec = parse_gates(gates)
     settings = {"gates": spec if isinstance(spec, dict) else gates, "beam_size": beam_size,
                 "ctc_weight": ctc_weight, "maxlenratio": maxlenratio, "minlenratio": minlenratio,
                 "lang_sym": lang, "task_sym": task, "nj": nj, "batch_size": batch_size,
+                "encoder_batch_size": encoder_batch_size,
                 "encoder_precision": encoder_precision, "decoder_precision": decoder_precision,
                 "s2t_train_config": str(Path(s2t_train_config).resolve()),
                 "s2t_model_file": str(Path(s2t_model_file).resolve()),
@@ -364,6 +374,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Optional[dict]]:
     parser.add_argument("--warmup", type=int, default=1, help="untimed decodes of a shard's first utt (batch)")
     parser.add_argument("--batch_size", type=int, default=1,
                         help="utterances decoded at once (decoder as the only scorer); times are then amortised")
+    parser.add_argument("--encoder_batch_size", type=int_or_none, default=None,
+                        help="of those, utterances per encoder call (none: all at once)")
     for part in ("encoder", "decoder"):
         parser.add_argument(f"--{part}_precision", default="fp32", choices=PRECISIONS,
                             help=f"the {part}'s weights: float32, bfloat16, or dynamic int8 Linear layers")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from espnet_dynprune.nets.batched_decoding import dynprune_decoder
 
@@ -111,14 +111,17 @@ def decode_utterance(s2t, speech, lang_sym: str, task_sym: str) -> dict:
             **gate_record(s2t.s2t_model)}
 
 
-def decode_utterances(s2t, speeches: Sequence, lang_sym: str, task_sym: str) -> List[dict]:
-    """Decode the waveforms together (``decode_batch``); one record per utterance, as
-    :func:`decode_utterance` gives, with the batch's seconds and decoder calls shared out."""
+def decode_utterances(s2t, speeches: Sequence, lang_sym: str, task_sym: str,
+                      encoder_batch_size: Optional[int] = None) -> List[dict]:
+    """Decode the waveforms together (``decode_batch``, encoding ``encoder_batch_size`` at a time);
+    one record per utterance, as :func:`decode_utterance` gives, with the batch's seconds and
+    decoder calls shared out."""
     n = len(speeches)
     decoder = dynprune_decoder(s2t)
     with recorded_calls(decoder, "step", n) as calls, timed_encoder(s2t.s2t_model) as encoder:
         start = time.perf_counter()
-        nbests = s2t.decode_batch(speeches, lang_sym=lang_sym, task_sym=task_sym)
+        nbests = s2t.decode_batch(speeches, lang_sym=lang_sym, task_sym=task_sym,
+                                  encoder_batch_size=encoder_batch_size)
         seconds = time.perf_counter() - start
     return [{**_result(nbest[0]), "seconds": seconds / n, "encoder_seconds": sum(encoder) / n,
              "decoder_calls": calls, **gate_record(s2t.s2t_model, row)} for row, nbest in enumerate(nbests)]

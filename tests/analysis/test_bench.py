@@ -3,24 +3,9 @@
 import json
 
 import pytest
-import yaml
 
-from espnet_dynprune.analysis import owsm_architecture
 from espnet_dynprune.analysis.bench_report import targets
 from espnet_dynprune.bin import bench
-from espnet_dynprune.zoo.finetune_config import deep_merge
-
-
-@pytest.fixture
-def tiny_size(tmp_path):
-    """The base drop-in config at a tiny size: any dynprune config file can be benchmarked."""
-    config = yaml.safe_load(owsm_architecture.config_file("base").read_text())
-    tiny = {"output_size": 32, "attention_heads": 4, "linear_units": 64, "cgmlp_linear_units": 64, "num_blocks": 2}
-    deep_merge(config, {"encoder_conf": tiny, "decoder_conf": {k: tiny[k] for k in ("attention_heads",
-                                                                                     "linear_units", "num_blocks")}})
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return str(path)
 
 
 def test_bench_measures_every_configuration_side_by_side(tiny_size, tmp_path, capsys):

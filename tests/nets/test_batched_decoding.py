@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from espnet_dynprune.nets import batched_decoding
 from espnet_dynprune.recipe.decode import load_speech2text
@@ -33,30 +34,38 @@ def _one_by_one(s2t, speeches) -> list:
     return [s2t(s, lang_sym="<fra>", task_sym="<asr>")[0] for s in speeches]
 
 
-def test_a_batch_gives_espnets_results_utterance_by_utterance(model_files):
+@pytest.mark.parametrize("encoder_batch_size", [None, 2])  # all 5 in one encoder call, or 2 + 2 + 1
+def test_a_batch_gives_espnets_results_utterance_by_utterance(model_files, encoder_batch_size):
     s2t = load_speech2text(*model_files, beam_size=3, maxlenratio=0.5)
     speeches = _speeches()
     expected = _one_by_one(s2t, speeches)
-    got = [nbest[0] for nbest in s2t.decode_batch(speeches, lang_sym="<fra>", task_sym="<asr>")]
+    got = [nbest[0] for nbest in s2t.decode_batch(speeches, lang_sym="<fra>", task_sym="<asr>",
+                                                  encoder_batch_size=encoder_batch_size)]
     for (text, token, token_int, nospecial, hyp), want in zip(got, expected, strict=True):
         assert (text, token, token_int, nospecial) == want[:4]
         assert hyp.yseq.tolist() == want[4].yseq.tolist() and float(hyp.score) == pytest.approx(float(want[4].score), abs=1e-4)
     assert any(len(r[2]) > 0 for r in got)
 
 
-def test_each_row_keeps_its_own_gate_pattern(model_files):
+@pytest.mark.parametrize("encoder_batch_size", [None, 2])
+def test_each_row_keeps_its_own_gate_pattern(model_files, encoder_batch_size):
     s2t = load_speech2text(*model_files, beam_size=2, maxlenratio=0.5)
     if not hasattr(s2t.s2t_model, "gated_parts"):
         pytest.skip("a stock model has no gates")
     speeches = _speeches(1)
-    singles = []
+    singles, margins = [], []
     for s in speeches:
         s2t(s, lang_sym="<fra>", task_sym="<asr>")
-        singles.append({n: p.last_gates.keep[0].tolist() for n, p in s2t.s2t_model.gated_parts().items()})
-    s2t.decode_batch(speeches, lang_sym="<fra>", task_sym="<asr>")
+        parts = s2t.s2t_model.gated_parts().items()
+        singles.append({n: p.last_gates.keep[0].tolist() for n, p in parts})
+        margins.append(s2t.s2t_model.encoder.gate_predictor.last_margins[0])
+    s2t.decode_batch(speeches, lang_sym="<fra>", task_sym="<asr>", encoder_batch_size=encoder_batch_size)
     batched = {n: p.last_gates.keep.tolist() for n, p in s2t.s2t_model.gated_parts().items()}
     for row, single in enumerate(singles):
         assert {n: keep[row] for n, keep in batched.items()} == single
+    # encoded in chunks, the encoder's record still covers every row (the recipe's gates.jsonl reads it)
+    got = s2t.s2t_model.encoder.gate_predictor.last_margins
+    assert got.shape[0] == len(speeches) and torch.allclose(got, torch.stack(margins), atol=1e-4)
 
 
 def test_what_the_batched_search_does_not_run_is_refused_by_name(model_files):
@@ -83,3 +92,17 @@ def test_a_stock_decoders_twin_shares_its_weights(model_files):
         pytest.skip("a dynprune model decodes with its own decoder")
     mine = {k: v.data_ptr() for k, v in s2t.s2t_model.decoder.state_dict().items()}
     assert {k: v.data_ptr() for k, v in twin.state_dict().items()} == mine
+
+
+def test_a_magnitude_pruned_stock_decoder_decodes_batched(tmp_path):
+    """The magnitude / PARP baselines keep a mask buffer in every Linear of a stock decoder; the
+    batched twin leaves the masks out (the zeros are in the weights) and decodes as ESPnet does."""
+    from espnet_dynprune.static.magnitude_masks import add_masks, prune_globally
+
+    s2t = load_speech2text(*write_tiny_model(tmp_path, **MODELS["stock"]), beam_size=2, maxlenratio=0.5)
+    linears = [m for m in s2t.s2t_model.decoder.modules() if isinstance(m, torch.nn.Linear)]
+    add_masks(linears)
+    prune_globally(linears, 0.3)
+    speeches = _speeches(2)
+    expected = [r[0] for r in _one_by_one(s2t, speeches)]
+    assert [nbest[0][0] for nbest in s2t.decode_batch(speeches, lang_sym="<fra>", task_sym="<asr>")] == expected

@@ -24,5 +24,5 @@ def test_batch_sizes_side_by_side_with_the_same_hypotheses(tmp_path, capsys):
 
 
 def test_a_bad_configuration_is_named():
-    with pytest.raises(ValueError, match=r"--configs '8:fp16:fp32' is not BATCH\[:ENCODER:DECODER\]"):
+    with pytest.raises(ValueError, match=r"'8:fp16:fp32' is not BATCH\[:ENCODER:DECODER\]"):
         batch_decode_bench.parse_config("8:fp16:fp32")

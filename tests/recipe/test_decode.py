@@ -152,7 +152,8 @@ def test_a_most_frequent_pattern_file_forces_that_pattern_on_every_utterance(mod
 
 def test_batched_decoding_writes_what_one_at_a_time_writes(model_files, test_set, tmp_path):
     [single] = decode.main(argv(model_files, test_set, tmp_path / "one"))
-    [batched] = decode.main(argv(model_files, test_set, tmp_path / "three", "--batch_size", "3", "--nj", "2"))
+    [batched] = decode.main(argv(model_files, test_set, tmp_path / "three", "--batch_size", "3", "--nj", "2",
+                                 "--encoder_batch_size", "2"))  # encoded 2 + 1 at a time, decoded 3 together
     for name in ("text", "token"):
         assert read_map(tmp_path / "three" / name) == read_map(tmp_path / "one" / name)
     records = [{r["utt"]: r for r in map(json.loads, (tmp_path / d / "gates.jsonl").read_text().splitlines())}

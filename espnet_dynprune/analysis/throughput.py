@@ -1,0 +1,179 @@
+"""End-to-end decoding throughput: stock ESPnet one utterance at a time against this project's
+components added one by one (cached source K/V, batching, pruning, reduced precision).
+
+Each rung of the ladder is ``MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER]``: ``stock`` (ESPnet's
+own decoder and ``BatchBeamSearch``), ``dense`` (the dynprune model with every gate on: cached
+source K/V) or a sparsity such as ``0.5`` (both parts pruned to it, each utterance its own
+pattern), decoded ``BATCH`` utterances at a time (1: ESPnet's ``BatchBeamSearch``; more:
+``nets.batch_beam_search``), encoded ``ENCODER_BATCH`` at a time (default: the whole batch), each
+part at its precision (``nets.precision``). Every rung decodes the same utterances (mixed
+languages and tasks, 30 s each, beam 5, a fixed number of steps), round-robin in one process, so
+the ratios to the first rung are measured side by side. A rung's hypotheses are compared with the
+first rung's: cached K/V and batching must not change any. Peak memory (weights + the working
+memory of one batch) is measured in a pass of its own, after the timed rounds, under the
+allocation tracking of :mod:`espnet_dynprune.analysis.peak_memory`.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+import torch
+
+from espnet_dynprune.analysis.bench import Bench, Config
+from espnet_dynprune.analysis.peak_memory import peak_working_bytes, weight_bytes
+from espnet_dynprune.nets.precision import config_name, parse_config
+
+LADDER = ("stock:1", "dense:1", "dense:8", "dense:8/1", "0.5:8/1", "0.5:8/1:bf16:fp32", "0.5:8/1:bf16:int8")
+#: Steps of the untimed warm-up decode of each rung's first batch (first-call costs, allocator).
+WARMUP_STEPS = 2
+
+
+@dataclass(frozen=True)
+class Rung:
+    spec: str
+    model: str  # "stock", "dense" or a sparsity such as "0.5"
+    batch: int
+    encoder_batch: Optional[int]  # None: the whole batch in one encoder call
+    encoder_precision: str
+    decoder_precision: str
+
+    @property
+    def precision(self) -> str:
+        return f"{self.encoder_precision}:{self.decoder_precision}"
+
+    @property
+    def gates(self) -> Optional[Dict[str, object]]:
+        """What ``analysis.flops.forced`` imposes on the dynprune model (None: stock)."""
+        if self.model == "stock":
+            return None
+        if self.model == "dense":
+            return {"encoder": "on", "decoder": "on"}
+        return {"encoder": float(self.model), "decoder": float(self.model)}
+
+    @property
+    def key(self) -> str:
+        """The bench model it runs (``stock``, ``dynprune`` or the dynprune copy at its precision)."""
+        return Config(self.spec, "stock" if self.model == "stock" else "dynprune", self.gates, self.precision).key
+
+
+def parse_rung(spec: str) -> Rung:
+    """``"0.5:8/1:bf16:int8"`` -> a :class:`Rung`; ValueError naming ``spec`` when it is not one."""
+    model, _, rest = spec.partition(":")
+    batches, _, precisions = (rest or "1").partition(":")
+    batch_text, _, encoder_text = batches.partition("/")
+    try:
+        batch, enc, dec = parse_config(f"{batch_text}:{precisions}" if precisions else batch_text)
+        encoder_batch = int(encoder_text) if encoder_text else None
+        if model not in ("stock", "dense") and not 0.0 <= float(model) < 1.0:
+            raise ValueError(model)
+        if encoder_batch is not None and not 1 <= encoder_batch <= batch:
+            raise ValueError(encoder_text)
+    except ValueError:
+        raise ValueError(f"rung {spec!r} is not MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER] (MODEL: stock, "
+                         f"dense or a sparsity in [0, 1); 1 <= ENCODER_BATCH <= BATCH)") from None
+    if encoder_batch is not None and encoder_batch == batch:
+        encoder_batch = None
+    name = config_name((f"{batch}/{encoder_batch}" if encoder_batch else batch, enc, dec))
+    if model == "stock" and (batch > 1 or (enc, dec) != ("fp32", "fp32")):
+        raise ValueError(f"rung {spec!r}: stock ESPnet decodes one utterance at a time, in fp32")
+    return Rung(f"{model}:{name}", model, batch, encoder_batch, enc, dec)
+
+
+def precisions_needed(rungs: Sequence[Rung]) -> List[str]:
+    """The reduced precisions the bench must build a model copy for."""
+    return sorted({r.precision for r in rungs if r.model != "stock" and r.precision != "fp32:fp32"})
+
+
+def decode_all(bench: Bench, rung: Rung, rows: Sequence[int],
+               steps: Optional[int] = None) -> tuple[float, float, List[List[int]]]:
+    """(encoder s, decoder s, best hypothesis of each) of utterances ``rows`` under ``rung``."""
+    enc_s = dec_s = 0.0
+    hyps: List[List[int]] = []
+    rows = list(rows)
+    for start in range(0, len(rows), rung.batch):
+        chunk = rows[start:start + rung.batch]
+        if rung.batch == 1:  # ESPnet's BatchBeamSearch, the bench's fixed length
+            config = Config(rung.spec, "stock" if rung.model == "stock" else "dynprune", rung.gates, rung.precision)
+            enc, dec, hyp = bench.run(config, chunk[0], steps)
+            found = [hyp]
+        else:
+            enc, dec, found = bench.run_batch(chunk, rung.gates, rung.key, steps, rung.encoder_batch)
+        enc_s, dec_s = enc_s + enc, dec_s + dec
+        hyps += found
+    return enc_s, dec_s, hyps
+
+
+def measure(bench: Bench, rungs: Sequence[Rung], utterances: int, repeats: int, memory: bool = True,
+            log: Callable[[str], None] = logging.info) -> Dict[str, dict]:
+    """Per rung: median seconds for ``utterances``, utterances/s, ratio to the first rung, how many
+    hypotheses equal the first rung's, and (``memory``) weights and peak working memory."""
+    rows = list(range(utterances))
+    for rung in rungs:  # warm-up: each rung's first batch, a few steps
+        decode_all(bench, rung, rows[:rung.batch], WARMUP_STEPS)
+    times: Dict[str, List[tuple[float, float]]] = {r.spec: [] for r in rungs}
+    hyps: Dict[str, List[List[int]]] = {}
+    for repeat in range(repeats):
+        for rung in rungs:
+            enc, dec, hyps[rung.spec] = decode_all(bench, rung, rows)
+            times[rung.spec].append((enc, dec))
+            log(f"{bench.size}: round {repeat + 1}/{repeats}, {rung.spec}: {enc + dec:.2f} s")
+    first = rungs[0].spec
+    results: Dict[str, dict] = {}
+    for rung in rungs:
+        total = statistics.median(e + d for e, d in times[rung.spec])
+        results[rung.spec] = {
+            "encoder_s": statistics.median(e for e, _ in times[rung.spec]),
+            "decoder_s": statistics.median(d for _, d in times[rung.spec]),
+            "total_s": total, "utts_per_s": utterances / total,
+            "same_hypotheses_as_first": sum(a == b for a, b in zip(hyps[rung.spec], hyps[first], strict=True)),
+            "utterances": utterances}
+    base = results[first]["total_s"]
+    for r in results.values():
+        r["speedup"] = base / r["total_s"]
+    if memory:
+        for rung in rungs:
+            _, peak = peak_working_bytes(lambda rung=rung: decode_all(bench, rung, rows[:rung.batch]), bench.device)
+            results[rung.spec].update(weights_mb=weight_bytes(bench.models[rung.key]) / 2**20,
+                                      peak_working_mb=peak / 2**20)
+            log(f"{bench.size}: memory of {rung.spec}: {peak / 2**20:.0f} MB working")
+    return results
+
+
+def profile(bench: Bench, rung: Rung, rows: int = 1, top: int = 8) -> List[dict]:
+    """Where one batch of ``rung`` spends its time: torch's profiler, the ``top`` operators by their
+    own CPU time, grouped by input shapes (the vocabulary projection is the ``addmm`` whose weight
+    has 50002 rows), each with its share of the total."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+        decode_all(bench, rung, range(min(rows, rung.batch)))
+    averages = prof.key_averages(group_by_input_shape=True)
+    total = sum(a.self_cpu_time_total for a in averages)
+    ranked = sorted(averages, key=lambda a: a.self_cpu_time_total, reverse=True)[:top]
+    return [{"op": a.key, "shapes": str(a.input_shapes), "calls": a.count, "self_s": a.self_cpu_time_total / 1e6,
+             "share": a.self_cpu_time_total / total} for a in ranked]
+
+
+def markdown(size: str, results: Dict[str, dict]) -> str:
+    """The ladder as a markdown table."""
+    first = next(iter(results))
+    n = results[first]["utterances"]
+    lines = [f"### OWSM v3.1 {size}: {n} utterances",
+             f"| MODEL:BATCH:ENCODER:DECODER | encoder s | decoder s | total s | utterances/s | vs {first} "
+             f"| hypotheses = {first} | weights MB | peak working MB | peak total MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for spec, r in results.items():
+        memory = (f"{r['weights_mb']:.0f} | {r['peak_working_mb']:.0f} | {r['weights_mb'] + r['peak_working_mb']:.0f}"
+                  if "weights_mb" in r else "- | - | -")
+        lines.append(f"| {spec} | {r['encoder_s']:.2f} | {r['decoder_s']:.2f} | {r['total_s']:.2f} "
+                     f"| {r['utts_per_s']:.3f} | {r['speedup']:.2f}x | {r['same_hypotheses_as_first']} of {n} "
+                     f"| {memory} |")
+    for spec, r in results.items():
+        if "profile" in r:
+            lines += ["", f"Where {spec} spends one batch (torch profiler, own CPU time):", "",
+                      "| operator | input shapes | calls | s | share |", "|---|---|---|---|---|"]
+            lines += [f"| {p['op']} | {p['shapes']} | {p['calls']} | {p['self_s']:.3f} | {p['share']:.0%} |"
+                      for p in r["profile"]]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""``python -m espnet_dynprune.bin.throughput``: utterances per second, stock ESPnet vs this project.
+
+The end-to-end ladder of :mod:`espnet_dynprune.analysis.throughput` on OWSM v3.1 shapes (random
+weights, shared by the stock and the dynprune model): stock ESPnet one utterance at a time, then
+cached source K/V, batching, pruning and reduced precision added one by one, each rung's
+utterances per second and its ratio to the first, measured side by side in one run, whether its
+hypotheses equal the first rung's, and its peak memory. Prints a table per size; writes JSON.
+
+``python -m espnet_dynprune.bin.throughput --sizes 1b --repeats 1``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+from espnet2.utils.types import str2bool
+
+from espnet_dynprune.analysis.bench import Bench
+from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
+from espnet_dynprune.analysis.throughput import LADDER, markdown, measure, parse_rung, precisions_needed, profile
+from espnet_dynprune.bin.bench import add_utterance_arguments, new_report
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1b",
+                        help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
+    parser.add_argument("--ladder", nargs="+", type=parse_rung, default=[parse_rung(r) for r in LADDER],
+                        help="rungs MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER] (MODEL: stock, dense or a "
+                             "sparsity of both parts); the first is what the others are compared with")
+    parser.add_argument("--utterances", type=int, default=8, help="decoded by every rung (mixed languages/tasks)")
+    add_utterance_arguments(parser)
+    parser.add_argument("--repeats", type=int, default=1, help="timed rounds (medians); a 1B round takes ~15 min here")
+    parser.add_argument("--memory", type=str2bool, default=True,
+                        help="also measure each rung's peak memory (one batch, after the timed rounds)")
+    parser.add_argument("--profile", nargs="*", type=parse_rung, default=[],
+                        help="rungs of the ladder to profile afterwards: one utterance's operators by CPU time")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--output", type=Path, default=Path("throughput.json"))
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("espnet").setLevel(logging.WARNING)
+    if args.utterances < 1:
+        raise SystemExit(f"--utterances must be >= 1, got {args.utterances}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rungs = args.ladder
+    unknown = [r.spec for r in args.profile if r not in rungs]
+    if unknown:
+        raise SystemExit(f"--profile {unknown}: not rungs of --ladder {[r.spec for r in rungs]}")
+    report = new_report(args)
+    report["settings"].update(ladder=[r.spec for r in rungs], profile=[r.spec for r in args.profile])
+    for size in [s for s in args.sizes.split(",") if s]:
+        bench = Bench(size, args.speech_seconds, args.steps, args.beam_size, device=args.device,
+                      precisions=precisions_needed(rungs), utterances=args.utterances)
+        results = measure(bench, rungs, args.utterances, args.repeats, args.memory)
+        for rung in args.profile:
+            results[rung.spec]["profile"] = profile(bench, rung)
+        print(markdown(size, results), flush=True)
+        report["sizes"][size] = results
+        args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    logging.info(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
