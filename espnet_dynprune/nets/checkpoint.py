@@ -21,6 +21,7 @@ from espnet_dynprune.nets.safe_loading import safe_load
 
 _NEW_KEY = re.compile(r"(^|\.)(gate_predictor|layer_masks)\.|^sparsity\.|(^|\.)magnitude_(mask|ready)$")  # pruning's
 _ZIP_MAGIC = b"PK\x03\x04"
+_MASK_BUFFER = re.compile(r"(^|\.)magnitude_mask$")  # a 0/1 buffer the size of its weight: not a parameter
 
 
 def added_by_pruning(key: str) -> bool:
@@ -107,9 +108,10 @@ def load_pretrained(
 
 
 def checkpoint_size(path: Union[str, Path]) -> dict[str, int]:
-    """Parameters (all, and the encoder's) and bytes of a model file (what static pruning shrinks)."""
+    """Parameters (all, and the encoder's; magnitude masks are not parameters) and bytes of a model file
+    (what static pruning shrinks)."""
     state = read_state(path, mmap=True)
-    weights = {k: v.numel() for k, v in state.items() if v.is_floating_point()}
+    weights = {k: v.numel() for k, v in state.items() if v.is_floating_point() and not _MASK_BUFFER.search(k)}
     return {
         "parameters": sum(weights.values()),
         "encoder_parameters": sum(n for k, n in weights.items() if k.startswith("encoder.")),
