@@ -55,9 +55,14 @@ class Rung:
         return {"encoder": float(self.model), "decoder": float(self.model)}
 
     @property
+    def config(self) -> Config:
+        """The bench configuration it runs one utterance at a time with."""
+        return Config(self.spec, "stock" if self.model == "stock" else "dynprune", self.gates, self.precision)
+
+    @property
     def key(self) -> str:
         """The bench model it runs (``stock``, ``dynprune`` or the dynprune copy at its precision)."""
-        return Config(self.spec, "stock" if self.model == "stock" else "dynprune", self.gates, self.precision).key
+        return self.config.key
 
 
 def parse_rung(spec: str) -> Rung:
@@ -97,8 +102,7 @@ def decode_all(bench: Bench, rung: Rung, rows: Sequence[int],
     for start in range(0, len(rows), rung.batch):
         chunk = rows[start:start + rung.batch]
         if rung.batch == 1:  # ESPnet's BatchBeamSearch, the bench's fixed length
-            config = Config(rung.spec, "stock" if rung.model == "stock" else "dynprune", rung.gates, rung.precision)
-            enc, dec, hyp = bench.run(config, chunk[0], steps)
+            enc, dec, hyp = bench.run(rung.config, chunk[0], steps)
             found = [hyp]
         else:
             enc, dec, found = bench.run_batch(chunk, rung.gates, rung.key, steps, rung.encoder_batch)

@@ -11,7 +11,7 @@ it runs. Besides tensors, ESPnet's own ``checkpoint.pth`` holds numpy scalars an
 statistics) and ``datetime.timedelta`` (elapsed times); those data types are allowed (:data:`ALLOWED`),
 since they construct values and call nothing. The package's start-up hook guards each module as it
 is imported (:mod:`espnet_dynprune._import_hook`), so stock ``python -m espnet2.bin...`` is guarded
-too; the plugin's own loaders call ``torch.load(weights_only=True)`` themselves.
+too; the plugin's own loaders call :func:`safe_load` (through ``nets.checkpoint.read_state``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ GUARDED = ("espnet2.tasks.abs_task", "espnet2.torch_utils.load_pretrained_model"
            "espnet2.main_funcs.average_nbest_models")
 #: Data types ESPnet's checkpoints hold beyond what ``weights_only`` allows by default.
 ALLOWED = [np._core.multiarray.scalar, (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),  # numpy 2, 1
-           np.dtype, datetime.timedelta, *(getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType"))]
+           np.dtype, datetime.timedelta,
+           *(getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType"))]
 
 
 class UnsafeModelFileError(ValueError):

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 from espnet_dynprune.analysis.scoring import normalise_task, read_references, score
-from espnet_dynprune.nets.precision import DecodeConfig as Config, config_name as name_of, parse_config
+from espnet_dynprune.nets.precision import DecodeConfig, config_name, parse_config
 from espnet_dynprune.owsm.datadir import context_of, read_map
 from espnet_dynprune.recipe.decode import _read_speech, decode_records, load_speech2text, parse_gates
 
@@ -35,7 +35,7 @@ def _decode_all(s2t, speeches: List, lang: str, task: str, batch_size: int) -> L
             for r in decode_records(s2t, speeches[i:i + batch_size], lang, task, batch_size > 1)]
 
 
-def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, configs: Sequence[Config],
+def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, configs: Sequence[DecodeConfig],
                   utts: int = 16, repeats: int = 3, beam_size: int = 5, gates: str = "predicted",
                   num_threads: int = 1) -> Dict[str, dict]:
     """Per configuration: median seconds per utterance, ratio to the first, metric, same hypotheses."""
@@ -52,8 +52,8 @@ def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, 
     rate = int(next(iter(models.values())).preprocessor_conf["fs"])
     speeches = [_read_speech(reader, k, wav_scp, rate) for k in keys]
     refs = read_references(data_dir / "text")
-    seconds: Dict[Config, List[float]] = {c: [] for c in configs}
-    texts: Dict[Config, List[str]] = {}
+    seconds: Dict[DecodeConfig, List[float]] = {c: [] for c in configs}
+    texts: Dict[DecodeConfig, List[str]] = {}
     for r in range(1 + repeats):  # round 0 warms up
         for c in configs:
             start = time.perf_counter()
@@ -62,7 +62,7 @@ def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, 
                 seconds[c].append((time.perf_counter() - start) / len(speeches))
     first, base = configs[0], statistics.median(seconds[configs[0]])
     metric = "wer" if normalise_task(task) == "asr" else "bleu"
-    return {name_of(c): {"seconds_per_utt": statistics.median(s), "ratio": statistics.median(s) / base,
+    return {config_name(c): {"seconds_per_utt": statistics.median(s), "ratio": statistics.median(s) / base,
                          metric: score(task, texts[c], [refs[k] for k in keys])[metric],
                          "same_hypotheses": texts[c] == texts[first], "utts": len(speeches)}
             for c, s in seconds.items()}
