@@ -1,8 +1,9 @@
 # espnet-dynprune developer entry points
 #   make venv     create/refresh .venv (idempotent: reinstalls only when the
 #                 packaging files below change; the stamp is .venv/.installed)
-#   make sysdeps  apt-get install what is missing of espeak-ng, ffmpeg, a C++ compiler and
-#                 Python's headers (the last two build pyworld's sdist; root only)
+#   make sysdeps  apt-get install what is missing of espeak-ng, ffmpeg, a C++ compiler,
+#                 Python's headers (these two build pyworld's sdist) and slurm-wlm + munge
+#                 (the one-node cluster of the Slurm tests); root only
 #   make test     run the test suite
 #   make demo     the recipe egs2/europarl_st/s2t1/run.sh end to end on the mini
 #                 corpus and the shipped stand-in (DEMO_ARGS=... go to run.sh)
@@ -50,7 +51,7 @@ $(STAMP): setup.py pyproject.toml espnet_dynprune.pth | $(VPY)
 	$(PIP) install --no-build-isolation -e ".[test]"
 	touch $@
 
-# What the tests and the recipe run (espeak-ng, ffmpeg) and what building pyworld from its sdist
+# What the tests and the recipe run (espeak-ng, ffmpeg, Slurm) and what building pyworld from its sdist
 # needs (a C++ compiler, Python's headers): each checked, the missing ones installed via apt.
 PY_HEADERS := $(shell $(PY) -c "import sysconfig, os; print(int(os.path.exists(sysconfig.get_paths()['include'] + '/Python.h')))" 2>/dev/null)
 sysdeps:
@@ -59,9 +60,11 @@ sysdeps:
 	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; \
 	done; \
 	command -v c++ >/dev/null 2>&1 || missing="$$missing build-essential"; \
+	command -v slurmd >/dev/null 2>&1 || missing="$$missing slurm-wlm"; \
+	command -v munged >/dev/null 2>&1 || missing="$$missing munge"; \
 	[ "$(PY_HEADERS)" = 1 ] || missing="$$missing $(notdir $(PY))-dev"; \
 	if [ -z "$$missing" ]; then \
-	  echo "sysdeps: espeak-ng, ffmpeg, a C++ compiler and Python headers are installed"; \
+	  echo "sysdeps: espeak-ng, ffmpeg, a C++ compiler, Python headers, Slurm and munge are installed"; \
 	elif [ "$$(id -u)" -ne 0 ]; then \
 	  echo "sysdeps: missing:$$missing; not root, skipping (install with: sudo apt-get install -y$$missing)"; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \

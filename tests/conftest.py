@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from espnet_dynprune.zoo.pack import pack
+from tests.slurm_cluster import SlurmUnavailable, start_cluster
 from tests.tiny_recipe import TrainedModel, tiny_config, train_with_recipe
 from tests.zoo.tiny_release import Release, make_release
 
@@ -71,3 +72,15 @@ def packed(release: Release, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def zoo_copy(packed: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(packed, tmp_path / "zoo"))
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory: pytest.TempPathFactory):
+    """A real single-node Slurm for the session (tests/slurm_cluster.py); skipped, with the reason,
+    where it cannot be installed or started."""
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("slurm"))
+    except SlurmUnavailable as reason:
+        pytest.skip(f"no Slurm cluster: {reason}")
+    yield cluster
+    cluster.stop()

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
@@ -59,12 +59,18 @@ def copy_recipe(dest: Path) -> Path:
     return Path(shutil.copytree(RECIPE, dest, ignore=ignore))
 
 
-def run_recipe(recipe: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a recipe script in ``recipe`` with this interpreter as ``python``; with ``check``,
-    a failure raises with the log tail."""
+def recipe_env(env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """``env`` (default: this one's) with this interpreter's venv first on PATH, as ``. path.sh`` would."""
     bindir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", "VIRTUAL_ENV": sys.prefix}
-    proc = subprocess.run(args, cwd=recipe, env=env, capture_output=True, text=True, timeout=900)
+    base = os.environ if env is None else env
+    return {**base, "PATH": f"{bindir}{os.pathsep}{base['PATH']}", "VIRTUAL_ENV": sys.prefix}
+
+
+def run_recipe(recipe: Path, *args: str, check: bool = True,
+               env: Optional[Mapping[str, str]] = None) -> subprocess.CompletedProcess:
+    """Run a recipe script in ``recipe`` with this interpreter as ``python`` (``env``: the
+    environment to start from, default this one's); with ``check``, a failure raises with the log tail."""
+    proc = subprocess.run(args, cwd=recipe, env=recipe_env(env), capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc

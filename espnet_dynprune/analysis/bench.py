@@ -197,10 +197,14 @@ class Bench:
 
     def pattern(self, config: Config) -> Optional[Dict[str, Dict[str, bool]]]:
         """The gate pattern of the utterance ``config`` last ran (None: a stock model runs all)."""
+        return self.patterns(config, 1)[0]
+
+    def patterns(self, config: Config, rows: int) -> List[Optional[Dict[str, Dict[str, bool]]]]:
+        """The gate pattern of each of the ``rows`` utterances of the batch ``config``'s model last ran."""
         if config.model == "stock":
-            return None
-        parts = self.models[config.key].gated_parts().items()
-        return {name: {g: keep[0] for g, keep in part.last_gates.as_dict().items()} for name, part in parts}
+            return [None] * rows
+        parts = [(name, part.last_gates.as_dict()) for name, part in self.models[config.key].gated_parts().items()]
+        return [{name: {g: keep[i] for g, keep in gates.items()} for name, gates in parts} for i in range(rows)]
 
     def gmac(self, config: Config, gates: Optional[Dict[str, Dict[str, bool]]]) -> Dict[str, float]:
         """fvcore GMAC of ``config`` running the pattern ``gates`` (utterance 0); each pattern traced once."""

@@ -3,22 +3,25 @@ components added one by one (cached source K/V, batching, pruning, reduced preci
 
 Each rung of the ladder is ``MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER]``: ``stock`` (ESPnet's
 own decoder and ``BatchBeamSearch``), ``dense`` (the dynprune model with every gate on: cached
-source K/V) or a sparsity such as ``0.5`` (both parts pruned to it, each utterance its own
-pattern), decoded ``BATCH`` utterances at a time (1: ESPnet's ``BatchBeamSearch``; more:
+source K/V), a sparsity such as ``0.5`` (both parts pruned to it, each utterance its own
+pattern) or one per part, ``ENC,DEC`` (each a sparsity or ``on``: ``0.9,on`` prunes the encoder
+alone), decoded ``BATCH`` utterances at a time (1: ESPnet's ``BatchBeamSearch``; more:
 ``nets.batch_beam_search``), encoded ``ENCODER_BATCH`` at a time (default: the whole batch), each
 part at its precision (``nets.precision``). Every rung decodes the same utterances (mixed
 languages and tasks, 30 s each, beam 5, a fixed number of steps), round-robin in one process, so
 the ratios to the first rung are measured side by side. A rung's hypotheses are compared with the
 first rung's: cached K/V and batching must not change any. Peak memory (weights + the working
 memory of one batch) is measured in a pass of its own, after the timed rounds, under the
-allocation tracking of :mod:`espnet_dynprune.analysis.peak_memory`.
+allocation tracking of :mod:`espnet_dynprune.analysis.peak_memory`. With GMAC counted (fvcore, the
+patterns each utterance ran), a pruned rung's time ratio over its GMAC ratio against the dense rung
+of the same batch and precision says how much of the pruned work the clock saw saved.
 """
 
 from __future__ import annotations
 
 import logging
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
@@ -35,7 +38,7 @@ WARMUP_STEPS = 2
 @dataclass(frozen=True)
 class Rung:
     spec: str
-    model: str  # "stock", "dense" or a sparsity such as "0.5"
+    model: str  # "stock", "dense", a sparsity of both parts such as "0.5", or "ENC,DEC" ("0.9,on")
     batch: int
     encoder_batch: Optional[int]  # None: the whole batch in one encoder call
     encoder_precision: str
@@ -52,7 +55,8 @@ class Rung:
             return None
         if self.model == "dense":
             return {"encoder": "on", "decoder": "on"}
-        return {"encoder": float(self.model), "decoder": float(self.model)}
+        values = self.model.split(",") if "," in self.model else [self.model] * 2
+        return {part: v if v == "on" else float(v) for part, v in zip(("encoder", "decoder"), values, strict=True)}
 
     @property
     def config(self) -> Config:
@@ -73,13 +77,14 @@ def parse_rung(spec: str) -> Rung:
     try:
         batch, enc, dec = parse_config(f"{batch_text}:{precisions}" if precisions else batch_text)
         encoder_batch = int(encoder_text) if encoder_text else None
-        if model not in ("stock", "dense") and not 0.0 <= float(model) < 1.0:
-            raise ValueError(model)
+        if model not in ("stock", "dense"):
+            _check_sparsities(model)
         if encoder_batch is not None and not 1 <= encoder_batch <= batch:
             raise ValueError(encoder_text)
     except ValueError:
         raise ValueError(f"rung {spec!r} is not MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER] (MODEL: stock, "
-                         f"dense or a sparsity in [0, 1); 1 <= ENCODER_BATCH <= BATCH)") from None
+                         f"dense, a sparsity in [0, 1) or ENC,DEC each one or 'on'; 1 <= ENCODER_BATCH <= BATCH)"
+                         ) from None
     if encoder_batch is not None and encoder_batch == batch:
         encoder_batch = None
     name = config_name((f"{batch}/{encoder_batch}" if encoder_batch else batch, enc, dec))
@@ -88,16 +93,34 @@ def parse_rung(spec: str) -> Rung:
     return Rung(f"{model}:{name}", model, batch, encoder_batch, enc, dec)
 
 
+def _check_sparsities(model: str) -> None:
+    """ValueError unless ``model`` is a sparsity in [0, 1) or ``ENC,DEC``, each such a sparsity or ``on``."""
+    values = model.split(",")
+    if len(values) > 2 or (len(values) == 1 and values[0] == "on"):
+        raise ValueError(model)
+    for v in values:
+        if v != "on" and not 0.0 <= float(v) < 1.0:
+            raise ValueError(model)
+
+
 def precisions_needed(rungs: Sequence[Rung]) -> List[str]:
     """The reduced precisions the bench must build a model copy for."""
     return sorted({r.precision for r in rungs if r.model != "stock" and r.precision != "fp32:fp32"})
 
 
-def decode_all(bench: Bench, rung: Rung, rows: Sequence[int],
-               steps: Optional[int] = None) -> tuple[float, float, List[List[int]]]:
-    """(encoder s, decoder s, best hypothesis of each) of utterances ``rows`` under ``rung``."""
-    enc_s = dec_s = 0.0
-    hyps: List[List[int]] = []
+@dataclass
+class Decoded:
+    """What decoding utterances under a rung gave: seconds, each best hypothesis and gate pattern."""
+
+    encoder_s: float = 0.0
+    decoder_s: float = 0.0
+    hyps: List[List[int]] = field(default_factory=list)
+    patterns: List[Optional[dict]] = field(default_factory=list)  # None: a stock model runs everything
+
+
+def decode_all(bench: Bench, rung: Rung, rows: Sequence[int], steps: Optional[int] = None) -> Decoded:
+    """Utterances ``rows`` decoded under ``rung``, ``rung.batch`` at a time."""
+    out = Decoded()
     rows = list(rows)
     for start in range(0, len(rows), rung.batch):
         chunk = rows[start:start + rung.batch]
@@ -106,38 +129,50 @@ def decode_all(bench: Bench, rung: Rung, rows: Sequence[int],
             found = [hyp]
         else:
             enc, dec, found = bench.run_batch(chunk, rung.gates, rung.key, steps, rung.encoder_batch)
-        enc_s, dec_s = enc_s + enc, dec_s + dec
-        hyps += found
-    return enc_s, dec_s, hyps
+        out.encoder_s, out.decoder_s = out.encoder_s + enc, out.decoder_s + dec
+        out.hyps += found
+        out.patterns += bench.patterns(rung.config, len(chunk))
+    return out
 
 
 def measure(bench: Bench, rungs: Sequence[Rung], utterances: int, repeats: int, memory: bool = True,
-            log: Callable[[str], None] = logging.info) -> Dict[str, dict]:
+            gmac: bool = False, log: Callable[[str], None] = logging.info) -> Dict[str, dict]:
     """Per rung: median seconds for ``utterances``, utterances/s, ratio to the first rung, how many
-    hypotheses equal the first rung's, and (``memory``) weights and peak working memory."""
+    hypotheses equal the first rung's, (``memory``) weights and peak working memory, and
+    (``gmac``) fvcore GMAC per utterance with the time/GMAC ratio of :func:`time_per_gmac`."""
     rows = list(range(utterances))
     for rung in rungs:  # warm-up: each rung's first batch, a few steps
         decode_all(bench, rung, rows[:rung.batch], WARMUP_STEPS)
     times: Dict[str, List[tuple[float, float]]] = {r.spec: [] for r in rungs}
-    hyps: Dict[str, List[List[int]]] = {}
+    last: Dict[str, Decoded] = {}
     for repeat in range(repeats):
         for rung in rungs:
-            enc, dec, hyps[rung.spec] = decode_all(bench, rung, rows)
-            times[rung.spec].append((enc, dec))
-            log(f"{bench.size}: round {repeat + 1}/{repeats}, {rung.spec}: {enc + dec:.2f} s")
+            last[rung.spec] = decoded = decode_all(bench, rung, rows)
+            times[rung.spec].append((decoded.encoder_s, decoded.decoder_s))
+            log(f"{bench.size}: round {repeat + 1}/{repeats}, {rung.spec}: "
+                f"{decoded.encoder_s + decoded.decoder_s:.2f} s")
     first = rungs[0].spec
     results: Dict[str, dict] = {}
     for rung in rungs:
         total = statistics.median(e + d for e, d in times[rung.spec])
+        same = sum(a == b for a, b in zip(last[rung.spec].hyps, last[first].hyps, strict=True))
         results[rung.spec] = {
             "encoder_s": statistics.median(e for e, _ in times[rung.spec]),
             "decoder_s": statistics.median(d for _, d in times[rung.spec]),
-            "total_s": total, "utts_per_s": utterances / total,
-            "same_hypotheses_as_first": sum(a == b for a, b in zip(hyps[rung.spec], hyps[first], strict=True)),
+            "total_s": total, "utts_per_s": utterances / total, "same_hypotheses_as_first": same,
             "utterances": utterances}
     base = results[first]["total_s"]
     for r in results.values():
         r["speedup"] = base / r["total_s"]
+    if gmac:
+        for rung in rungs:
+            counts = [bench.gmac(rung.config, p) for p in last[rung.spec].patterns]
+            results[rung.spec].update({f"gmac_{k}": statistics.mean(c[k] for c in counts) for k in counts[0]})
+            log(f"{bench.size}: GMAC of {rung.spec}: {results[rung.spec]['gmac_total']:.1f} per utterance")
+        for rung in rungs:
+            ratio = time_per_gmac(rung, rungs, results)
+            if ratio is not None:
+                results[rung.spec]["time_per_gmac_vs_dense"] = ratio
     if memory:
         for rung in rungs:
             _, peak = peak_working_bytes(lambda rung=rung: decode_all(bench, rung, rows[:rung.batch]), bench.device)
@@ -147,12 +182,26 @@ def measure(bench: Bench, rungs: Sequence[Rung], utterances: int, repeats: int, 
     return results
 
 
-def profile(bench: Bench, rung: Rung, rows: int = 1, top: int = 8) -> List[dict]:
+def time_per_gmac(rung: Rung, rungs: Sequence[Rung], results: Dict[str, dict]) -> Optional[float]:
+    """``rung``'s time ratio over its GMAC ratio against the dense rung decoding as it does (same
+    batch, encoder batch and precision): 1.0 when the clock saves what pruning removes; None for
+    stock, dense, or without such a dense rung on the ladder."""
+    if rung.model in ("stock", "dense"):
+        return None
+    dense = [r for r in rungs if r.model == "dense" and (r.batch, r.encoder_batch, r.precision)
+             == (rung.batch, rung.encoder_batch, rung.precision)]
+    if not dense:
+        return None
+    mine, theirs = results[rung.spec], results[dense[0].spec]
+    return (mine["total_s"] / theirs["total_s"]) / (mine["gmac_total"] / theirs["gmac_total"])
+
+
+def profile(bench: Bench, rung: Rung, top: int = 8) -> List[dict]:
     """Where one batch of ``rung`` spends its time: torch's profiler, the ``top`` operators by their
     own CPU time, grouped by input shapes (the vocabulary projection is the ``addmm`` whose weight
     has 50002 rows), each with its share of the total."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
-        decode_all(bench, rung, range(min(rows, rung.batch)))
+        decode_all(bench, rung, range(rung.batch))
     averages = prof.key_averages(group_by_input_shape=True)
     total = sum(a.self_cpu_time_total for a in averages)
     ranked = sorted(averages, key=lambda a: a.self_cpu_time_total, reverse=True)[:top]
@@ -161,19 +210,25 @@ def profile(bench: Bench, rung: Rung, rows: int = 1, top: int = 8) -> List[dict]
 
 
 def markdown(size: str, results: Dict[str, dict]) -> str:
-    """The ladder as a markdown table."""
+    """The ladder as a markdown table (GMAC columns when they were counted)."""
     first = next(iter(results))
     n = results[first]["utterances"]
+    counted = "gmac_total" in results[first]
+    extra = " GMAC / utterance | time ratio / GMAC ratio vs dense |" if counted else ""
     lines = [f"### OWSM v3.1 {size}: {n} utterances",
              f"| MODEL:BATCH:ENCODER:DECODER | encoder s | decoder s | total s | utterances/s | vs {first} "
-             f"| hypotheses = {first} | weights MB | peak working MB | peak total MB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"| hypotheses = {first} | weights MB | peak working MB | peak total MB |{extra}",
+             "|---|---|---|---|---|---|---|---|---|---|" + "---|" * (2 if counted else 0)]
     for spec, r in results.items():
         memory = (f"{r['weights_mb']:.0f} | {r['peak_working_mb']:.0f} | {r['weights_mb'] + r['peak_working_mb']:.0f}"
                   if "weights_mb" in r else "- | - | -")
+        gmac = ""
+        if counted:
+            ratio = r.get("time_per_gmac_vs_dense")
+            gmac = f" {r['gmac_total']:.1f} | {'-' if ratio is None else f'{ratio:.3f}'} |"
         lines.append(f"| {spec} | {r['encoder_s']:.2f} | {r['decoder_s']:.2f} | {r['total_s']:.2f} "
                      f"| {r['utts_per_s']:.3f} | {r['speedup']:.2f}x | {r['same_hypotheses_as_first']} of {n} "
-                     f"| {memory} |")
+                     f"| {memory} |{gmac}")
     for spec, r in results.items():
         if "profile" in r:
             lines += ["", f"Where {spec} spends one batch (torch profiler, own CPU time):", "",

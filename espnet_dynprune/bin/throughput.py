@@ -31,15 +31,20 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", default="1b",
                         help=f"comma-separated, of {sorted(owsm_sizes())} or paths of dynprune S2T config files")
     parser.add_argument("--ladder", nargs="+", type=parse_rung, default=[parse_rung(r) for r in LADDER],
-                        help="rungs MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER] (MODEL: stock, dense or a "
-                             "sparsity of both parts); the first is what the others are compared with")
+                        help="rungs MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER] (MODEL: stock, dense, a sparsity "
+                             "of both parts or ENC,DEC such as 0.9,on); the first is what the others are "
+                             "compared with")
     parser.add_argument("--utterances", type=int, default=8, help="decoded by every rung (mixed languages/tasks)")
     add_utterance_arguments(parser)
     parser.add_argument("--repeats", type=int, default=1, help="timed rounds (medians); a 1B round takes ~15 min here")
     parser.add_argument("--memory", type=str2bool, default=True,
                         help="also measure each rung's peak memory (one batch, after the timed rounds)")
+    parser.add_argument("--gmac", type=str2bool, default=False,
+                        help="also count fvcore GMAC per utterance (the patterns each ran) and each pruned "
+                             "rung's time ratio over its GMAC ratio against the dense rung at its batch/precision")
     parser.add_argument("--profile", nargs="*", type=parse_rung, default=[],
-                        help="rungs of the ladder to profile afterwards: one utterance's operators by CPU time")
+                        help="rungs of the ladder to profile afterwards: one batch's operators by CPU time "
+                             "(the profiler holds every event: a 1B batch of 8 needs over 20 GB)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--output", type=Path, default=Path("throughput.json"))
@@ -63,12 +68,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     for size in [s for s in args.sizes.split(",") if s]:
         bench = Bench(size, args.speech_seconds, args.steps, args.beam_size, device=args.device,
                       precisions=precisions_needed(rungs), utterances=args.utterances)
-        results = measure(bench, rungs, args.utterances, args.repeats, args.memory)
+        report["sizes"][size] = results = measure(bench, rungs, args.utterances, args.repeats, args.memory,
+                                                  args.gmac)
+        args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")  # kept if a profile runs out
         for rung in args.profile:
             results[rung.spec]["profile"] = profile(bench, rung)
+            args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
         print(markdown(size, results), flush=True)
-        report["sizes"][size] = results
-        args.output.write_text(json.dumps(report, indent=1), encoding="utf-8")
     logging.info(f"wrote {args.output}")
 
 

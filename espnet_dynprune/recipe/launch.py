@@ -12,8 +12,11 @@ ship; this module speaks the same command line so the recipe needs no Kaldi chec
 Options come first (``--name value``, as Kaldi's), then an optional ``VAR=start:end`` job range,
 then the log file, then the command. ``VAR`` in the log path and the command is replaced by the job
 index. ``local`` runs the jobs as subprocesses here (at most ``--max_jobs_run`` at once); ``slurm``
-submits one ``sbatch --wait`` job array and returns when it finishes. The exit status is non-zero if
-any job failed, and the failing logs are named.
+submits one ``sbatch --wait`` job array (``%a`` in the log name) and returns when it finishes; each
+task writes its Slurm job id and host first and its exit code last (``# Ended (code N)``, as
+run.pl does), so a failed or cancelled task is found by its log. The exit status is non-zero if
+any job failed, and the failing logs are named. sbatch's own ``SBATCH_*`` environment variables
+(``SBATCH_PARTITION``, ``SBATCH_ACCOUNT``, ``SBATCH_TIMELIMIT``) apply as usual.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from typing import Dict, List, Optional, Sequence
 
 BACKENDS = ("local", "slurm")
 #: Kaldi-style options and the sbatch flag each maps to (``--gpu`` is handled apart: gres).
-_SLURM_FLAGS = {"mem": "--mem", "num_threads": "--cpus-per-task", "time": "--time", "partition": "--partition"}
+_SLURM_FLAGS = {"mem": "--mem", "num_threads": "--cpus-per-task", "time": "--time", "partition": "--partition",
+                "account": "--account"}
+#: The last line of a job's log: its exit code (both backends).
+_ENDED = re.compile(r"^# Ended \(code (-?\d+)\)", re.MULTILINE)
 _RANGE = re.compile(r"^([A-Za-z_]\w*)=(\d+):(\d+)$")
 
 
@@ -112,10 +118,23 @@ def run_local(spec: JobSpec) -> int:
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         codes = list(pool.map(lambda i: _run_one(spec, i), spec.indices()))
     failed = [spec.substitute(spec.log, i) for i, code in zip(spec.indices(), codes) if code != 0]
+    return _report(failed, len(codes))
+
+
+def _report(failed: Sequence[str], jobs: int) -> int:
     if failed:
-        print(f"launch: {len(failed)} of {len(codes)} job(s) failed; see {', '.join(failed)}", file=sys.stderr)
+        print(f"launch: {len(failed)} of {jobs} job(s) failed; see {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def exit_code(log: Path) -> Optional[int]:
+    """The exit code a job wrote last into its log; None when it never ended (cancelled, killed, lost)."""
+    try:
+        codes = _ENDED.findall(log.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return None
+    return int(codes[-1]) if codes else None
 
 
 def sbatch_command(spec: JobSpec) -> List[str]:
@@ -136,8 +155,14 @@ def sbatch_command(spec: JobSpec) -> List[str]:
         log = spec.log
     cmd.append(f"--output={log}")
     script = " ".join(_shell_word(a, spec.var, task) for a in spec.command)
-    cmd.append(f"--wrap={script}")
+    cmd.append(f"--wrap={_SLURM_HEADER}{script}{_SLURM_TRAILER}")
     return cmd
+
+
+#: Around a task's command in its log: where it ran, then its exit code (read by :func:`exit_code`).
+_SLURM_HEADER = ('printf \'# Slurm job %s (array task %s) on %s\\n# Started at %s\\n#\\n\' '
+                 '"${SLURM_JOB_ID}" "${SLURM_ARRAY_TASK_ID:-none}" "$(hostname)" "$(date)"; ')
+_SLURM_TRAILER = '; code=$?; printf \'# Ended (code %s) at %s\\n\' "${code}" "$(date)"; exit "${code}"'
 
 
 def _shell_word(arg: str, var: Optional[str], replacement: str) -> str:
@@ -154,9 +179,14 @@ def run_slurm(spec: JobSpec) -> int:
     cmd = sbatch_command(spec)
     logging.info("submitting: %s", shlex.join(cmd))
     code = subprocess.call(cmd)
+    # The logs decide, not sbatch's status alone: Slurm 22.05's ``sbatch --wait`` exits 0 for an
+    # array cancelled with scancel, whose cancelled tasks never write their trailer.
+    logs = [spec.substitute(spec.log, i) for i in spec.indices()]
+    failed = [log for log in logs if exit_code(Path(log)) != 0]
     if code != 0:
-        print(f"launch: sbatch exited with {code}; see {spec.log}", file=sys.stderr)
-    return code
+        print(f"launch: sbatch --wait exited with {code}", file=sys.stderr)
+        return _report(failed or logs, len(logs))
+    return _report(failed, len(logs))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -36,6 +36,27 @@ def test_the_ladder_decodes_every_rung_side_by_side(tiny_size, tmp_path, capsys)
     assert "| 0.5:3:bf16:int8 |" in table and "Where dense:1:fp32:fp32 spends one batch" in table
 
 
+def test_gmac_are_those_of_the_patterns_each_utterance_ran(tiny_size, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    throughput.main(["--sizes", tiny_size, "--ladder", "dense:1", "0.5,on:1", "dense:2", "0.5,on:2", "on,0.5:2",
+                     "--utterances", "3", "--speech_seconds", "2", "--steps", "4", "--gmac", "true",
+                     "--memory", "false", "--profile", "0.5,on:2", "--output", str(out)])
+    results = json.loads(out.read_text())["sizes"][tiny_size]
+    dense, enc1, enc2, dec2 = (results[s] for s in ("dense:1:fp32:fp32", "0.5,on:1:fp32:fp32", "0.5,on:2:fp32:fp32",
+                                                     "on,0.5:2:fp32:fp32"))
+    # pruning the encoder removes encoder GMAC only, the same per utterance batched or not
+    assert enc1["gmac_encoder"] < dense["gmac_encoder"]
+    assert enc1["gmac_decoder"] == pytest.approx(dense["gmac_decoder"])
+    assert enc2["gmac_total"] == pytest.approx(enc1["gmac_total"])
+    assert dec2["gmac_decoder"] < dense["gmac_decoder"] and dec2["gmac_encoder"] == pytest.approx(dense["gmac_encoder"])
+    # the time/GMAC ratio is taken against the dense rung of the same batch, absent for dense rungs
+    assert enc2["time_per_gmac_vs_dense"] == pytest.approx(
+        (enc2["total_s"] / results["dense:2:fp32:fp32"]["total_s"]) / (enc2["gmac_total"] / dense["gmac_total"]))
+    assert "time_per_gmac_vs_dense" not in dense and "time_per_gmac_vs_dense" in enc1
+    assert len(enc2["profile"]) > 0
+    assert "| 0.5,on:2:fp32:fp32 |" in capsys.readouterr().out
+
+
 def test_profiling_a_rung_that_is_not_on_the_ladder_is_refused(tiny_size):
     with pytest.raises(SystemExit, match=r"--profile \['dense:4:fp32:fp32'\]: not rungs of --ladder"):
         throughput.main(["--sizes", tiny_size, "--ladder", "stock:1", "dense:1", "--profile", "dense:4"])
@@ -43,7 +64,9 @@ def test_profiling_a_rung_that_is_not_on_the_ladder_is_refused(tiny_size):
 
 @pytest.mark.parametrize("spec, message", [("stock:8", "one utterance at a time"), ("dense:0", "MODEL:BATCH"),
                                            ("1.5:8", "MODEL:BATCH"), ("dense:8:fp16:fp32", "MODEL:BATCH"),
-                                           ("dense:4/5", "ENCODER_BATCH <= BATCH"), ("dense:4/x", "MODEL:BATCH")])
+                                           ("dense:4/5", "ENCODER_BATCH <= BATCH"), ("dense:4/x", "MODEL:BATCH"),
+                                           ("on:8", "MODEL:BATCH"), ("0.5,1.0:8", "MODEL:BATCH"),
+                                           ("0.5,on,0.5:8", "MODEL:BATCH"), ("off,on:8", "MODEL:BATCH")])
 def test_a_bad_rung_is_named(spec, message):
     with pytest.raises(ValueError, match=message) as error:
         parse_rung(spec)
@@ -56,6 +79,8 @@ def test_rungs_normalise_and_name_the_copies_they_need():
                                        "dense:4:fp32:fp32"]
     assert rungs[2].encoder_batch == 1 and rungs[4].encoder_batch is None
     assert rungs[1].gates == {"encoder": 0.5, "decoder": 0.5} and rungs[3].gates is None
+    assert parse_rung("0.9,on:8/1").gates == {"encoder": 0.9, "decoder": "on"}
+    assert parse_rung("on,0.3").gates == {"encoder": "on", "decoder": 0.3}
     assert precisions_needed(rungs) == ["bf16:int8"]
 
 

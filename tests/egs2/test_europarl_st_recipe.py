@@ -1,17 +1,22 @@
 """egs2/europarl_st/s2t1 end to end on a tiny generated corpus: stand-in pretraining, then
 run.sh stages 1-13 (data prep, audio, token list, stats, dynprune fine-tuning, decoding as JOB
-arrays, scoring, GFLOPs, results table), and the errors a user meets first."""
+arrays, scoring, GFLOPs, results table), the errors a user meets first, and the same stages through
+a real Slurm."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
-from tests.tiny_recipe import copy_recipe, run_recipe, tiny_config, write_yaml
+from tests.slurm_cluster import PARTITION, SlurmCluster
+from tests.tiny_recipe import copy_recipe, recipe_env, run_recipe, tiny_config, write_yaml
 
 TINY_CORPUS = "--train 6 --dev 2 --test 2 --fleurs_train 4 --fleurs_dev 2 --fleurs_test 2"
 TEST_SETS = "test_epst_fra_asr test_epst_fra_st_eng"
@@ -168,3 +173,44 @@ def test_stage_1_adds_the_mini_corpus_voxforge_part(recipe: Path) -> None:
     vox = [line for line in train if line.startswith("voxforge")]
     assert len(vox) == 2 * 2 and all("<asr><notimestamps>" in line for line in vox)  # 1 of 3 speakers per language
     assert any(line.startswith("epst") for line in train)
+
+
+def test_the_slurm_backend_decodes_trains_and_resumes_as_local_does(recipe: Path, slurm: SlurmCluster) -> None:
+    """run.sh --cmd_backend slurm through a real single-node Slurm (needs the local run of the test
+    above): stage 12 as a 2-task job array gives the local hypotheses, a cancelled decode fails the
+    stage and the rerun completes it, and stage 11 trains the model the local run trained."""
+    decode = recipe / "exp/s2t_finetune_dynprune/decode_beam5_gates_predicted"
+    local = {d: (decode / d / "text").read_text() for d in TEST_SETS.split()}
+    stage12 = ("./run.sh", "--stage", "12", "--stop_stage", "12", "--cmd_backend", "slurm", "--test_sets", TEST_SETS,
+               "--inference_gates", "predicted", "--decode_pretrained", "false", "--nj", "2")
+    shutil.rmtree(decode)
+    run_recipe(recipe, *stage12, env=slurm.env)
+    assert {d: (decode / d / "text").read_text() for d in TEST_SETS.split()} == local
+    for job in (1, 2):  # each task's log, named by sbatch's %a and written by the job on the node
+        log = (decode / f"logdir/decode.{job}.log").read_text()
+        assert f"(array task {job}) on {slurm.node}" in log and "# Ended (code 0)" in log
+
+    # scancel while the array runs: the stage fails naming a log; the rerun completes the decode.
+    shutil.rmtree(decode)
+    proc = subprocess.Popen(stage12, cwd=recipe, env=recipe_env(slurm.env), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(line.endswith("RUNNING") for line in slurm.jobs()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the decode array never ran"
+        time.sleep(0.2)
+    slurm.command("scancel", "--partition", PARTITION)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "launch:" in err and "decode." in err
+    slurm.wait_for_empty_queue()
+    run_recipe(recipe, *stage12, env=slurm.env)
+    assert {d: (decode / d / "text").read_text() for d in TEST_SETS.split()} == local
+
+    # Stage 11 through espnet2.bin.launch -> sbatch: the same training as the local run's.
+    run_recipe(recipe, "./run.sh", "--stage", "10", "--stop_stage", "11", "--cmd_backend", "slurm",
+               "--pretrained_model", "standin_tiny", "--s2t_args", "--max_epoch 1 --batch_size 4",
+               "--s2t_exp", "exp/slurm_train", env=slurm.env)
+    log = (recipe / "exp/slurm_train/train.log").read_text()
+    assert f"(array task none) on {slurm.node}" in log and "# Ended (code 0)" in log
+    ours, theirs = (torch.load(recipe / d / "valid.acc.ave.pth", map_location="cpu", weights_only=True)
+                    for d in ("exp/slurm_train", "exp/s2t_finetune_dynprune"))
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
