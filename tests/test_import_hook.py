@@ -1,16 +1,13 @@
 """Tests for espnet_dynprune._import_hook (the lazy auto-registration hook).
 
 In-process tests register fake watched modules written to ``tmp_path``; they
-never import ESPnet.  The subprocess tests exercise the hook the way the
-installed ``espnet_dynprune.pth`` activates it at start-up.
+never import ESPnet.  How the installed ``espnet_dynprune.pth`` activates the
+hook at start-up: test_import_hook_pth.py.
 """
 
-import ast
 import importlib
 import importlib.util
-import os
 import py_compile
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -20,9 +17,6 @@ from pathlib import Path
 import pytest
 
 from espnet_dynprune import _import_hook as hook
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PTH_FILE = REPO_ROOT / "espnet_dynprune.pth"
 
 
 @pytest.fixture
@@ -408,114 +402,3 @@ def test_hook_module_imports_nothing_heavy():
         if line.startswith(("import ", "from "))
     ]
     assert top_level_imports == ["import _thread", "import os", "import sys"]
-
-
-# --------------------------------------------------------------------------
-# Subprocess tests: the hook as activated by the installed .pth file.
-# --------------------------------------------------------------------------
-
-
-def _run(code, env_extra=None, cwd=None):
-    env = dict(os.environ)
-    env.pop(hook.ENV_DISABLE, None)
-    env.update(env_extra or {})
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-    )
-    return proc
-
-
-def _pth_active():
-    proc = _run(
-        "import sys; print('espnet_dynprune._import_hook' in sys.modules)",
-        cwd="/",
-    )
-    return proc.stdout.strip() == "True"
-
-
-@pytest.fixture
-def require_pth():
-    if not _pth_active():
-        pytest.fail(
-            "espnet_dynprune.pth is not active in this interpreter "
-            f"({sys.executable}); run `pip install --no-deps -e .` (make venv)"
-        )
-
-
-def test_pth_line_matches_is_disabled():
-    """The .pth hard-codes the 'enabled' values; they must match the module."""
-    text = PTH_FILE.read_text()
-    code_lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
-    assert len(code_lines) == 1 and code_lines[0].startswith("import ")
-    tree = ast.parse(code_lines[0])
-    strings = {
-        node.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str)
-    }
-    tuples = [
-        ast.literal_eval(node) for node in ast.walk(tree) if isinstance(node, ast.Tuple)
-    ]
-    assert tuples == [hook._ENABLED_VALUES]
-    assert hook.ENV_DISABLE in strings
-    assert "espnet_dynprune._import_hook" in strings
-
-
-def test_fresh_interpreter_fake_module(require_pth, tmp_path):
-    (tmp_path / "fake_watched_mod.py").write_text("VALUE = 'hello'\n")
-    (tmp_path / "fake_callbacks.py").write_text(
-        "CALLS = []\ndef cb(module):\n    CALLS.append(module.VALUE)\n"
-    )
-    code = textwrap.dedent(
-        """
-        import sys
-        sys.path.insert(0, {path!r})
-        h = sys.modules["espnet_dynprune._import_hook"]   # loaded by the .pth
-        assert h.is_installed()
-        h.register("fake_watched_mod", "fake_callbacks:cb")
-        import fake_watched_mod, fake_callbacks
-        import fake_watched_mod
-        print(fake_callbacks.CALLS, type(fake_watched_mod.__loader__).__name__)
-        """
-    ).format(path=str(tmp_path))
-    proc = _run(code, cwd="/")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['hello'] SourceFileLoader"
-
-
-@pytest.mark.parametrize("value", ["1", "true", "yes", "on"])
-def test_fresh_interpreter_disabled(require_pth, value):
-    proc = _run(
-        "import sys; print('espnet_dynprune._import_hook' in sys.modules, "
-        "any(type(f).__name__ == 'AutoRegisterFinder' for f in sys.meta_path))",
-        env_extra={hook.ENV_DISABLE: value},
-        cwd="/",
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False False"
-
-
-@pytest.mark.parametrize("value", ["0", "", "off"])
-def test_fresh_interpreter_enabled_values(require_pth, value):
-    proc = _run(
-        "import sys; print('espnet_dynprune._import_hook' in sys.modules)",
-        env_extra={hook.ENV_DISABLE: value},
-        cwd="/",
-    )
-    assert proc.stdout.strip() == "True", proc.stderr
-
-
-def test_fresh_interpreter_start_up_is_light(require_pth):
-    proc = _run(
-        "import sys; import espnet_dynprune; "
-        "print(sorted(m for m in ('torch', 'numpy', 'espnet', 'espnet2', "
-        "'importlib.abc', 'typing') if m in sys.modules))",
-        cwd="/",
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
