@@ -34,7 +34,8 @@ COLUMNS = (
     "re-projected at every step for every hypothesis, as ESPnet's stock decoder runs them (the papers' convention), "
     "*as run* the decoder calls this decoder really made (K/V once; batched: each batch's calls shared out, the "
     "rows of utterances that had ended included); "
-    "enc/dec sparsity: the realised fraction of gated modules skipped; train+decode min: the experiment's wall "
+    "enc/dec sparsity: the realised fraction of gated modules skipped (*weights*: of the pruned Linear weights "
+    "zero, for magnitude pruning and PARP, as the model decoded); train+decode min: the experiment's wall "
     "clock in the grid (*resumed*: only the last attempt's, an earlier one having done part of the work).\n"
 )
 TABLES = {
@@ -75,10 +76,14 @@ def results_table(rows: Sequence[Row], passes: Dict[str, str]) -> tuple[List[str
     body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets),
              _f(r.clean_seconds_per_utt, "{:.3f}") + (f" ({passes[r.timing_pass]})" if r.timing_pass else ""),
              _f(r.seconds_per_utt, "{:.3f}") + (" (batched)" if r.amortised else ""),
-             _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _f(r.enc_sparsity, "{:.3f}"),
-             _f(r.dec_sparsity, "{:.3f}"), _f(r.params_m),
+             _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _sparsity(r.enc_sparsity, r.enc_weight_sparsity),
+             _sparsity(r.dec_sparsity, r.dec_weight_sparsity), _f(r.params_m),
              _f(r.wall_minutes, "{:.0f}") + (" (resumed)" if r.resumed else "")] for r in rows]
     return headers, body
+
+
+def _sparsity(gates: Optional[float], weights: Optional[float]) -> str:
+    return _f(gates, "{:.3f}") if weights is None else f"{weights:.3f} (weights)"
 
 
 def write_csv(path: Path, headers: Sequence[str], body: Sequence[Sequence[str]]) -> None:

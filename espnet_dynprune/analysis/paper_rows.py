@@ -2,8 +2,8 @@
 
 A row holds the experiment's grid metadata (table, method, part, target sparsity, data setup), the
 gate pattern decoded with (``predicted``, ``most_frequent``, ``on``), each test set's main metric
-(WER for ASR, BLEU for ST) and the means over test sets of time, GFLOPs, realised sparsity and
-model size. Baselines (``part: none``) belong to every table of their data setup.
+(WER for ASR, BLEU for ST) and the means over test sets of time, GFLOPs, realised sparsity (of the
+gates; of the weights for magnitude pruning) and model size. Baselines (``part: none``) belong to every table of their data setup.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class Row:
     params_m: float
     wall_minutes: Optional[float]
     resumed: bool
+    enc_weight_sparsity: Optional[float] = None  # magnitude pruning: fraction of the Linear weights zero
+    dec_weight_sparsity: Optional[float] = None
     sets: Dict[str, dict] = field(repr=False, default_factory=dict)  # test set -> raw entry
 
     @property
@@ -104,6 +106,8 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
             params_m=entries[0]["model"]["parameters"] / 1e6,
             wall_minutes=meta["wall_seconds"] / 60 if meta.get("wall_seconds") is not None else None,
             resumed=bool(meta.get("resumed")),
+            enc_weight_sparsity=_mean([(e.get("weight_sparsity") or {}).get("encoder") for e in entries]),
+            dec_weight_sparsity=_mean([(e.get("weight_sparsity") or {}).get("decoder") for e in entries]),
             sets=dict(sets),
         ))
     return rows

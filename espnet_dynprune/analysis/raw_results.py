@@ -27,7 +27,8 @@ from espnet_dynprune.owsm.symbols import symbol_name
 
 PathLike = Union[str, Path]
 SUMMARY_KEYS = ("num_utts", "seconds_per_utt", "seconds_per_utt_is", "encoder_seconds_per_utt",
-                "decoder_seconds_per_utt", "total_seconds", "sparsity", "sparsity_flops", "model")
+                "decoder_seconds_per_utt", "total_seconds", "sparsity", "sparsity_flops", "weight_sparsity",
+                "model")
 REFERENCES = "references"
 MANIFEST = "grid.json"
 TIMING = "timing.json"  # recipe.timing: decode times measured with nothing else running

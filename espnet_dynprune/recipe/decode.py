@@ -15,8 +15,8 @@ are sorted (C locale) and split into ``nj`` contiguous shards; shard J writes
 (holding the settings), so a re-run skips finished shards and refuses to mix
 shards decoded with other settings. ``--merge true`` concatenates the shards
 into ``output_dir/{text,token,time,gates.jsonl}`` and writes
-``decode_summary.json`` (the test set's ``data_dir``, timing, sparsity and the
-settings, ``lang_sym``/``task_sym`` included: what stage 13 scores by). With
+``decode_summary.json`` (the test set's ``data_dir``, timing, sparsity, the weight sparsity of a
+magnitude-pruned model as it decoded (each shard's ``weights.json``) and the settings, ``lang_sym``/``task_sym`` included: what stage 13 scores by). With
 neither ``--job`` nor ``--merge``, every shard is decoded here, one after the
 other, and merged.
 
@@ -57,6 +57,7 @@ PathLike = Union[str, Path]
 GateSpec = Union[None, str, float, Pattern]
 INPUTS = "inputs"  # the settings key of what a decode was made from
 SHARD_FILES = ("text", "token", "time", "gates.jsonl")
+WEIGHTS = "weights.json"  # a shard's model as loaded: weight sparsity per magnitude-pruned part
 #: Settings added after shards were first written, and the value those shards were decoded with.
 LATER_SETTINGS = {"batch_size": 1, "encoder_precision": "fp32", "decoder_precision": "fp32",
                   "encoder_batch_size": None}
@@ -224,6 +225,8 @@ def decode_shard(s2t, data_dir: Path, output_dir: Path, settings: dict, job: int
     finally:
         for f in files.values():
             f.close()
+    sparsity = getattr(s2t.s2t_model, "weight_sparsity", dict)()
+    (out / WEIGHTS).write_text(json.dumps({"weight_sparsity": sparsity}) + "\n", encoding="utf-8")
     (out / "done").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     logging.info(f"decoded {len(utts)} utterances of {data_dir} into {out}")
     return out
@@ -261,6 +264,9 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
     (output_dir / "gates.jsonl").write_text("".join(json.dumps(records[u]) + "\n" for u in utts), encoding="utf-8")
     seconds = [float(merged["time"][u]) for u in utts]
     encoder = [records[u]["encoder_seconds"] for u in utts if "encoder_seconds" in records[u]]
+    # shards decoded before weights.json existed have none
+    weights = [json.loads((s / WEIGHTS).read_text(encoding="utf-8"))["weight_sparsity"] for s in shards
+               if (s / WEIGHTS).is_file()]
     parts = sorted({p for r in records.values() for p in r["sparsity"]})
     summary = {
         "data_dir": str(data_dir.resolve()),
@@ -276,6 +282,7 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
         "sparsity": {p: _mean([r["sparsity"][p] for r in records.values() if p in r["sparsity"]]) for p in parts},
         "sparsity_flops": {p: _mean([r["sparsity_flops"][p] for r in records.values()
                                      if p in r["sparsity_flops"]]) for p in parts},
+        "weight_sparsity": weights[0] if weights else {},
         "settings": settings,
     }
     (output_dir / "decode_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -16,7 +16,7 @@ decoder's output layer (vocabulary projection). The zeros do not make the model 
 
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List
 
 import torch
 from espnet2.s2t.espnet_model import ESPnetS2TModel
@@ -40,10 +40,11 @@ class MagnitudePruneS2TModel(ESPnetS2TModel):
         if reprune_interval < 0:
             raise ValueError(f"model_conf reprune_interval must be >= 0 (0: fixed mask), got {reprune_interval}")
         self.sparsity_target, self.prune_parts, self.reprune_interval = sparsity_target, prune_parts, reprune_interval
-        parts = [getattr(self, p) for p in ("encoder", "decoder") if prune_parts in (p, "both")]
         output = getattr(self.decoder, "output_layer", None)
-        self.pruned_linears: List[torch.nn.Linear] = [
-            m for part in parts for m in part.modules() if isinstance(m, torch.nn.Linear) and m is not output]
+        self.part_linears: Dict[str, List[torch.nn.Linear]] = {
+            p: [m for m in getattr(self, p).modules() if isinstance(m, torch.nn.Linear) and m is not output]
+            for p in ("encoder", "decoder") if prune_parts in (p, "both")}
+        self.pruned_linears: List[torch.nn.Linear] = [m for ms in self.part_linears.values() for m in ms]
         magnitude_masks.add_masks(self.pruned_linears)
         self.register_buffer("magnitude_ready", torch.zeros(()))  # float: ESPnet averages checkpoints
         self.updates = 0
@@ -68,6 +69,11 @@ class MagnitudePruneS2TModel(ESPnetS2TModel):
             magnitude_masks.apply_masks(self.pruned_linears)
         else:
             self.prune_now()
+
+    def weight_sparsity(self) -> Dict[str, float]:
+        """Per pruned part, the fraction of its pruned Linear weights that are zero (the decoded model's
+        realised sparsity: a PARP checkpoint is re-pruned when it loads)."""
+        return {p: magnitude_masks.zero_fraction(linears) for p, linears in self.part_linears.items()}
 
     def forward(self, *args, **kwargs):
         if self.training and not self.magnitude_ready:

@@ -93,3 +93,18 @@ def test_each_time_names_its_timing_pass_and_the_curve_keeps_to_the_latest(raw: 
     joint = next(line for line in page.splitlines() if line.startswith("| context-aware (joint) 0.3 | predicted |"))
     assert re.search(r"\| [0-9.]+ \(A\) \|", dense) and re.search(r"\| [0-9.]+ \(B\) \|", joint)
     assert "Times: the models timed in the pass of 2026-12-02 15:41 UTC only." in page
+
+
+def test_a_magnitude_row_shows_the_sparsity_of_its_weights(raw: Path):
+    record = json.loads((raw / "dense.json").read_text())
+    record["meta"].update(name="magnitude_both_0.1", table="baselines", method="unstructured magnitude",
+                          part="both", sparsity_target=0.1)
+    for test_set in next(iter(record["decodes"].values())).values():
+        test_set["weight_sparsity"] = {"encoder": 0.08, "decoder": 0.125}
+    (raw / "magnitude_both_0.1.json").write_text(json.dumps(record))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    header = next(line for line in page.splitlines() if line.startswith("| Experiment | Gates |")).split(" | ")
+    row = next(line for line in page.splitlines() if line.startswith("| unstructured magnitude 0.1 |")).split(" | ")
+    assert row[header.index("enc sparsity")] == "0.080 (weights)" and row[header.index("dec sparsity")] == "0.125 (weights)"
+    dense = next(line for line in page.splitlines() if line.startswith("| dense fine-tuning |")).split(" | ")
+    assert dense[header.index("enc sparsity")] == ""

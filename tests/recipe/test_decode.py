@@ -63,6 +63,7 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
     assert summary["model"]["file_bytes"] == Path(summary["settings"]["s2t_model_file"]).stat().st_size
     assert 0 < summary["model"]["encoder_parameters"] < summary["model"]["parameters"]
     assert set(summary["sparsity"]) == set(summary["sparsity_flops"]) == {"encoder", "decoder"}
+    assert summary["weight_sparsity"] == {}  # no magnitude pruning
     assert summary["settings"]["lang_sym"] == "<fra>" and summary["settings"]["task_sym"] == "<asr>"
     assert summary["data_dir"] == str(test_set.resolve())  # stage 13 scores against its text
     assert json.loads((out / "decode_summary.json").read_text()) == summary
@@ -81,6 +82,21 @@ def test_sharded_decoding_resumes_merges_and_matches_a_single_run(model_files, t
     [single] = decode.main(argv(model_files, test_set, tmp_path / "single"))
     assert read_map(tmp_path / "single" / "text") == text and single["num_utts"] == 5
 
+
+
+def test_a_magnitude_pruned_model_reports_the_weight_sparsity_it_decoded_with(test_set, tmp_path):
+    import torch
+
+    config, model_file = write_tiny_model(tmp_path / "model", dynprune=False, model="magnitude_prune", model_conf={
+        "sparsity_target": 0.3, "prune_parts": "decoder", "reprune_interval": 2})
+    state = torch.load(model_file)
+    assert all(bool(v.ne(0).all()) for k, v in state.items() if k.endswith(".weight") and k.startswith("decoder."))
+    state["magnitude_ready"] = torch.ones(())  # a trained PARP checkpoint, weights regrown: pruned as it loads
+    torch.save(state, model_file)
+    [summary] = decode.main(argv((config, model_file), test_set, tmp_path / "decode", "--nj", "2"))
+    assert summary["weight_sparsity"] == {"decoder": pytest.approx(0.3, abs=1e-3)}
+    shard = json.loads((tmp_path / "decode" / "logdir" / "output.2" / decode.WEIGHTS).read_text())
+    assert shard["weight_sparsity"] == summary["weight_sparsity"]
 
 def test_several_test_sets_share_one_process_and_one_model(model_files, test_set, tmp_path, monkeypatch):
     loads, real_load = [], decode.load_speech2text

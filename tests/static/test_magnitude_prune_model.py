@@ -72,6 +72,7 @@ def test_only_the_chosen_part_is_pruned():
     decoder = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)]
     assert magnitude_masks.zero_fraction(decoder) == 0.0
     assert magnitude_masks.zero_fraction(model.pruned_linears) == pytest.approx(0.5, abs=1e-3)
+    assert model.weight_sparsity() == {"encoder": pytest.approx(0.5, abs=1e-3)}
 
 
 @pytest.mark.parametrize("conf, match", [
