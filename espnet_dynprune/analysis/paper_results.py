@@ -24,6 +24,8 @@ from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, 
 from espnet_dynprune.analysis.paper_rows import (Row, all_rows, baseline, column_name, joint_model, table_rows,
                                                  test_set_order, timing_passes, without)
 
+IDENTICAL = "identical"  # a significance cell of two systems with the same hypotheses
+
 COLUMNS = (
     "Columns: WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set; **s/utt**: decode seconds per utterance "
     "(beam 5, one thread) measured by `python -m espnet_dynprune.recipe.timing` on the first utterances of every "
@@ -102,6 +104,8 @@ def compare(references: Callable[[str], Dict[str, str]], test_set: str, base: Ro
     utts = list(refs)
     hyp = [[s.sets[test_set]["utts"][u]["hyp"] for u in utts] for s in (base, system)]
     ref = [refs[u] for u in utts]
+    if hyp[0] == hyp[1]:  # no test needed (sacrebleu's p-value is small for two identical outputs)
+        return {"metric": "identical"}
     if system.tasks[test_set] == "asr":
         return {"metric": "WER", **significance.paired_wer(ref, *hyp)}
     return {"metric": "BLEU", **significance.paired_bleu(ref, *hyp)}
@@ -119,11 +123,13 @@ def significance_table(references: Callable[[str], Dict[str, str]], rows: Sequen
         cells = []
         for t in sets:
             c = compare(references, t, base, r)
-            if c is None:
-                cells.append("")
+            if c is None or c["metric"] == "identical":
+                cells.append("" if c is None else IDENTICAL)
             elif c["metric"] == "WER":
                 cells.append(f"{c['diff']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]"
                              + (" *" if significance.significant(c) else ""))
+            elif c["diff"] == 0:  # sacrebleu's p-value of a zero difference is small: it says nothing here
+                cells.append("+0.00 (same BLEU)")
             else:
                 cells.append(f"{c['diff']:+.2f} (p={c['p_value']:.3f})" + (" *" if significance.significant(c) else ""))
         body.append([r.label, *cells])
@@ -231,7 +237,8 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
         if sig:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
-                      f"* = a non-zero difference at p < {significance.ALPHA}.\n", sig]
+                      f"* = a non-zero difference at p < {significance.ALPHA}; {IDENTICAL}: the same hypothesis for "
+                      f"every utterance; *same BLEU*: other hypotheses, the same score (no p-value).\n", sig]
         sig = find and significance_table(references, [r for r in mine if r.table == table], lambda r: find(rows, r))
         if sig:
             parts += [f"{difference}:\n", sig]

@@ -79,7 +79,9 @@ def test_an_ablation_stands_beside_the_joint_model_it_changes(raw: Path):
     assert labels.index("context-aware (joint) 0.3") < labels.index("context-aware (joint), changed 0.3")
     difference = table.split("Each ablation minus the context-aware joint model")[1].split("\n\n", 2)[1]
     row = next(line for line in difference.splitlines() if line.startswith("| context-aware (joint), changed 0.3 |"))
-    assert "+0.00" in row  # the same hypotheses: no difference
+    cells = row.rstrip(" |").split(" | ")[1:]
+    assert cells and set(cells) == {"identical"}  # the same hypotheses: no test
+    assert "identical: the same hypothesis for every utterance" in page
 
 
 def test_each_time_names_its_timing_pass_and_the_curve_keeps_to_the_latest(raw: Path):
@@ -108,3 +110,19 @@ def test_a_magnitude_row_shows_the_sparsity_of_its_weights(raw: Path):
     assert row[header.index("enc sparsity")] == "0.080 (weights)" and row[header.index("dec sparsity")] == "0.125 (weights)"
     dense = next(line for line in page.splitlines() if line.startswith("| dense fine-tuning |")).split(" | ")
     assert dense[header.index("enc sparsity")] == ""
+
+
+def test_a_zero_bleu_difference_between_other_hypotheses_is_not_given_sacrebleus_p_value(raw: Path):
+    joint = json.loads((raw / "dynprune_both_0.3.json").read_text())
+    ablation = json.loads(json.dumps(joint))
+    ablation["meta"].update(name="ablation_x_0.3", table="ablation", method="context-aware (joint), changed")
+    for record, word in ((joint, "qqq"), (ablation, "xxx")):  # one word wrong in each, differently
+        utts = record["decodes"]["decode_beam5_gates_predicted"]["test_epst_fra_st_eng"]["utts"]
+        first = next(iter(utts.values()))
+        first["hyp"] = " ".join([word, *first["hyp"].split()[1:]])
+    (raw / "dynprune_both_0.3.json").write_text(json.dumps(joint))
+    (raw / "ablation_x_0.3.json").write_text(json.dumps(ablation))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    difference = page.split("Each ablation minus the context-aware joint model")[1].split("\n\n", 2)[1]
+    row = next(line for line in difference.splitlines() if line.startswith("| context-aware (joint), changed 0.3 |"))
+    assert "+0.00 (same BLEU)" in row and "p=" not in row
