@@ -78,8 +78,9 @@ def results_table(rows: Sequence[Row], passes: Dict[str, str]) -> tuple[List[str
     body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets),
              _f(r.clean_seconds_per_utt, "{:.3f}") + (f" ({passes[r.timing_pass]})" if r.timing_pass else ""),
              _f(r.seconds_per_utt, "{:.3f}") + (" (batched)" if r.amortised else ""),
-             _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"), _sparsity(r.enc_sparsity, r.enc_weight_sparsity),
-             _sparsity(r.dec_sparsity, r.dec_weight_sparsity), _f(r.params_m),
+             _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"),
+             _sparsity(r.enc_sparsity, r.enc_weight_sparsity), _sparsity(r.dec_sparsity, r.dec_weight_sparsity),
+             _f(r.params_m),
              _f(r.wall_minutes, "{:.0f}") + (" (resumed)" if r.resumed else "")] for r in rows]
     return headers, body
 

@@ -3,7 +3,8 @@
 A row holds the experiment's grid metadata (table, method, part, target sparsity, data setup), the
 gate pattern decoded with (``predicted``, ``most_frequent``, ``on``), each test set's main metric
 (WER for ASR, BLEU for ST) and the means over test sets of time, GFLOPs, realised sparsity (of the
-gates; of the weights for magnitude pruning) and model size. Baselines (``part: none``) belong to every table of their data setup.
+gates; of the weights for magnitude pruning) and model size. Baselines (``part: none``) belong to
+every table of their data setup.
 """
 
 from __future__ import annotations

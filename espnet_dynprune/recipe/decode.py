@@ -15,8 +15,9 @@ are sorted (C locale) and split into ``nj`` contiguous shards; shard J writes
 (holding the settings), so a re-run skips finished shards and refuses to mix
 shards decoded with other settings. ``--merge true`` concatenates the shards
 into ``output_dir/{text,token,time,gates.jsonl}`` and writes
-``decode_summary.json`` (the test set's ``data_dir``, timing, sparsity, the weight sparsity of a
-magnitude-pruned model as it decoded (each shard's ``weights.json``) and the settings, ``lang_sym``/``task_sym`` included: what stage 13 scores by). With
+``decode_summary.json`` (the test set's ``data_dir``, timing, sparsity, the weight
+sparsity of a magnitude-pruned model as it decoded (each shard's ``weights.json``) and
+the settings, ``lang_sym``/``task_sym`` included: what stage 13 scores by). With
 neither ``--job`` nor ``--merge``, every shard is decoded here, one after the
 other, and merged.
 

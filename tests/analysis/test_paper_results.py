@@ -107,7 +107,8 @@ def test_a_magnitude_row_shows_the_sparsity_of_its_weights(raw: Path):
     page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
     header = next(line for line in page.splitlines() if line.startswith("| Experiment | Gates |")).split(" | ")
     row = next(line for line in page.splitlines() if line.startswith("| unstructured magnitude 0.1 |")).split(" | ")
-    assert row[header.index("enc sparsity")] == "0.080 (weights)" and row[header.index("dec sparsity")] == "0.125 (weights)"
+    assert row[header.index("enc sparsity")] == "0.080 (weights)"
+    assert row[header.index("dec sparsity")] == "0.125 (weights)"
     dense = next(line for line in page.splitlines() if line.startswith("| dense fine-tuning |")).split(" | ")
     assert dense[header.index("enc sparsity")] == ""
 
