@@ -106,7 +106,7 @@ def compare(references: Callable[[str], Dict[str, str]], test_set: str, base: Ro
     hyp = [[s.sets[test_set]["utts"][u]["hyp"] for u in utts] for s in (base, system)]
     ref = [refs[u] for u in utts]
     if hyp[0] == hyp[1]:  # no test needed (sacrebleu's p-value is small for two identical outputs)
-        return {"metric": "identical"}
+        return {"metric": IDENTICAL}
     if system.tasks[test_set] == "asr":
         return {"metric": "WER", **significance.paired_wer(ref, *hyp)}
     return {"metric": "BLEU", **significance.paired_bleu(ref, *hyp)}
@@ -124,8 +124,10 @@ def significance_table(references: Callable[[str], Dict[str, str]], rows: Sequen
         cells = []
         for t in sets:
             c = compare(references, t, base, r)
-            if c is None or c["metric"] == "identical":
-                cells.append("" if c is None else IDENTICAL)
+            if c is None:
+                cells.append("")
+            elif c["metric"] == IDENTICAL:
+                cells.append(IDENTICAL)
             elif c["metric"] == "WER":
                 cells.append(f"{c['diff']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]"
                              + (" *" if significance.significant(c) else ""))

@@ -265,9 +265,8 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
     (output_dir / "gates.jsonl").write_text("".join(json.dumps(records[u]) + "\n" for u in utts), encoding="utf-8")
     seconds = [float(merged["time"][u]) for u in utts]
     encoder = [records[u]["encoder_seconds"] for u in utts if "encoder_seconds" in records[u]]
-    # shards decoded before weights.json existed have none
-    weights = [json.loads((s / WEIGHTS).read_text(encoding="utf-8"))["weight_sparsity"] for s in shards
-               if (s / WEIGHTS).is_file()]
+    # every shard loaded the same model; shards decoded before weights.json existed have none
+    weights = next((s / WEIGHTS for s in shards if (s / WEIGHTS).is_file()), None)
     parts = sorted({p for r in records.values() for p in r["sparsity"]})
     summary = {
         "data_dir": str(data_dir.resolve()),
@@ -283,7 +282,7 @@ def merge_shards(data_dir: Path, output_dir: Path, settings: dict) -> dict:
         "sparsity": {p: _mean([r["sparsity"][p] for r in records.values() if p in r["sparsity"]]) for p in parts},
         "sparsity_flops": {p: _mean([r["sparsity_flops"][p] for r in records.values()
                                      if p in r["sparsity_flops"]]) for p in parts},
-        "weight_sparsity": weights[0] if weights else {},
+        "weight_sparsity": json.loads(weights.read_text(encoding="utf-8"))["weight_sparsity"] if weights else {},
         "settings": settings,
     }
     (output_dir / "decode_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
