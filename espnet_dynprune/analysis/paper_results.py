@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, significance
-from espnet_dynprune.analysis.paper_rows import (Row, all_rows, baseline, column_name, joint_model, table_rows,
-                                                 test_set_order, timing_passes, without)
+from espnet_dynprune.analysis.paper_rows import (DEFAULT_DATA, Row, all_rows, baseline, column_name, joint_model,
+                                                 table_rows, test_set_order, timing_passes, without)
 
 IDENTICAL = "identical"  # a significance cell of two systems with the same hypotheses
 
@@ -164,6 +164,12 @@ def dependence_of(row: Row) -> Dict[str, dict]:
     return gate_patterns.context_dependence(utterances)
 
 
+def distinct_labels(rows: Sequence[Row]) -> List[str]:
+    """Each row's label, with its data setup where that is not the default: the low-resource sweeps share
+    their labels with the Europarl-ST ones, and the context tables hold both."""
+    return [r.label if r.data == DEFAULT_DATA else f"{r.label} [{r.data}]" for r in rows]
+
+
 def margins_of(row: Row) -> Dict[str, dict]:
     """Per part, :func:`gate_patterns.margin_summary` of a row's utterances (parts without margins left out)."""
     found: Dict[str, list] = {}
@@ -240,8 +246,9 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
         if sig:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
-                      f"* = a non-zero difference at p < {significance.ALPHA}; {IDENTICAL}: the same hypothesis for "
-                      f"every utterance; *same BLEU*: other hypotheses, the same score (no p-value).\n", sig]
+                      f"* = a non-zero difference at p < {significance.ALPHA} (WER: and its 95% interval without 0); "
+                      f"{IDENTICAL}: the same hypothesis for every utterance; *same BLEU*: other hypotheses, "
+                      f"the same score (no p-value).\n", sig]
         sig = find and significance_table(references, [r for r in mine if r.table == table], lambda r: find(rows, r))
         if sig:
             parts += [f"{difference}:\n", sig]
@@ -258,23 +265,24 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             caption = paper_figures.curves(curve_rows, dense.get(curve_rows[0].data), out_dir / name)
             parts.append(f"![{table} vs sparsity]({name})\n\n*{caption}*\n")
     gated = [r for r in rows if r.gates == "predicted" and any(e["gate_names"] for e in r.sets.values())]
-    dependence = {r.label: dependence_of(r) for r in gated}
+    labels = distinct_labels(gated)
+    dependence = {label: dependence_of(r) for label, r in zip(labels, gated)}
     if dependence:
         parts += ["## Context dependence of the gates\n",
                   "Distinct gate patterns (one per part and utterance) and the mutual information between "
                   "pattern and language / task over all decoded test utterances (bits; the bound is the "
                   "entropy of the language or task: equal means the pattern determines it).\n",
                   context_table(dependence)]
-        margins = margin_table({r.label: margins_of(r) for r in gated})
+        margins = margin_table({label: margins_of(r) for label, r in zip(labels, gated)})
         if margins:
             parts += ["Why the patterns do or do not move: each gate's margin (keep minus skip logit; the decision "
                       "flips where it crosses 0) averaged over utterances, the spread of its per-context mean (what "
                       "language and task move it by) and its spread within one language x task (what the speech "
                       "moves it by), means over the part's gates.\n", margins]
-        for r in gated:
+        for label, r in zip(labels, gated):
             name = f"results/figures/gates_{r.experiment}.png"
-            caption = paper_figures.heatmaps(dependence[r.label], r.label, out_dir / name)
-            parts.append(f"![gates of {r.experiment}]({name})\n\n*{r.label}: {caption}*\n")
+            caption = paper_figures.heatmaps(dependence[label], label, out_dir / name)
+            parts.append(f"![gates of {r.experiment}]({name})\n\n*{label}: {caption}*\n")
     text = "\n".join(parts)
     output.write_text(text, encoding="utf-8")
     return text

@@ -7,7 +7,10 @@ Moses' ``bootstrap-hypothesis-difference-significance.pl``): the p-value of the 
 Both draw ``samples`` resamples of the test set's utterances with a fixed seed (sacrebleu's
 ``SACREBLEU_SEED`` default 12345), so a page regenerates identically. The p-value is sacrebleu's
 (multeval's): (1 + resamples whose centred difference exceeds the observed one) / (1 + resamples),
-which is small for two identical outputs; :func:`significant` never marks a zero difference.
+which is small for two identical outputs; :func:`significant` never marks a zero difference. That
+test and the percentile interval can disagree where few utterances differ (p < 0.05 beside an
+interval from -1.6 to +16): a WER difference counts as significant only where both say so, so no
+starred cell shows an interval that holds zero.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ def _p_value(sample_diffs: np.ndarray, observed: float) -> float:
 
 
 def significant(result: Dict[str, float], alpha: float = ALPHA) -> bool:
-    """A non-zero difference with p < ``alpha``."""
-    return result["diff"] != 0 and result["p_value"] < alpha
+    """A non-zero difference with p < ``alpha`` and, where it has one, a 95% interval without zero."""
+    excludes_zero = "ci_low" not in result or result["ci_low"] > 0 or result["ci_high"] < 0
+    return result["diff"] != 0 and result["p_value"] < alpha and excludes_zero
 
 
 def word_errors(refs: Sequence[str], hyps: Sequence[str]) -> np.ndarray:

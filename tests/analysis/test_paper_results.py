@@ -127,3 +127,13 @@ def test_a_zero_bleu_difference_between_other_hypotheses_is_not_given_sacrebleus
     difference = page.split("Each ablation minus the context-aware joint model")[1].split("\n\n", 2)[1]
     row = next(line for line in difference.splitlines() if line.startswith("| context-aware (joint), changed 0.3 |"))
     assert "+0.00 (same BLEU)" in row and "p=" not in row
+
+
+def test_two_gated_rows_of_one_label_keep_apart_in_the_context_tables(raw: Path):
+    low = json.loads((raw / "dynprune_both_0.3.json").read_text())
+    low["meta"].update(name="lowres_dynprune_both_0.3", table="lowres", data="lowres")
+    (raw / "lowres_dynprune_both_0.3.json").write_text(json.dumps(low))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    context = page.split("## Context dependence of the gates")[1]
+    labels = {line.split(" | ")[0][2:] for line in context.splitlines() if line.startswith("| context-aware")}
+    assert {"context-aware (joint) 0.3", "context-aware (joint) 0.3 [lowres]"} <= labels

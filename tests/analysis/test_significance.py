@@ -29,3 +29,10 @@ def test_a_much_worse_system_is_significantly_worse_and_its_interval_holds_the_d
 def test_the_resampling_is_seeded():
     hyps = [r.replace("open", "shut") if i % 2 else r for i, r in enumerate(REFS)]
     assert significance.paired_wer(REFS, REFS, hyps) == significance.paired_wer(REFS, REFS, hyps)
+
+
+def test_a_wer_difference_whose_interval_holds_zero_is_not_starred_whatever_its_p_value():
+    assert not significance.significant({"diff": 7.5, "p_value": 0.01, "ci_low": -1.56, "ci_high": 16.36})
+    assert not significance.significant({"diff": 5.06, "p_value": 0.01, "ci_low": 0.0, "ci_high": 10.59})
+    assert significance.significant({"diff": 5.06, "p_value": 0.01, "ci_low": 0.5, "ci_high": 10.59})
+    assert significance.significant({"diff": -3.0, "p_value": 0.01, "ci_low": -6.0, "ci_high": -0.2})
