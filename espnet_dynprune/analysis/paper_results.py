@@ -29,7 +29,9 @@ IDENTICAL = "identical"  # a significance cell of two systems with the same hypo
 COLUMNS = (
     "Columns: WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set; **s/utt**: decode seconds per utterance "
     "(beam 5, one thread) measured by `python -m espnet_dynprune.recipe.timing` on the first utterances of every "
-    "test set with nothing else running, all models in turn (blank: its model was not kept to be timed); "
+    "test set with nothing else running, all models in turn (blank: its model was not kept to be timed; *N% "
+    "same*: only N% of the timed hypotheses were the grid's: a re-trained model of the same spec was timed, not "
+    "the one scored); "
     "*s/utt in grid*: the whole test set as the grid decoded it, beside another training job (not a speed "
     "comparison; *batched*: decoded several utterances at once, each batch's time shared out); GFLOPs: fvcore, "
     "1 multiply-add = 1 flop, per utterance: *stock-style* counts output tokens + 1 beam steps with the source K/V "
@@ -70,13 +72,21 @@ def pass_letters(rows: Sequence[Row]) -> Dict[str, str]:
     return {p: chr(ord("A") + i) for i, p in enumerate(timing_passes(rows))}
 
 
+def _timing_note(row: Row, passes: Dict[str, str]) -> str:
+    """The pass of a clean time, and how many timed hypotheses were the grid's where not all."""
+    if not row.timing_pass:
+        return ""
+    same = row.timed_same_hypotheses
+    return f" ({passes[row.timing_pass]}" + ("" if same is None or same >= 1 else f"; {same:.0%} same") + ")"
+
+
 def results_table(rows: Sequence[Row], passes: Dict[str, str]) -> tuple[List[str], List[List[str]]]:
     """Headers and cells of one table: per test set the main metric, then cost columns."""
     sets = test_set_order(rows)
     headers = ["Experiment", "Gates", *(column_name(rows, t) for t in sets), "s/utt", "s/utt in grid",
                "GFLOPs stock-style", "GFLOPs as run", "enc sparsity", "dec sparsity", "params M", "train+decode min"]
     body = [[r.label, r.gates, *(_f(r.scores.get(t)) for t in sets),
-             _f(r.clean_seconds_per_utt, "{:.3f}") + (f" ({passes[r.timing_pass]})" if r.timing_pass else ""),
+             _f(r.clean_seconds_per_utt, "{:.3f}") + _timing_note(r, passes),
              _f(r.seconds_per_utt, "{:.3f}") + (" (batched)" if r.amortised else ""),
              _f(r.gflops_reprojected, "{:.3f}"), _f(r.gflops_as_run, "{:.3f}"),
              _sparsity(r.enc_sparsity, r.enc_weight_sparsity), _sparsity(r.dec_sparsity, r.dec_weight_sparsity),

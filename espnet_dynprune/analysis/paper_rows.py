@@ -34,6 +34,7 @@ class Row:
     amortised: bool  # seconds_per_utt is a batch's time shared out over its utterances
     clean_seconds_per_utt: Optional[float]  # recipe.timing: a subset, nothing else running
     timing_pass: Optional[str]  # when recipe.timing measured it (times compare within one pass)
+    timed_same_hypotheses: Optional[float]  # below 1: the timed model is not the one scored (re-trained)
     gflops: float  # output tokens + 1 steps as this decoder runs them
     gflops_reprojected: Optional[float]  # the same steps as a stock decoder runs them (the papers' count)
     gflops_as_run: Optional[float]
@@ -99,6 +100,7 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
             amortised=any((e.get("seconds_per_utt_is") or "").startswith("amortised") for e in entries),
             clean_seconds_per_utt=timed.get(decode, {}).get("seconds_per_utt"),
             timing_pass=timed[decode].get("measured", EARLIER_PASS) if decode in timed else None,
+            timed_same_hypotheses=timed.get(decode, {}).get("same_hypotheses"),
             gflops=_mean([e["gflops"]["total"] for e in entries]),
             gflops_reprojected=_mean([(e.get("gflops_reprojected") or {}).get("total") for e in entries]),
             gflops_as_run=_mean([(e["gflops_as_run"] or {}).get("total") for e in entries]),

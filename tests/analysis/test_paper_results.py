@@ -97,6 +97,18 @@ def test_each_time_names_its_timing_pass_and_the_curve_keeps_to_the_latest(raw: 
     assert "Times: the models timed in the pass of 2026-12-02 15:41 UTC only." in page
 
 
+def test_a_time_of_a_model_other_than_the_scored_one_says_how_many_hypotheses_matched(raw: Path):
+    timing = json.loads((raw / "timing.json").read_text())
+    for entry in timing["runs"]["dense"]["decodes"].values():
+        entry["same_hypotheses"] = 0.78  # a re-trained model: CPU training is not bitwise reproducible
+    (raw / "timing.json").write_text(json.dumps(timing))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md")
+    dense = next(line for line in page.splitlines() if line.startswith("| dense fine-tuning | on |"))
+    joint = next(line for line in page.splitlines() if line.startswith("| context-aware (joint) 0.3 | predicted |"))
+    assert re.search(r"\| [0-9.]+ \(A; 78% same\) \|", dense)
+    assert re.search(r"\| [0-9.]+ \(A\) \|", joint)  # all its hypotheses the grid's: nothing to say
+
+
 def test_a_magnitude_row_shows_the_sparsity_of_its_weights(raw: Path):
     record = json.loads((raw / "dense.json").read_text())
     record["meta"].update(name="magnitude_both_0.1", table="baselines", method="unstructured magnitude",
