@@ -91,6 +91,7 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
         if not sets:
             continue
         entries = list(sets.values())
+        clean = timed.get(decode)  # this decoding's entry of the clean timing pass, if it was timed
         rows.append(Row(
             experiment=meta["name"], table=meta["table"], method=meta["method"], part=meta["part"],
             data=meta.get("data", DEFAULT_DATA), target=meta.get("sparsity_target"), gates=gates_of(decode),
@@ -98,9 +99,9 @@ def rows_of(record: dict, timing: Optional[dict] = None) -> List[Row]:
             languages={t: e["language"] for t, e in sets.items()},
             seconds_per_utt=_mean([e["seconds_per_utt"] for e in entries]),
             amortised=any((e.get("seconds_per_utt_is") or "").startswith("amortised") for e in entries),
-            clean_seconds_per_utt=timed.get(decode, {}).get("seconds_per_utt"),
-            timing_pass=timed[decode].get("measured", EARLIER_PASS) if decode in timed else None,
-            timed_same_hypotheses=timed.get(decode, {}).get("same_hypotheses"),
+            clean_seconds_per_utt=clean.get("seconds_per_utt") if clean is not None else None,
+            timing_pass=clean.get("measured", EARLIER_PASS) if clean is not None else None,
+            timed_same_hypotheses=clean.get("same_hypotheses") if clean is not None else None,
             gflops=_mean([e["gflops"]["total"] for e in entries]),
             gflops_reprojected=_mean([(e.get("gflops_reprojected") or {}).get("total") for e in entries]),
             gflops_as_run=_mean([(e["gflops_as_run"] or {}).get("total") for e in entries]),
