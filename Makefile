@@ -4,7 +4,9 @@
 #   make sysdeps  apt-get install what is missing of espeak-ng, ffmpeg, a C++ compiler,
 #                 Python's headers (these two build pyworld's sdist) and slurm-wlm + munge
 #                 (the one-node cluster of the Slurm tests); root only
-#   make test     run the test suite
+#   make test     run the test suite on the default leg: ESPnet 202611, Python 3.12 (.venv)
+#   make test-202511  the tests that touch ESPnet on the other supported release:
+#                 ESPnet 202511, Python 3.11, in its own venv .venv-202511
 #   make demo     the recipe egs2/europarl_st/s2t1/run.sh end to end on the mini
 #                 corpus and the shipped stand-in (DEMO_ARGS=... go to run.sh)
 #   make bench    OWSM v3.1 decoding speed, stock ESPnet vs dynprune (BENCH_ARGS=...)
@@ -13,12 +15,26 @@
 #                       then the clean decode timing (GRID_ARGS=... go to recipe.grid, e.g. --only 'dynprune_*')
 #   make paper-results  egs2/europarl_st/s2t1/RESULTS.md from the committed raw results (seconds)
 
-PY ?= python3.11
+# One leg = one ESPnet release on one Python, in its own venv.
+ESPNET ?= 202611
+PYVER ?= 3.12
 VENV ?= .venv
+# pythonX.Y from PATH if it runs, else pyenv's build of that version
+ifeq ($(origin PY),undefined)
+PY := $(shell for p in python$(PYVER) $$(pyenv root 2>/dev/null)/versions/$(PYVER).*/bin/python$(PYVER); do \
+	"$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)
+endif
 VPY := $(VENV)/bin/python
 PIP := $(VPY) -m pip
 STAMP := $(VENV)/.installed
 PYTEST_FLAGS ?= -q -p no:cacheprovider -rfEs
+TESTS ?= tests
+# What the 202511 leg runs: everything that touches ESPnet's classes and entry points
+# (registration and packaging, the drop-ins against ESPnet's own modules, Speech2Text,
+# Speech2Language, BatchBeamSearch, s2t_train, the recipe's fine-tune + decode, static export).
+ESPNET_TESTS := tests/test_import_hook.py tests/test_import_hook_pth.py tests/test_packaging.py \
+	tests/nets tests/static tests/bin tests/zoo tests/egs2/test_europarl_st_recipe.py \
+	tests/egs2/test_static_pruning.py
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 STATIC_BENCH_ARGS ?=
@@ -28,27 +44,29 @@ RECIPE := egs2/europarl_st/s2t1
 # would otherwise recompile the start-up hook on every interpreter start.
 HOOK_SOURCES := espnet_dynprune/__init__.py espnet_dynprune/_import_hook.py
 
-.PHONY: venv sysdeps test demo bench static-bench paper-grid paper-results clean
+.PHONY: venv sysdeps test test-202511 demo bench static-bench paper-grid paper-results clean
 
 venv: $(STAMP)
 	@$(VPY) -m compileall -q $(HOOK_SOURCES)
 
 $(VPY):
+	@[ -n "$(PY)" ] || { echo "Python $(PYVER) not found (on PATH or under pyenv): install it, or pass PY=/path/to/python$(PYVER)"; exit 1; }
 	$(PY) -m venv $(VENV)
 
-# pip<25.3: newer pip refuses espnet's dependency ci_sdr.  torch/torchaudio go
-# in first, next to setuptools<74 (the editable-install .pth hook in setup.py
-# is tested with it, see pyproject.toml).  --no-build-isolation builds every
-# sdist with what is installed here instead of a fresh isolated backend, so
-# everything those builds import must be here first: BUILD_REQUIRES (pyworld's
-# setup.py imports numpy and cythonizes).  Check a change of this list with an
-# empty pip cache (PIP_NO_CACHE_DIR=1, as .ci/run does): a cached wheel hides a
-# missing build step.
-BUILD_REQUIRES := "setuptools<74" wheel numpy cython
-$(STAMP): setup.py pyproject.toml espnet_dynprune.pth | $(VPY)
+# pip<25.3: newer pip refuses espnet 202511's dependency ci_sdr. --no-build-isolation builds
+# every sdist (pyworld's for ESPnet 202511, this package with hatchling) with what is installed
+# here instead of a fresh isolated backend, so everything those builds import comes first:
+# BUILD_REQUIRES (pyworld's setup.py imports numpy and cythonizes; ESPnet 202611 needs
+# setuptools>=77.0.3,<82 at run time). Check a change of this list with an empty pip cache
+# (PIP_NO_CACHE_DIR=1, as .ci/run does): a cached wheel hides a missing build step.
+BUILD_REQUIRES := "setuptools>=77.0.3,<82" wheel numpy cython hatchling
+$(STAMP): pyproject.toml espnet_dynprune.pth | $(VPY)
+	@$(VPY) -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PYVER)".split("."))))' || { \
+	  echo "$(VENV) is not Python $(PYVER) (made for another ESPnet release?): making it anew"; \
+	  rm -rf $(VENV) && $(PY) -m venv $(VENV); }
 	$(PIP) install --upgrade "pip<25.3" $(BUILD_REQUIRES)
 	$(PIP) install $(BUILD_REQUIRES) torch==2.11.0 torchaudio==2.11.0
-	$(PIP) install --no-build-isolation -e ".[test]"
+	$(PIP) install --no-build-isolation -e ".[test]" espnet==$(ESPNET)
 	touch $@
 
 # What the tests and the recipe run (espeak-ng, ffmpeg, Slurm) and what building pyworld from its sdist
@@ -75,7 +93,10 @@ sysdeps:
 	fi
 
 test: sysdeps venv
-	$(VPY) -m pytest $(PYTEST_FLAGS) tests
+	$(VPY) -m pytest $(PYTEST_FLAGS) $(TESTS)
+
+test-202511:
+	$(MAKE) test ESPNET=202511 PYVER=3.11 VENV=.venv-202511 TESTS="$(ESPNET_TESTS)"
 
 demo: sysdeps venv
 	. $(abspath $(VENV))/bin/activate && cd egs2/europarl_st/s2t1 && ./run.sh $(DEMO_ARGS)

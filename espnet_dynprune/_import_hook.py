@@ -21,6 +21,7 @@ The finder is table driven.  The default table (:data:`DEFAULT_HOOKS`) is::
     espnet2.tasks.s2t          -> espnet_dynprune.registration:register_s2t
     espnet2.tasks.asr          -> espnet_dynprune.registration:register_asr
     espnet2.bin.s2t_inference  -> espnet_dynprune.registration:install_speech2text
+    espnet_dynprune.nets.speech2text -> espnet_dynprune.registration:speech2text_imported
 
 (the first makes ESPnet load model files with torch's safe unpickler: a model file must not
 run code).
@@ -47,9 +48,14 @@ not re-imported; their callbacks run immediately instead.  Likewise
 :func:`register` on an installed hook runs the new callback at once if its
 module is already imported.
 
-A callback that raises makes the import (or the :func:`install` /
-:func:`register` call) fail with :class:`AutoRegistrationError`, chained to
-the original exception; errors are never swallowed.
+A plugin must never break its host: a callback that raises while a watched
+module is imported (or while :func:`install` catches up on imported ones)
+leaves the ESPnet module imported and working, without this package's
+classes, and issues one :class:`AutoRegistrationWarning` naming the callback,
+the module and the error (the same error is reported once per process).  An
+explicit :func:`register` call on an installed hook, made by code that asked
+for the plugin, raises :class:`AutoRegistrationError` instead, chained to the
+original exception.
 
 Disabling
 ---------
@@ -80,6 +86,7 @@ __all__ = [
     "ENV_DISABLE",
     "DEFAULT_HOOKS",
     "AutoRegistrationError",
+    "AutoRegistrationWarning",
     "AutoRegisterFinder",
     "is_disabled",
     "install",
@@ -105,6 +112,11 @@ DEFAULT_HOOKS = (
         "espnet2.bin.s2t_inference",
         "espnet_dynprune.registration:install_speech2text",
     ),
+    # the subclass imports ESPnet's module, so a program importing it first lands here
+    (
+        "espnet_dynprune.nets.speech2text",
+        "espnet_dynprune.registration:speech2text_imported",
+    ),
 )
 
 # watched modules that ``python -m`` may run, and the function their
@@ -126,6 +138,14 @@ _finder = None
 
 class AutoRegistrationError(RuntimeError):
     """A registration callback failed for a watched ESPnet module."""
+
+
+class AutoRegistrationWarning(RuntimeWarning):
+    """ESPnet imported, but without this package's classes: a registration callback failed."""
+
+
+# messages already warned about: a cause shared by several callbacks is reported once
+_warned = set()
 
 
 def is_disabled(environ=None):
@@ -168,19 +188,34 @@ def _resolve(callback):
     return obj
 
 
-def _run_callbacks(name, module, callbacks=None):
+def _run_callbacks(name, module, callbacks=None, strict=False):
+    """Call the callbacks; a failure warns (``strict``: raises) and the rest still run."""
     if callbacks is None:
         callbacks = tuple(_hooks.get(name, ()))
     for callback in callbacks:
         try:
             _resolve(callback)(module)
         except Exception as exc:
-            raise AutoRegistrationError(
-                f"espnet_dynprune auto-registration: callback "
-                f"{_describe(callback)!r} failed for module {name!r}: "
-                f"{type(exc).__name__}: {exc}  (set {ENV_DISABLE}=1 to disable "
-                f"automatic registration)"
-            ) from exc
+            cause = f"{type(exc).__name__}: {exc}"
+            if strict:
+                raise AutoRegistrationError(
+                    f"espnet_dynprune auto-registration: callback "
+                    f"{_describe(callback)!r} failed for module {name!r}: "
+                    f"{cause}  (set {ENV_DISABLE}=1 to disable "
+                    f"automatic registration)"
+                ) from exc
+            if cause not in _warned:
+                _warned.add(cause)
+                import warnings
+
+                warnings.warn(
+                    f"espnet_dynprune is not available in this ESPnet: callback "
+                    f"{_describe(callback)!r} failed for module {name!r} ({cause}); "
+                    f"{name} works without the plugin's classes (set {ENV_DISABLE}=1 "
+                    f"to silence this)",
+                    AutoRegistrationWarning,
+                    stacklevel=2,
+                )
 
 
 class _CallbackLoader:
@@ -328,7 +363,7 @@ def register(module_name, callback):
     if is_installed() and module_name not in _executing:
         module = sys.modules.get(module_name)
         if module is not None:
-            _run_callbacks(module_name, module, (callback,))
+            _run_callbacks(module_name, module, (callback,), strict=True)
 
 
 def unregister(module_name, callback=None):

@@ -11,6 +11,7 @@ entry points call them explicitly.
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import Optional
 
@@ -71,13 +72,25 @@ def register_asr(module: Optional[ModuleType] = None) -> None:
     _register_nets(_module(module, "espnet2.tasks.asr"))
 
 
+SPEECH2TEXT_MODULE = "espnet_dynprune.nets.speech2text"
+
+
 def install_speech2text(module: Optional[ModuleType] = None) -> None:
     """Make ``espnet2.bin.s2t_inference.Speech2Text`` the context-aware subclass."""
     inference = _module(module, "espnet2.bin.s2t_inference")
+    ours = sys.modules.get(SPEECH2TEXT_MODULE)
+    if ours is not None and not hasattr(ours, "DynPruneSpeech2Text"):
+        return  # it is importing ESPnet's module right now: speech2text_imported finishes the job
     from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text
 
     if not issubclass(inference.Speech2Text, DynPruneSpeech2Text):
         inference.Speech2Text = DynPruneSpeech2Text
+
+
+def speech2text_imported(module: ModuleType) -> None:
+    """After ``espnet_dynprune.nets.speech2text`` ran (a program that imports it before ESPnet's
+    inference module gets there while ESPnet's is still importing): install it now."""
+    install_speech2text(sys.modules["espnet2.bin.s2t_inference"])
 
 
 def register_all() -> None:

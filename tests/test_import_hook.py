@@ -21,10 +21,14 @@ from espnet_dynprune import _import_hook as hook
 
 @pytest.fixture
 def hook_state():
-    """Snapshot/restore the hook table and whether the finder is installed."""
+    """Snapshot/restore the hook table, what was warned about and whether the finder is installed."""
     saved = {name: list(cbs) for name, cbs in hook._hooks.items()}
+    saved_warned = set(hook._warned)
+    hook._warned.clear()
     was_installed = hook.is_installed()
     yield
+    hook._warned.clear()
+    hook._warned.update(saved_warned)
     hook._hooks.clear()
     hook._hooks.update(saved)
     if was_installed:
@@ -92,6 +96,10 @@ def test_default_table():
         (
             "espnet2.bin.s2t_inference",
             "espnet_dynprune.registration:install_speech2text",
+        ),
+        (
+            "espnet_dynprune.nets.speech2text",
+            "espnet_dynprune.registration:speech2text_imported",
         ),
     )
     table = hook.watched()
@@ -232,32 +240,45 @@ def test_reload_runs_callback_again(installed, fake_module):
     assert isinstance(module.__spec__.loader, SourceFileLoader)
 
 
-def test_failing_callback_raises_clear_error(installed, fake_module):
+def test_failing_callback_warns_once_and_leaves_the_host_module_working(installed, fake_module):
     name, _ = fake_module
+    calls = []
 
     def broken(module):
         raise ValueError("boom from callback")
 
     hook.register(name, broken)
-    with pytest.raises(hook.AutoRegistrationError) as excinfo:
-        importlib.import_module(name)
-    message = str(excinfo.value)
+    hook.register(name, broken)  # a second failure of the same cause
+    hook.register(name, lambda module: calls.append(module))  # later callbacks still run
+    with pytest.warns(hook.AutoRegistrationWarning) as record:
+        module = importlib.import_module(name)
+    assert len(record) == 1, [str(w.message) for w in record]
+    message = str(record[0].message)
     assert name in message
     assert "broken" in message
     assert "boom from callback" in message
     assert hook.ENV_DISABLE in message
-    assert isinstance(excinfo.value.__cause__, ValueError)
-    # a failed import leaves nothing half-registered behind in sys.modules
-    assert name not in sys.modules
+    assert sys.modules[name] is module and calls == [module]
 
 
-def test_unresolvable_string_callback_raises(installed, fake_module):
+def test_unresolvable_string_callback_warns(installed, fake_module):
     name, _ = fake_module
     hook.register(name, "no_such_module_for_dynprune_tests:register")
-    with pytest.raises(hook.AutoRegistrationError) as excinfo:
+    with pytest.warns(hook.AutoRegistrationWarning, match="no_such_module_for_dynprune_tests:register"):
         importlib.import_module(name)
-    assert isinstance(excinfo.value.__cause__, ModuleNotFoundError)
-    assert "no_such_module_for_dynprune_tests:register" in str(excinfo.value)
+    assert name in sys.modules
+
+
+def test_explicit_register_on_an_imported_module_raises(installed, fake_module):
+    name, _ = fake_module
+    importlib.import_module(name)
+
+    def broken(module):
+        raise ValueError("boom from callback")
+
+    with pytest.raises(hook.AutoRegistrationError, match="boom from callback") as excinfo:
+        hook.register(name, broken)
+    assert isinstance(excinfo.value.__cause__, ValueError)
 
 
 def test_bad_callback_arguments(hook_state):

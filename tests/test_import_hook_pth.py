@@ -121,3 +121,29 @@ def test_fresh_interpreter_start_up_is_light(require_pth):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_importing_the_subclass_first_still_installs_it(require_pth):
+    proc = _run(
+        "from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text; "
+        "import espnet2.bin.s2t_inference as inference; print(inference.Speech2Text is DynPruneSpeech2Text)",
+        cwd="/",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "True" and "AutoRegistrationWarning" not in proc.stderr
+
+
+def test_a_registration_that_cannot_work_leaves_espnet_working_with_one_warning(require_pth):
+    """As when the plugin meets an ESPnet whose classes moved: registration fails, ESPnet does not."""
+    proc = _run(
+        "import sys, warnings; sys.modules['espnet_dynprune.nets.espnet_compat'] = None; "
+        "warnings.simplefilter('always'); "
+        "import espnet2.tasks.s2t as s2t, espnet2.tasks.asr as asr, espnet2.bin.s2t_inference as inference; "
+        "print('e_branchformer' in s2t.encoder_choices.classes, 'e_branchformer_dynprune' in s2t.encoder_choices.classes, "
+        "inference.Speech2Text.__module__)",
+        cwd="/",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "True False espnet2.bin.s2t_inference"
+    warned = [line for line in proc.stderr.splitlines() if "AutoRegistrationWarning" in line]
+    assert len(warned) == 1 and "espnet_dynprune is not available in this ESPnet" in warned[0], proc.stderr

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
-from espnet.nets.batch_beam_search import BatchBeamSearch
 
 from espnet_dynprune.analysis.flops import FlopCounter, forced
 from espnet_dynprune.analysis.owsm_architecture import owsm_pair, owsm_static
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
 from espnet_dynprune.nets.batched_decoding import encode_in_chunks
+from espnet_dynprune.nets.espnet_compat import SEARCHES_SEVERAL_UTTERANCES, BatchBeamSearch
 from espnet_dynprune.nets.precision import parse_precisions, set_precision
 
 PARTS = ("encoder", "decoder", "both")
@@ -194,6 +194,23 @@ class Bench:
                                       maxlenratio=-float(steps or self.steps))
             end = self._clock()
         return middle - start, end - middle, [h[0].yseq.tolist() for h in found]
+
+    def run_stock_batch(self, rows: Sequence[int], steps: Optional[int] = None) -> tuple[float, float, List[List[int]]]:
+        """(encoder s, decoder s, best hypothesis per row) of utterances ``rows`` decoded together by
+        stock ESPnet as its ``Speech2Text(batch_size=N).batch_decode`` decodes them: one encoder call,
+        then one ``BatchBeamSearch`` over every utterance (ESPnet 202611 and later)."""
+        if not SEARCHES_SEVERAL_UTTERANCES:
+            raise ValueError("this ESPnet's BatchBeamSearch decodes one utterance at a time (batched from 202611 on)")
+        model, search = self.models["stock"], self.searches["stock"]
+        contexts = [self.context(i) for i in rows]
+        search.set_hyp_primer([prompt(self.ids, lang, task) for lang, task in contexts])
+        with torch.inference_mode():
+            start = self._clock()
+            enc, lengths = self._encode(model, self.speech[list(rows)], contexts)
+            middle = self._clock()
+            found = search(enc, maxlenratio=-float(steps or self.steps), minlenratio=0.0, x_lengths=lengths)
+            end = self._clock()
+        return middle - start, end - middle, [hyps[0].yseq.tolist() for hyps in found]
 
     def pattern(self, config: Config) -> Optional[Dict[str, Dict[str, bool]]]:
         """The gate pattern of the utterance ``config`` last ran (None: a stock model runs all)."""

@@ -1,15 +1,18 @@
-"""End-to-end decoding throughput: stock ESPnet one utterance at a time against this project's
-components added one by one (cached source K/V, batching, pruning, reduced precision).
+"""End-to-end decoding throughput: stock ESPnet, one utterance at a time and (ESPnet 202611) several
+in one search, against this project's components added one by one (cached source K/V, batching,
+pruning, reduced precision).
 
 Each rung of the ladder is ``MODEL:BATCH[/ENCODER_BATCH][:ENCODER:DECODER]``: ``stock`` (ESPnet's
-own decoder and ``BatchBeamSearch``), ``dense`` (the dynprune model with every gate on: cached
+own decoder and ``BatchBeamSearch``; ``stock:8`` is what ESPnet 202611's ``Speech2Text(batch_size=8)``
+runs, 8 utterances in one search), ``dense (the dynprune model with every gate on: cached
 source K/V), a sparsity such as ``0.5`` (both parts pruned to it, each utterance its own
 pattern) or one per part, ``ENC,DEC`` (each a sparsity or ``on``: ``0.9,on`` prunes the encoder
 alone), decoded ``BATCH`` utterances at a time (1: ESPnet's ``BatchBeamSearch``; more:
-``nets.batch_beam_search``), encoded ``ENCODER_BATCH`` at a time (default: the whole batch), each
+``nets.batch_beam_search``, or ESPnet's own for ``stock``), encoded ``ENCODER_BATCH`` at a time (default: the whole batch), each
 part at its precision (``nets.precision``). Every rung decodes the same utterances (mixed
 languages and tasks, 30 s each, beam 5, a fixed number of steps), round-robin in one process, so
-the ratios to the first rung are measured side by side. A rung's hypotheses are compared with the
+the ratios to the first rung (and to ``stock:8``, ESPnet's fastest setting, when it is on the
+ladder) are measured side by side. A rung's hypotheses are compared with the
 first rung's: cached K/V and batching must not change any. Peak memory (weights + the working
 memory of one batch) is measured in a pass of its own, after the timed rounds, under the
 allocation tracking of :mod:`espnet_dynprune.analysis.peak_memory`. With GMAC counted (fvcore, the
@@ -28,9 +31,13 @@ import torch
 
 from espnet_dynprune.analysis.bench import Bench, Config
 from espnet_dynprune.analysis.peak_memory import peak_working_bytes, weight_bytes
+from espnet_dynprune.nets.espnet_compat import SEARCHES_SEVERAL_UTTERANCES
 from espnet_dynprune.nets.precision import config_name, parse_config
 
-LADDER = ("stock:1", "dense:1", "dense:8", "dense:8/1", "0.5:8/1", "0.5:8/1:bf16:fp32", "0.5:8/1:bf16:int8")
+LADDER = ("stock:1",) + (("stock:8",) if SEARCHES_SEVERAL_UTTERANCES else ()) + (
+    "dense:1", "dense:8", "dense:8/1", "0.5:8/1", "0.5:8/1:bf16:fp32", "0.5:8/1:bf16:int8")
+#: The rung of stock ESPnet's fastest setting, a second baseline of every ratio when on the ladder.
+STOCK_BATCHED = "stock:8:fp32:fp32"
 #: Steps of the untimed warm-up decode of each rung's first batch (first-call costs, allocator).
 WARMUP_STEPS = 2
 
@@ -88,8 +95,11 @@ def parse_rung(spec: str) -> Rung:
     if encoder_batch is not None and encoder_batch == batch:
         encoder_batch = None
     name = config_name((f"{batch}/{encoder_batch}" if encoder_batch else batch, enc, dec))
-    if model == "stock" and (batch > 1 or (enc, dec) != ("fp32", "fp32")):
-        raise ValueError(f"rung {spec!r}: stock ESPnet decodes one utterance at a time, in fp32")
+    if model == "stock" and ((enc, dec) != ("fp32", "fp32") or encoder_batch is not None):
+        raise ValueError(f"rung {spec!r}: stock ESPnet decodes in fp32, its whole batch in one encoder call")
+    if model == "stock" and batch > 1 and not SEARCHES_SEVERAL_UTTERANCES:
+        raise ValueError(f"rung {spec!r}: this ESPnet's stock search decodes one utterance at a time "
+                         f"(several at once from ESPnet 202611 on)")
     return Rung(f"{model}:{name}", model, batch, encoder_batch, enc, dec)
 
 
@@ -127,6 +137,8 @@ def decode_all(bench: Bench, rung: Rung, rows: Sequence[int], steps: Optional[in
         if rung.batch == 1:  # ESPnet's BatchBeamSearch, the bench's fixed length
             enc, dec, hyp = bench.run(rung.config, chunk[0], steps)
             found = [hyp]
+        elif rung.model == "stock":
+            enc, dec, found = bench.run_stock_batch(chunk, steps)
         else:
             enc, dec, found = bench.run_batch(chunk, rung.gates, rung.key, steps, rung.encoder_batch)
         out.encoder_s, out.decoder_s = out.encoder_s + enc, out.decoder_s + dec
@@ -162,8 +174,11 @@ def measure(bench: Bench, rungs: Sequence[Rung], utterances: int, repeats: int, 
             "total_s": total, "utts_per_s": utterances / total, "same_hypotheses_as_first": same,
             "utterances": utterances}
     base = results[first]["total_s"]
+    batched = results.get(STOCK_BATCHED, {}).get("total_s")
     for r in results.values():
         r["speedup"] = base / r["total_s"]
+        if batched is not None:
+            r["speedup_vs_stock_batched"] = batched / r["total_s"]
     if gmac:
         for rung in rungs:
             counts = [bench.gmac(rung.config, p) for p in last[rung.spec].patterns]
@@ -215,10 +230,12 @@ def markdown(size: str, results: Dict[str, dict]) -> str:
     n = results[first]["utterances"]
     counted = "gmac_total" in results[first]
     extra = " GMAC / utterance | time ratio / GMAC ratio vs dense |" if counted else ""
+    batched = "speedup_vs_stock_batched" in results[first]
+    second = f" vs {STOCK_BATCHED} |" if batched else ""
     lines = [f"### OWSM v3.1 {size}: {n} utterances",
-             f"| MODEL:BATCH:ENCODER:DECODER | encoder s | decoder s | total s | utterances/s | vs {first} "
-             f"| hypotheses = {first} | weights MB | peak working MB | peak total MB |{extra}",
-             "|---|---|---|---|---|---|---|---|---|---|" + "---|" * (2 if counted else 0)]
+             f"| MODEL:BATCH:ENCODER:DECODER | encoder s | decoder s | total s | utterances/s | vs {first} |{second}"
+             f" hypotheses = {first} | weights MB | peak working MB | peak total MB |{extra}",
+             "|---|---|---|---|---|---|---|---|---|---|" + "---|" * (2 * counted + batched)]
     for spec, r in results.items():
         memory = (f"{r['weights_mb']:.0f} | {r['peak_working_mb']:.0f} | {r['weights_mb'] + r['peak_working_mb']:.0f}"
                   if "weights_mb" in r else "- | - | -")
@@ -226,8 +243,9 @@ def markdown(size: str, results: Dict[str, dict]) -> str:
         if counted:
             ratio = r.get("time_per_gmac_vs_dense")
             gmac = f" {r['gmac_total']:.1f} | {'-' if ratio is None else f'{ratio:.3f}'} |"
+        vs_batched = f" {r['speedup_vs_stock_batched']:.2f}x |" if batched else ""
         lines.append(f"| {spec} | {r['encoder_s']:.2f} | {r['decoder_s']:.2f} | {r['total_s']:.2f} "
-                     f"| {r['utts_per_s']:.3f} | {r['speedup']:.2f}x | {r['same_hypotheses_as_first']} of {n} "
+                     f"| {r['utts_per_s']:.3f} | {r['speedup']:.2f}x |{vs_batched} {r['same_hypotheses_as_first']} of {n} "
                      f"| {memory} |{gmac}")
     for spec, r in results.items():
         if "profile" in r:

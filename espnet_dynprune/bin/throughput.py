@@ -1,12 +1,13 @@
 """``python -m espnet_dynprune.bin.throughput``: utterances per second, stock ESPnet vs this project.
 
 The end-to-end ladder of :mod:`espnet_dynprune.analysis.throughput` on OWSM v3.1 shapes (random
-weights, shared by the stock and the dynprune model): stock ESPnet one utterance at a time, then
-cached source K/V, batching, pruning and reduced precision added one by one, each rung's
-utterances per second and its ratio to the first, measured side by side in one run, whether its
+weights, shared by the stock and the dynprune model): stock ESPnet one utterance at a time and, on
+ESPnet 202611, 8 in one search (``stock:8``, its ``Speech2Text(batch_size=8)``), then cached source
+K/V, batching, pruning and reduced precision added one by one, each rung's utterances per second
+and its ratios to the first rung and to ``stock:8``, measured side by side in one run, whether its
 hypotheses equal the first rung's, and its peak memory. Prints a table per size; writes JSON.
 
-``python -m espnet_dynprune.bin.throughput --sizes 1b --repeats 1``
+``python -m espnet_dynprune.bin.throughput --sizes base,1b --repeats 1``
 """
 
 from __future__ import annotations

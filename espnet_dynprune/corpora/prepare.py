@@ -52,6 +52,8 @@ def prepare(
     ``tasks`` (``asr``, ``st``) applies to Europarl-ST and FLEURS; VoxForge is ASR only.
     """
     task_list = parse_tasks(tasks)
+    # bash reads a db.sh saved with CRLF line ends as "<root>\r", and an empty entry as "\r"
+    europarl_st, fleurs, voxforge = (root.strip() for root in (europarl_st, fleurs, voxforge))
     corpora: Dict[str, Dict[str, List[Utterance]]] = {}
     if europarl_st:
         epst_langs = parse_langs(europarl_st_langs, "--europarl_st_langs")

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import torch
-from espnet.nets.e2e_asr_common import end_detect
-from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 
 from espnet_dynprune.nets.decoder_state import UtteranceSource
+from espnet_dynprune.nets.espnet_compat import end_detect, end_detect_step, subsequent_mask
 from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
 
 
@@ -162,7 +161,7 @@ def _search(
                     y = torch.cat((y, eos_token)) if i == maxlens[b] - 1 else y.clone()
                     ended[b].append(Hyp(y, scores[b][slot]))
             detected = end_detection and end_detect(
-                [{"yseq": h.yseq, "score": h.score} for h in ended[b]], i
+                [{"yseq": h.yseq, "score": h.score} for h in ended[b]], end_detect_step(i, prompts.size(1))
             )
             if detected or all(stopped):  # end detected, or no running hypothesis left
                 running[b] = False

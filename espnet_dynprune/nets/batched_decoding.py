@@ -22,12 +22,12 @@ import contextlib
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
-from espnet.nets.beam_search import Hypothesis
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
 from espnet_dynprune.nets.checkpoint import added_by_pruning
+from espnet_dynprune.nets.espnet_compat import Hypothesis
 from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
 from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
 
@@ -35,16 +35,18 @@ from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
 REPRODUCED_SCORERS = ("decoder", "scorefilter")
 
 
-def check_batchable(s2t) -> None:
-    """Raise naming the option when ``s2t`` decodes with something the batched search does not run."""
+def why_not_batchable(s2t, text_prev: Optional[object] = None, predict_time: Optional[bool] = None) -> Optional[str]:
+    """Why the batched search would not give ``s2t``'s results, naming the option; None when it would."""
     search = s2t.beam_search
     extra = sorted(set(search.full_scorers) - set(REPRODUCED_SCORERS)) + sorted(search.part_scorers)
     if extra:
-        raise ValueError(f"batched decoding runs the decoder alone, but the beam search also scores with {extra} "
-                         f"(ctc_weight / lm_weight / ngram_weight / penalty not 0): use batch_size 1")
-    if s2t.partial_ar or s2t.predict_time:
-        raise ValueError("batched decoding does not run partially autoregressive decoding or timestamps "
-                         "(partial_ar / predict_time): use batch_size 1")
+        return (f"batched decoding runs the decoder alone, but the beam search also scores with {extra} "
+                f"(ctc_weight / lm_weight / ngram_weight / penalty not 0)")
+    if s2t.partial_ar or (s2t.predict_time if predict_time is None else predict_time):
+        return "batched decoding does not run partially autoregressive decoding or timestamps (partial_ar / predict_time)"
+    if text_prev is not None:
+        return "batched decoding does not take a previous text (text_prev)"
+    return None
 
 
 def time_symbol_bias(s2t, vocab_size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -140,14 +142,16 @@ def postprocess(s2t, hyps: List[Hypothesis]) -> list:
 
 
 @torch.no_grad()
-def decode_batch(s2t, speeches: Sequence[torch.Tensor], lang_sym: str, task_sym: str,
+def batch_decode(s2t, speeches: Sequence[torch.Tensor], lang_sym: str, task_sym: str,
                  encode_context: Optional[object] = None, encoder_batch_size: Optional[int] = None) -> List[list]:
     """Decode ``speeches`` (1-D waveforms) together; per utterance ``Speech2Text.__call__``'s result.
 
     ``encode_context``: a context manager the encoder calls run in (the model's language and task).
     ``encoder_batch_size``: utterances per encoder call (None: all; see :func:`encode_in_chunks`).
     """
-    check_batchable(s2t)
+    reason = why_not_batchable(s2t)
+    if reason is not None:
+        raise ValueError(f"{reason}: use batch_size 1")
     model = s2t.s2t_model
     dtype = getattr(torch, s2t.dtype)
     samples = int(s2t.preprocessor_conf["fs"] * s2t.preprocessor_conf["speech_length"])

@@ -2,17 +2,22 @@
 
 OWSM prefixes every target with ``<lang><task>`` (e.g. ``<fra><st_eng>``).
 The context-aware gate predictor embeds these two symbols; this module maps
-token ids and symbols to embedding rows and names the valid choices when an
-utterance carries something else. Its lookup tables are non-persistent
-buffers: they follow the model across devices but add no state-dict keys.
+token ids and symbols to embedding rows. A target that carries something else
+where they belong (``<na>``, as in ESPnet's own test data, or any other token)
+is decided with the predictor's "not known" context and reported once per
+symbol; a symbol a user asks for by name must exist. Its lookup tables are
+non-persistent buffers: they follow the model across devices but add no
+state-dict keys.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import torch
 
+from espnet_dynprune.gating.gate_predictor import UNKNOWN
 from espnet_dynprune.owsm.symbols import SOS
 from espnet_dynprune.owsm.token_layout import context_symbols
 
@@ -42,12 +47,13 @@ class ContextVocabulary(torch.nn.Module):
         self._task_index = {t: i for i, t in enumerate(self.tasks)}
         self.register_buffer("language_table", self._table(self._language_index), persistent=False)
         self.register_buffer("task_table", self._table(self._task_index), persistent=False)
+        self._reported: set[tuple[str, str]] = set()  # (what, symbol) already logged as not known
 
     def _table(self, index: dict[str, int]) -> torch.Tensor:
-        """(V,) long table: token id -> embedding index, -1 for other tokens."""
-        table = torch.full((len(self.token_list),), -1, dtype=torch.long)
+        """(V,) long table: token id -> embedding index, UNKNOWN for other tokens."""
+        table = torch.full((len(self.token_list),), UNKNOWN, dtype=torch.long)
         for token_id, symbol in enumerate(self.token_list):
-            table[token_id] = index.get(symbol, -1)
+            table[token_id] = index.get(symbol, UNKNOWN)
         return table
 
     def symbol_indices(self, language: str, task: str) -> tuple[int, int]:
@@ -61,17 +67,25 @@ class ContextVocabulary(torch.nn.Module):
         return self._language_index[language], self._task_index[task]
 
     def lookup(self, lang_tokens: torch.Tensor, task_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B,) token ids -> (B,) language and task indices; raises naming a bad token."""
-        language = self.language_table[lang_tokens.clamp(min=0)]
-        task = self.task_table[task_tokens.clamp(min=0)]
-        self._check(lang_tokens, language, "language", self.languages)
-        self._check(task_tokens, task, "task", self.tasks)
-        return language, task
+        """(B,) token ids -> (B,) language and task indices, UNKNOWN where a token is no such symbol."""
+        language = self._indices(lang_tokens, self.language_table, "language", self.languages)
+        return language, self._indices(task_tokens, self.task_table, "task", self.tasks)
 
-    def _check(self, tokens: torch.Tensor, indices: torch.Tensor, what: str, valid: list[str]) -> None:
-        bad = (indices < 0) | (tokens < 0)
-        if not bool(bad.any()):
-            return
-        token = int(tokens[bad.nonzero()[0, 0]])
-        name = self.token_list[token] if 0 <= token < len(self.token_list) else str(token)
-        raise ValueError(f"expected a {what} symbol but found {name!r}; valid: {' '.join(valid)}")
+    def _indices(self, tokens: torch.Tensor, table: torch.Tensor, what: str, valid: list[str]) -> torch.Tensor:
+        inside = (tokens >= 0) & (tokens < table.numel())
+        indices = torch.where(inside, table[tokens.clamp(0, table.numel() - 1)], UNKNOWN)
+        unknown = indices == UNKNOWN
+        if bool(unknown.any()):
+            self._report(tokens[unknown].tolist(), what, valid)
+        return indices
+
+    def _report(self, tokens: list[int], what: str, valid: list[str]) -> None:
+        """Log once per symbol that it stands where a language/task belongs."""
+        for token in sorted(set(tokens)):
+            name = self.token_list[token] if 0 <= token < len(self.token_list) else str(token)
+            if (what, name) not in self._reported:
+                self._reported.add((what, name))
+                logging.warning(
+                    f"found {name!r} where a {what} symbol belongs: decided with the gate predictor's "
+                    f"\"not known\" context (valid: {' '.join(valid)})"
+                )

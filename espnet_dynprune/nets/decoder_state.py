@@ -9,7 +9,7 @@ The gate predictor therefore runs once per utterance, not once per step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, NamedTuple, Optional
+from typing import List, Optional
 
 import torch
 
@@ -46,8 +46,12 @@ class UtteranceSource:
         return self._per_hypothesis[times]
 
 
-class HypothesisState(NamedTuple):
-    """ESPnet beam-search state of one hypothesis for ``transformer_dynprune``."""
+@dataclass(frozen=True)
+class HypothesisState:
+    """ESPnet beam-search state of one hypothesis for ``transformer_dynprune``.
+
+    Not a tuple: ESPnet's beam search rebuilds the tuples in a state from their items.
+    """
 
     layers: List[torch.Tensor]  # per layer (prefix length, D) outputs
     source: UtteranceSource

@@ -123,15 +123,19 @@ class DynPruneS2TModel(ESPnetS2TModel):
         text_ctc_lengths: torch.Tensor,
         **kwargs,
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
-        """ESPnet's loss plus the sparsity losses; ``text`` starts with ``<lang><task>``."""
-        encoder_context = nullcontext()
+        """ESPnet's loss plus the sparsity losses; ``text`` starts with ``<lang><task>`` (else "not known")."""
+        encoder_context, unknown = nullcontext(), None
         if self._encoder_reads_context():
-            encoder_context = self.encoder.context(*self._context_of_text(text))
+            language, task = self._context_of_text(text)
+            unknown = (language < 0) | (task < 0)
+            encoder_context = self.encoder.context(language, task)
         with encoder_context:
             loss, stats, weight = super().forward(
                 speech, speech_lengths, text, text_lengths, text_prev, text_prev_lengths,
                 text_ctc, text_ctc_lengths, **kwargs,
             )
+        if unknown is not None:  # utterances whose target names no language/task (e.g. <na>), per batch
+            stats["context_unknown"] = unknown.sum().to(loss.dtype)
         total_sparsity_loss = loss.new_zeros(())
         for name, part in self.gated_parts().items():
             stats.update(part.sparsity_stats(name[:3]))

@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from typeguard import typechecked
 
@@ -24,6 +23,7 @@ from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import keepalive
 from espnet_dynprune.nets.e_branchformer_pruned import check_prunable_conf, use_pruned_layers
 from espnet_dynprune.nets.encoder_steps import checkpointed, embed
+from espnet_dynprune.nets.espnet_compat import make_pad_mask
 from espnet_dynprune.nets.gated_e_branchformer_layer import (
     ATTN,
     CGMLP,

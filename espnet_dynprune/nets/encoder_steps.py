@@ -12,8 +12,9 @@ from typing import Callable
 
 import torch
 import torch.utils.checkpoint
-from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError, check_short_utt
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+
+from espnet_dynprune.nets.espnet_compat import TooShortUttError, check_short_utt
 
 
 def checkpointed(part: torch.nn.Module, index: int, fn: Callable, *args, **kwargs):

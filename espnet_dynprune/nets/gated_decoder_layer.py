@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
 
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import gated_residual
+from espnet_dynprune.nets.espnet_compat import DecoderLayer
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
 from espnet_dynprune.nets.source_attention import Attention, SourceKeysValues, attend
 

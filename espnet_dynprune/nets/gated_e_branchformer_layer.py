@@ -28,6 +28,7 @@ from espnet2.asr.layers.fastformer import FastSelfAttention
 
 from espnet_dynprune.gating.decision import GateDecision, RowSet
 from espnet_dynprune.gating.row_dispatch import gated_branch, gated_residual, take_rows
+from espnet_dynprune.nets.espnet_compat import mask_padded_frames
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
 from espnet_dynprune.nets.pruned_e_branchformer_layer import PrunedEBranchformerLayer
 
@@ -72,11 +73,11 @@ def _cgmlp(layer: EBranchformerEncoderLayer):
     return run
 
 
-def _merge(layer: EBranchformerEncoderLayer, outs: list[torch.Tensor]) -> torch.Tensor:
+def _merge(layer: EBranchformerEncoderLayer, outs: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
     if isinstance(layer, PrunedEBranchformerLayer):
-        return layer.merge(outs, outs[0])
+        return layer.merge(outs, outs[0], mask)
     both = torch.cat(outs, dim=-1)
-    fused = layer.depthwise_conv_fusion(both.transpose(1, 2)).transpose(1, 2)
+    fused = layer.depthwise_conv_fusion(mask_padded_frames(both.transpose(1, 2), mask)).transpose(1, 2)
     return layer.dropout(layer.merge_proj(both + fused))
 
 
@@ -109,7 +110,7 @@ def module_gated_forward(
         (CGMLP, _cgmlp(layer), (layer.norm_mlp, layer.cgmlp)),
     ) if name in layer_module_types(layer)]  # fmt: skip
     if not branches:  # both removed by static pruning: the merge is a constant
-        x = x + layer.merge([], x)
+        x = x + layer.merge([], x, mask)
     else:
         units = {name: unit(name) for name, _, _ in branches}
         merge_rows = units[branches[0][0]][0]
@@ -122,7 +123,7 @@ def module_gated_forward(
                              run, m, p, zero_skipped=zero, owners=owners)
                 for name, run, owners in branches
             ]
-            return _merge(layer, outs)
+            return _merge(layer, outs, m)
 
         merge_value = 1.0 - torch.stack([1.0 - value for _, value in units.values()]).prod(0)  # OR, differentiable
         x = gated_residual(

@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
-from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import PositionwiseFeedForward
 
+from espnet_dynprune.nets.espnet_compat import DecoderLayer, PositionwiseFeedForward
 from espnet_dynprune.nets.layer_sizes import DecoderLayerSizes
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import get_activation
-from espnet.nets.pytorch_backend.transformer.positionwise_feed_forward import PositionwiseFeedForward
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
 from espnet2.asr.layers.cgmlp import ConvolutionalGatingMLP
 
+from espnet_dynprune.nets.espnet_compat import PositionwiseFeedForward, get_activation, mask_padded_frames
 from espnet_dynprune.nets.layer_sizes import LayerSizes
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
 
@@ -95,12 +94,12 @@ class PrunedEBranchformerLayer(EBranchformerEncoderLayer):
             outs.append(self.dropout(self.cgmlp(self.norm_mlp(x), mask)))
         return outs
 
-    def merge(self, outs: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    def merge(self, outs: list[torch.Tensor], like: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """What the merge adds to the residual, from the kept branches' outputs."""
         if not outs:
             return self.merge_bias.expand_as(like)
         both = torch.cat(outs, dim=-1)
-        fused = self.depthwise_conv_fusion(both.transpose(1, 2)).transpose(1, 2)
+        fused = self.depthwise_conv_fusion(mask_padded_frames(both.transpose(1, 2), mask)).transpose(1, 2)
         return self.dropout(self.merge_proj(both + fused))
 
     def forward(self, x_input, mask: torch.Tensor, cache=None):
@@ -108,6 +107,6 @@ class PrunedEBranchformerLayer(EBranchformerEncoderLayer):
         if cache is not None or isinstance(x_input, tuple):
             raise NotImplementedError("pruned E-Branchformer layers support selfattn with absolute positions only")
         x = self._feed_forward(x_input, getattr(self, "norm_ff_macaron", None), self.feed_forward_macaron)
-        x = x + self.merge(self.branches(x, mask), x)
+        x = x + self.merge(self.branches(x, mask), x, mask)
         x = self._feed_forward(x, getattr(self, "norm_ff", None), self.feed_forward)
         return self.norm_final(x), mask

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 import torch
-from espnet.nets.pytorch_backend.transformer.attention import MultiHeadedAttention
 
+from espnet_dynprune.nets.espnet_compat import MultiHeadedAttention
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
 
 Attention = Union[MultiHeadedAttention, PrunedMultiHeadedAttention]

@@ -21,13 +21,15 @@ than the model's input window is reported instead of cut without a word.
 from __future__ import annotations
 
 import logging
-from typing import List, Optional, Sequence
+from contextlib import nullcontext
+from typing import List, Optional
 
 import numpy as np
+import torch
 
 from espnet2.bin.s2t_inference import Speech2Text
 
-from espnet_dynprune.nets.batched_decoding import decode_batch
+from espnet_dynprune.nets.batched_decoding import batch_decode, why_not_batchable
 from espnet_dynprune.nets.checkpoint import check_readable
 from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
 from espnet_dynprune.nets.language_detection import LoadedSpeech2Language
@@ -105,18 +107,57 @@ class DynPruneSpeech2Text(Speech2Text):
         with model.inference_context(language, task):
             return super().__call__(speech, text_prev, language, task, predict_time)
 
-    def decode_batch(self, speeches: Sequence, lang_sym: Optional[str] = None, task_sym: Optional[str] = None,
-                     encoder_batch_size: Optional[int] = None) -> List[list]:
-        """Decode several utterances at once (:mod:`espnet_dynprune.nets.batched_decoding`): per
-        utterance what ``__call__`` returns. One language and task for all of them (language
-        identification runs per utterance: use ``__call__`` for that). ``encoder_batch_size``:
-        utterances per encoder call (None: all at once)."""
-        arrays = [self._speech(s) for s in speeches]
+    def batch_decode(
+        self,
+        speech,
+        speech_lengths=None,
+        text_prev=None,
+        text_prev_lengths=None,
+        lang_sym: Optional[str] = None,
+        task_sym: Optional[str] = None,
+        predict_time: Optional[bool] = None,
+        *,
+        encoder_batch_size: Optional[int] = None,
+    ) -> List[list]:
+        """ESPnet's ``batch_decode``: several utterances at once, per utterance what ``__call__``
+        returns. ``speech``: a list of waveforms, or a padded (utterances, samples) array with
+        optional ``speech_lengths``. One language and task for all of them (language identification
+        runs per utterance: use ``__call__`` for that).
+
+        Decoded by :mod:`espnet_dynprune.nets.batched_decoding` (source K/V once per utterance, each
+        row its own gate pattern, the encoder told the language and task) whenever that gives
+        ESPnet's results; otherwise (CTC, LM or length bonus in the search, timestamps, a previous
+        text) by ESPnet's own ``batch_decode`` where this ESPnet has one. ``encoder_batch_size``:
+        utterances per encoder call in the former (None: all at once).
+        """
+        arrays = [self._speech(s) for s in utterances(speech, speech_lengths)]
         language = lang_sym if lang_sym is not None else self.lang_sym
         if language is None:
-            raise ValueError("decode_batch needs lang_sym: language identification runs one utterance at a time")
+            raise ValueError("batch_decode needs lang_sym: language identification runs one utterance at a time")
         task = task_sym if task_sym is not None else self.task_sym
         self._check_symbols(language, task)
         model = self.s2t_model
-        context = model.inference_context(language, task) if isinstance(model, DynPruneS2TModel) else None
-        return decode_batch(self, arrays, language, task, context, encoder_batch_size)
+        context = model.inference_context(language, task) if isinstance(model, DynPruneS2TModel) else nullcontext()
+        reason = why_not_batchable(self, text_prev, predict_time)
+        stock = getattr(super(), "batch_decode", None)
+        if reason is None or stock is None:
+            if reason is not None:
+                raise ValueError(f"{reason}: use batch_size 1")
+            return batch_decode(self, arrays, language, task, context, encoder_batch_size)
+        with context:
+            return stock(arrays, None, text_prev, text_prev_lengths, language, task, predict_time)
+
+
+def utterances(speech, lengths=None) -> list:
+    """The waveforms of ``batch_decode``'s ``speech``: a list as given, or the rows of a padded
+    (utterances, samples[, 1]) array, each cut to its length when ``lengths`` are given."""
+    if isinstance(speech, (list, tuple)):
+        return list(speech)
+    rows = torch.as_tensor(speech)
+    if rows.dim() == 3 and rows.size(2) == 1:
+        rows = rows.squeeze(2)
+    if rows.dim() != 2:
+        raise ValueError(f"speech of shape {tuple(rows.shape)}: give a list of waveforms or (utterances, samples)")
+    if lengths is None:
+        return list(rows)
+    return [row[: int(n)] for row, n in zip(rows, torch.as_tensor(lengths).tolist(), strict=True)]

@@ -23,8 +23,6 @@ from __future__ import annotations
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
@@ -34,6 +32,7 @@ from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.decoder_outputs import step_outputs, teacher_forced_outputs
 from espnet_dynprune.nets.decoder_state import HypothesisState, UtteranceSource
 from espnet_dynprune.nets.encoder_steps import checkpointed
+from espnet_dynprune.nets.espnet_compat import make_pad_mask, subsequent_mask
 from espnet_dynprune.nets.gated_decoder_layer import (
     MODULE_TYPES,
     SRC_ATTN,
@@ -215,9 +214,11 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         source = self.prepare_source(memory, memory_mask, tgt)
         return self.step(tgt, tgt_mask, source, cache, return_hs)
 
-    def _source_of(self, states: List[Any], xs: torch.Tensor, ys: torch.Tensor) -> UtteranceSource:
+    def _source_of(
+        self, states: List[Any], xs: torch.Tensor, ys: torch.Tensor, xs_mask: Optional[torch.Tensor]
+    ) -> UtteranceSource:
         if states[0] is None:
-            return self.prepare_source(xs, None, ys)
+            return self.prepare_source(xs, xs_mask, ys)
         source = states[0].source
         if any(s.source is not source for s in states):
             raise ValueError("batch_score got hypotheses of different utterances' states")
@@ -232,15 +233,22 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         return out.squeeze(0), states[0]
 
     def batch_score(
-        self, ys: torch.Tensor, states: List[Any], xs: torch.Tensor, return_hs: bool = False
+        self,
+        ys: torch.Tensor,
+        states: List[Any],
+        xs: torch.Tensor,
+        return_hs: bool = False,
+        xs_mask: Optional[torch.Tensor] = None,
     ) -> Tuple[Any, List[HypothesisState]]:
         """ESPnet ``BatchScorerInterface.batch_score`` with per-utterance K/V and gates.
 
         At the first step (states None) every row of ``xs`` is its own utterance
-        (ESPnet starts from one hypothesis); later the hypotheses share their
-        utterance's ``source``.
+        (ESPnet starts from one hypothesis per utterance); later the hypotheses share
+        their utterances' ``source``, laid out utterance by utterance as ESPnet's
+        multi-utterance search keeps them. ``xs_mask``: (rows, 1, T) True on real
+        frames, when the utterances were padded (read at the first step).
         """
-        source = self._source_of(states, xs, ys)
+        source = self._source_of(states, xs, ys, xs_mask)
         cache = None
         if states[0] is not None:
             cache = [torch.stack([s.layers[i] for s in states]) for i in range(len(self.decoders))]

@@ -28,39 +28,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-from espnet2.fileio.read_text import read_2columns_text
-
 from espnet_dynprune.owsm.symbols import NA, check_language, check_task, format_target, parse_target, symbol
 
 DATADIR_FILES = ("wav.scp", "text", "text.prev", "text.ctc", "utt2spk", "spk2utt")
+#: The UTF-8 byte-order mark some editors and exporters put at the start of a text file.
+BOM = "\ufeff"
 #: Kaldi's ``segments`` end time meaning "till the end of the recording".
 WHOLE_FILE_END = -1.0
 
 
 def read_map(path: Union[str, Path]) -> Dict[str, str]:
-    """A Kaldi ``key value...`` file as an ordered dict, read as ESPnet's training reads it.
+    """A Kaldi ``key value...`` file as an ordered dict, as ESPnet's ``read_2columns_text`` reads it.
 
-    ESPnet's ``read_2columns_text`` (it does not import torch): the value is the rest of the
-    line, a key alone has "", a duplicate key raises naming file and line. A blank line or a
-    byte that is not UTF-8 fails there without the file's name; here the error names it.
+    The value is the rest of the line, a key alone has "", a duplicate key raises. Files as real
+    corpora ship them read the same as clean ones (a UTF-8 byte-order mark, CRLF line ends and
+    whitespace around a line do not reach a key or a value, where ESPnet would keep the mark in
+    the first key), and every error names file and line.
     """
-    try:
-        return read_2columns_text(path)
-    except UnicodeDecodeError as e:
-        raise not_utf8(path, e) from e
-    except ValueError as e:
-        raise ValueError(f"{path}: every line must be 'key value' (a blank line?): {e}") from e
+    data: Dict[str, str] = {}
+    for lineno, line in enumerate(read_lines(path), 1):
+        parts = line.split(maxsplit=1)
+        if not parts:
+            raise ValueError(f"{path}: every line must be 'key value'; line {lineno} is blank")
+        key = parts[0]
+        if key in data:
+            raise ValueError(f"{path}:{lineno}: key {key!r} is duplicated")
+        data[key] = parts[1].rstrip() if len(parts) > 1 else ""
+    return data
 
 
 def read_lines(path: Union[str, Path]) -> List[str]:
     """The lines of a UTF-8 text file, split at ``\\n`` only (as Kaldi tools split them; a
-    Unicode line separator inside a transcript stays in it); a byte that is not UTF-8 raises
-    naming file and line."""
+    Unicode line separator inside a transcript stays in it), without a byte-order mark or the
+    ``\\r`` of CRLF line ends; a byte that is not UTF-8 raises naming file and line."""
     try:
-        text = Path(path).read_bytes().decode("utf-8")  # no newline translation: \r stays
+        text = Path(path).read_bytes().decode("utf-8")  # no newline translation: \r is dropped below
     except UnicodeDecodeError as e:
         raise not_utf8(path, e) from e
-    lines = text.split("\n")
+    lines = text.removeprefix(BOM).split("\n")
     if lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]

@@ -31,7 +31,7 @@ the beam search's decoder calls (``[hypotheses, prefix length, cached]``) for
 counting FLOPs as run.
 
 ``--batch_size N`` (or ``batch_size:`` in the ``--config`` YAML) decodes N utterances of a shard
-at once through ``Speech2Text.decode_batch``: the same hypotheses, with each batch's time and
+at once through ``Speech2Text.batch_decode``: the same hypotheses, with each batch's time and
 decoder calls shared out over its utterances (:mod:`espnet_dynprune.recipe.utterance_records`).
 ``--encoder_batch_size M`` encodes them M at a time (default: all N at once) and still decodes
 the N together: on a CPU, OWSM-size encoders run faster one utterance at a time.

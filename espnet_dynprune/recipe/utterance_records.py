@@ -1,7 +1,7 @@
 """What stage 12 records of each decoded utterance: text, tokens, seconds, gates, decoder calls.
 
 One utterance at a time goes through ``Speech2Text.__call__`` (ESPnet's beam search); several go
-through ``Speech2Text.decode_batch`` (one encoder call, one decoder call per step for all). A
+through ``Speech2Text.batch_decode`` (one encoder call, one decoder call per step for all). A
 batch's seconds are shared out evenly over its utterances (amortised: no utterance has a time of
 its own), and so are its decoder calls: each utterance gets ``[rows / B, prefix length, cached]``
 of every step the batch ran, the rows of utterances that had already ended included, as they are
@@ -113,14 +113,14 @@ def decode_utterance(s2t, speech, lang_sym: str, task_sym: str) -> dict:
 
 def decode_utterances(s2t, speeches: Sequence, lang_sym: str, task_sym: str,
                       encoder_batch_size: Optional[int] = None) -> List[dict]:
-    """Decode the waveforms together (``decode_batch``, encoding ``encoder_batch_size`` at a time);
+    """Decode the waveforms together (``batch_decode``, encoding ``encoder_batch_size`` at a time);
     one record per utterance, as :func:`decode_utterance` gives, with the batch's seconds and
     decoder calls shared out."""
     n = len(speeches)
     decoder = dynprune_decoder(s2t)
     with recorded_calls(decoder, "step", n) as calls, timed_encoder(s2t.s2t_model) as encoder:
         start = time.perf_counter()
-        nbests = s2t.decode_batch(speeches, lang_sym=lang_sym, task_sym=task_sym,
+        nbests = s2t.batch_decode(speeches, lang_sym=lang_sym, task_sym=task_sym,
                                   encoder_batch_size=encoder_batch_size)
         seconds = time.perf_counter() - start
     return [{**_result(nbest[0]), "seconds": seconds / n, "encoder_seconds": sum(encoder) / n,

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Collection
 
-from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
 
+from espnet_dynprune.nets.espnet_compat import DecoderLayer
 from espnet_dynprune.nets.layer_sizes import DecoderLayerSizes
 from espnet_dynprune.static.layer_masks import Number, UnitMasks, attention_params, check_groups, ffn_params
 

@@ -11,7 +11,8 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
+
+from espnet_dynprune.nets.espnet_compat import make_pad_mask
 
 
 def layerwise_distill_loss(

@@ -17,12 +17,12 @@ from functools import partial
 from typing import Sequence
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from typeguard import typechecked
 
 from espnet_dynprune.nets.e_branchformer_pruned import check_prunable_conf
 from espnet_dynprune.nets.encoder_steps import checkpointed, embed
+from espnet_dynprune.nets.espnet_compat import make_pad_mask
 from espnet_dynprune.static.layer_masks import GROUPS, LayerMasks
 from espnet_dynprune.static.masked_forward import masked_layer_forward
 from espnet_dynprune.static.prunable_part import PrunablePart

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import torch
-from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
 
 from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
+from espnet_dynprune.nets.espnet_compat import DecoderLayer
 from espnet_dynprune.nets.layer_sizes import DecoderLayerSizes, LayerSizes
 from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
 from espnet_dynprune.static.decoder_layer_masks import DecoderLayerMasks

@@ -20,10 +20,9 @@ import math
 from typing import Optional
 
 import torch
-from espnet.nets.pytorch_backend.transformer.attention import MultiHeadedAttention
-from espnet.nets.pytorch_backend.transformer.decoder_layer import DecoderLayer
-from espnet.nets.pytorch_backend.transformer.layer_norm import LayerNorm
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoderLayer
+
+from espnet_dynprune.nets.espnet_compat import DecoderLayer, LayerNorm, MultiHeadedAttention, mask_padded_frames
 
 Values = dict[str, Optional[torch.Tensor]]
 
@@ -79,11 +78,11 @@ def kept_channel_norm(norm: LayerNorm, x: torch.Tensor, keep: torch.Tensor) -> t
     return (centred / torch.sqrt(var + norm.eps) * norm.weight + norm.bias) * weight
 
 
-def _cgmlp(layer, h: torch.Tensor, channels: Optional[torch.Tensor]) -> torch.Tensor:
+def _cgmlp(layer, h: torch.Tensor, mask: torch.Tensor, channels: Optional[torch.Tensor]) -> torch.Tensor:
     cgmlp, csgu = layer.cgmlp, layer.cgmlp.csgu
     value, gate = cgmlp.channel_proj1(h).chunk(2, dim=-1)
     gate = csgu.norm(gate) if channels is None else kept_channel_norm(csgu.norm, gate, channels > 0)
-    gate = csgu.act(csgu.conv(gate.transpose(1, 2)).transpose(1, 2))
+    gate = csgu.act(csgu.conv(mask_padded_frames(gate.transpose(1, 2), mask)).transpose(1, 2))
     out = value * gate
     if channels is not None:
         out = out * channels
@@ -98,10 +97,10 @@ def masked_layer_forward(layer: EBranchformerEncoderLayer, x: torch.Tensor, mask
     h = layer.norm_mha(x)
     x1 = _scaled(_attention(layer.attn, h, h, mask, values["attn_qk"], values["attn_vo"]),
                  _module_scale(values, "attn", "attn_vo"))
-    x2 = _scaled(_cgmlp(layer, layer.norm_mlp(x), values["cgmlp_channels"]),
+    x2 = _scaled(_cgmlp(layer, layer.norm_mlp(x), mask, values["cgmlp_channels"]),
                  _module_scale(values, "cgmlp", "cgmlp_channels"))
     both = torch.cat([layer.dropout(x1), layer.dropout(x2)], dim=-1)
-    fused = layer.depthwise_conv_fusion(both.transpose(1, 2)).transpose(1, 2)
+    fused = layer.depthwise_conv_fusion(mask_padded_frames(both.transpose(1, 2), mask)).transpose(1, 2)
     x = x + layer.dropout(layer.merge_proj(both + fused))
     if layer.feed_forward is not None:
         x = _feed_forward(layer.norm_ff, layer.feed_forward, layer.dropout, x, values.get("ffn2_units"),

@@ -18,13 +18,12 @@ from functools import partial
 from typing import List, Sequence, Tuple
 
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet.nets.pytorch_backend.transformer.mask import subsequent_mask
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 from typeguard import typechecked
 
 from espnet_dynprune.nets.decoder_outputs import step_outputs, teacher_forced_outputs
 from espnet_dynprune.nets.encoder_steps import checkpointed
+from espnet_dynprune.nets.espnet_compat import make_pad_mask, subsequent_mask
 from espnet_dynprune.nets.transformer_pruned import check_prunable_decoder_conf
 from espnet_dynprune.static.decoder_layer_masks import DECODER_GROUPS, DecoderLayerMasks
 from espnet_dynprune.static.masked_forward import masked_decoder_layer_forward

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 
 import yaml
 
+from espnet_dynprune.owsm.datadir import read_lines
+
 if TYPE_CHECKING:
     import torch
 
@@ -212,7 +214,7 @@ class ModelZooDir:
     def tokens(self) -> List[str]:
         """The token list in id order, from the file or the inline config list."""
         if self.token_list is not None:
-            return self.token_list.read_text(encoding="utf-8").splitlines()
+            return [token.rstrip() for token in read_lines(self.token_list)]  # as ESPnet's tasks read it
         return [str(t) for t in self.load_config()["token_list"]]
 
     def state_dict(self, dtype: Optional[torch.dtype] = None) -> Dict[str, torch.Tensor]:

@@ -7,6 +7,7 @@ import torch
 
 from espnet_dynprune.analysis.peak_memory import peak_working_bytes, weight_bytes
 from espnet_dynprune.analysis.throughput import parse_rung, precisions_needed
+from espnet_dynprune.nets.espnet_compat import SEARCHES_SEVERAL_UTTERANCES
 from espnet_dynprune.bin import throughput
 
 
@@ -36,6 +37,24 @@ def test_the_ladder_decodes_every_rung_side_by_side(tiny_size, tmp_path, capsys)
     assert "| 0.5:3:bf16:int8 |" in table and "Where dense:1:fp32:fp32 spends one batch" in table
 
 
+def test_stock_espnet_decodes_a_batch_in_one_search_where_it_can(tiny_size, tmp_path, capsys):
+    """ESPnet 202611's fastest setting (Speech2Text's batch_size) is a rung, and a second baseline."""
+    if not SEARCHES_SEVERAL_UTTERANCES:
+        with pytest.raises(ValueError, match="decodes one utterance at a time"):
+            parse_rung("stock:8")
+        return
+    out = tmp_path / "t.json"
+    throughput.main(["--sizes", tiny_size, "--ladder", "stock:1", "stock:8", "dense:8", "--utterances", "5",
+                     "--speech_seconds", "2", "--steps", "4", "--memory", "false", "--output", str(out)])
+    results = json.loads(out.read_text())["sizes"][tiny_size]
+    batched = results["stock:8:fp32:fp32"]
+    assert batched["same_hypotheses_as_first"] == 5 and results["dense:8:fp32:fp32"]["same_hypotheses_as_first"] == 5
+    assert batched["speedup_vs_stock_batched"] == 1.0
+    assert results["dense:8:fp32:fp32"]["speedup_vs_stock_batched"] == pytest.approx(
+        batched["total_s"] / results["dense:8:fp32:fp32"]["total_s"])
+    assert "vs stock:8:fp32:fp32 |" in capsys.readouterr().out
+
+
 def test_gmac_are_those_of_the_patterns_each_utterance_ran(tiny_size, tmp_path, capsys):
     out = tmp_path / "t.json"
     throughput.main(["--sizes", tiny_size, "--ladder", "dense:1", "0.5,on:1", "dense:2", "0.5,on:2", "on,0.5:2",
@@ -62,7 +81,8 @@ def test_profiling_a_rung_that_is_not_on_the_ladder_is_refused(tiny_size):
         throughput.main(["--sizes", tiny_size, "--ladder", "stock:1", "dense:1", "--profile", "dense:4"])
 
 
-@pytest.mark.parametrize("spec, message", [("stock:8", "one utterance at a time"), ("dense:0", "MODEL:BATCH"),
+@pytest.mark.parametrize("spec, message", [("stock:8:bf16:fp32", "stock ESPnet decodes in fp32"),
+                                           ("stock:8/2", "its whole batch in one encoder call"), ("dense:0", "MODEL:BATCH"),
                                            ("1.5:8", "MODEL:BATCH"), ("dense:8:fp16:fp32", "MODEL:BATCH"),
                                            ("dense:4/5", "ENCODER_BATCH <= BATCH"), ("dense:4/x", "MODEL:BATCH"),
                                            ("on:8", "MODEL:BATCH"), ("0.5,1.0:8", "MODEL:BATCH"),

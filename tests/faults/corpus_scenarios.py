@@ -51,6 +51,16 @@ def missing_voxforge_root(ctx: Ctx) -> None:
         prepare(out_dir=ctx.tmp / "data", voxforge=str(nowhere))
 
 
+def db_root_crlf(ctx: Ctx) -> None:
+    root = ctx.tmp / "fleurs"
+    for split, row in (("train", "7"), ("dev", "8"), ("test", "9")):
+        make_fleurs_split(root, "hu_hu", split, [(row, f"{row}.wav", "Szia.")])
+    # as bash reads a db.sh saved with CRLF line ends: the root ends in \r, an empty entry is "\r"
+    written = prepare(out_dir=ctx.tmp / "data", fleurs=f"{root}\r", fleurs_langs="hu", voxforge="\r", tasks="asr")
+    assert sorted(written) == ["dev", "test_fleurs_hun_asr", "train"], written
+    assert "\r" not in (written["train"] / "wav.scp").read_text(encoding="utf-8")
+
+
 GOOD_SEGMENT = ("fr.1", 0.2, 0.9, "bonjour", "hello")
 
 
@@ -110,6 +120,47 @@ def europarl_not_utf8(ctx: Ctx) -> None:
     fr.write_bytes("bonjour\nla commission europ\xe9enne\n".encode("latin-1"))
     with raises(ValueError, f"{fr}:2: not UTF-8 text", "europ"):
         read_europarl_split(root, "fr", "train", ["asr"])
+
+
+def as_shipped_on_windows(path: Path) -> None:
+    """Rewrite a text file as some corpora ship them: a UTF-8 byte-order mark, CRLF line ends and
+    spaces at the ends of lines."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_bytes(("\ufeff" + "".join(f"{line}  \r\n" for line in lines)).encode("utf-8"))
+
+
+@needs_ffmpeg
+def europarl_bom_crlf(ctx: Ctx) -> None:
+    root = europarl_root(ctx, ("fr.1", 1.0, 1.8, "merci", "thank you"))
+    clean = read_europarl_split(root, "fr", "train", ["asr", "st_eng"])
+    for path in segment_files(root, "fr", "train"):
+        as_shipped_on_windows(path)
+    assert read_europarl_split(root, "fr", "train", ["asr", "st_eng"]) == clean
+
+
+def fleurs_bom_crlf(ctx: Ctx) -> None:
+    root = ctx.tmp / "fleurs"
+    make_fleurs_split(root, "hu_hu", "train", [("7", "1.wav", "Szia."), ("8", "2.wav", "Jó napot.")])
+    clean = read_fleurs_split(root, "hu", "train", ["asr"])
+    as_shipped_on_windows(tsv_path(root, "hu_hu", "train"))
+    assert read_fleurs_split(root, "hu", "train", ["asr"]) == clean
+
+
+def voxforge_bom_crlf(ctx: Ctx) -> None:
+    session = make_voxforge_session(ctx.tmp, "bg", "ivan-20100101-abc", {"b1": "добър ден", "b2": "лека нощ"})
+    clean = read_voxforge_language(ctx.tmp, "bg")
+    as_shipped_on_windows(session / "etc" / "prompts-original")
+    assert read_voxforge_language(ctx.tmp, "bg") == clean
+
+
+def datadir_bom_crlf(ctx: Ctx) -> None:
+    wav = write_tone(ctx.tmp / "audio/a.wav", 1.0)
+    in_dir = write_datadir(ctx.tmp / "data/test", [asr_utt("a", "0", wav)])
+    clean = {name: read_map(in_dir / name) for name in ("text", "wav.scp", "utt2spk")}
+    for name in clean:
+        as_shipped_on_windows(in_dir / name)
+    assert {name: read_map(in_dir / name) for name in clean} == clean
+    assert list(clean["text"]) == ["a-0_asr"] and not clean["text"]["a-0_asr"].endswith(" ")
 
 
 def fleurs_bad_columns(ctx: Ctx) -> None:

@@ -176,7 +176,7 @@ def waveform_not_finite(ctx: Ctx) -> None:
 
 def waveform_int16_values_as_float(ctx: Ctx) -> None:
     with raises(ValueError, "speech reaches 9830", "int16 values given as floats? Divide them by 32768"):
-        ctx.s2t(tone(1.0) * 32767)
+        ctx.s2t(np.round(tone(1.0) * 32767))
 
 
 def waveform_int16_converted(ctx: Ctx) -> None:

@@ -1,11 +1,10 @@
 import pytest
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet.nets.pytorch_backend.transformer.subsampling import TooShortUttError
 
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
 from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
+from espnet_dynprune.nets.espnet_compat import TooShortUttError, make_pad_mask
 
 from .tiny_nets import ENCODER_CONF, TOKENS, encoder_pair
 

@@ -37,7 +37,7 @@ def test_int8_replaces_the_linear_layers_of_that_part_only(model_files):
     for speech in _speeches():
         assert s2t(speech, lang_sym="<fra>", task_sym="<asr>")[0][2]
     # no equality with one at a time: int8 activations are scaled per call, over the whole batch
-    assert len(s2t.decode_batch(_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
+    assert len(s2t.batch_decode(_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
 
 
 def test_bf16_keeps_float32_at_the_part_boundaries(model_files):
@@ -53,7 +53,7 @@ def test_bf16_keeps_float32_at_the_part_boundaries(model_files):
         logp, _ = model.decoder.batch_score(ys, [None], memory)
     assert logp.dtype == torch.float32 and torch.isfinite(logp).any()
     assert len(s2t(_speeches()[1], lang_sym="<fra>", task_sym="<asr>")) == 1
-    assert len(s2t.decode_batch(_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
+    assert len(s2t.batch_decode(_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
 
 
 def test_unknown_precisions_and_parts_are_named():

@@ -5,9 +5,8 @@ import re
 
 import pytest
 import torch
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet.nets.pytorch_backend.transformer.attention import MultiHeadedAttention
 
+from espnet_dynprune.nets.espnet_compat import MultiHeadedAttention, make_pad_mask
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
 
 SIZE, HEADS, HEAD_DIM = 32, 4, 8

@@ -5,10 +5,10 @@ import re
 
 import pytest
 import torch
-from espnet.nets.batch_beam_search import BatchBeamSearch
 from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
 
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
+from espnet_dynprune.nets.espnet_compat import BatchBeamSearch
 from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
 from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
 

@@ -131,6 +131,19 @@ def test_read_map_errors_name_the_file(tmp_path):
         read_map(latin1)
 
 
+def test_a_byte_order_mark_crlf_and_spaces_reach_no_key_or_value(tmp_path):
+    from espnet_dynprune.owsm.datadir import read_lines
+
+    shipped = tmp_path / "text"
+    shipped.write_bytes("\ufeffu1 <fra><asr><notimestamps> bonjour  \r\n  u2 \tmerci\r\nu3\r\n".encode("utf-8"))
+    assert read_map(shipped) == {"u1": "<fra><asr><notimestamps> bonjour", "u2": "merci", "u3": ""}
+    assert read_lines(shipped)[0] == "u1 <fra><asr><notimestamps> bonjour  "  # lines keep their words' spacing
+    duplicated = tmp_path / "utt2spk"
+    duplicated.write_text("u1 a\nu1 b\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{duplicated}:2: key 'u1' is duplicated"):
+        read_map(duplicated)
+
+
 def test_non_utf8_text_names_file_line_and_bytes(tmp_path):
     from espnet_dynprune.owsm.datadir import read_lines
 

@@ -5,10 +5,9 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from espnet.nets.pytorch_backend.nets_utils import make_pad_mask
-from espnet.nets.pytorch_backend.transformer.layer_norm import LayerNorm
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
+from espnet_dynprune.nets.espnet_compat import LayerNorm, make_pad_mask
 from espnet_dynprune.static.masked_forward import kept_channel_norm, masked_layer_forward
 
 from .tiny_static import INPUT_SIZE, conf
