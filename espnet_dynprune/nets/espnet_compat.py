@@ -9,6 +9,7 @@ that moves them again means changing this file alone.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
 from types import ModuleType
 from typing import Callable, Optional
@@ -35,6 +36,8 @@ def _find_nets() -> str:
 
 
 NETS = _find_nets()
+#: The installed ESPnet release, for reports (what it changes is decided below, by what it has).
+ESPNET_VERSION = importlib.metadata.version("espnet")
 
 
 def _nets(module: str) -> ModuleType:

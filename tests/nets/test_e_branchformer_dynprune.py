@@ -1,5 +1,8 @@
+import inspect
+
 import pytest
 import torch
+from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
@@ -131,6 +134,8 @@ LAYOUTS = {
     "fast_selfattn": dict(attention_layer_type="fast_selfattn", pos_enc_layer_type="abs_pos"),
     "rel_pos": dict(attention_layer_type="rel_selfattn", pos_enc_layer_type="rel_pos"),
 }
+if "use_sdpa" in inspect.signature(EBranchformerEncoder.__init__).parameters:  # ESPnet 202611's attention kernel
+    LAYOUTS["sdpa"] = dict(use_sdpa=True)
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
