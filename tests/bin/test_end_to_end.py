@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from espnet_dynprune.data.espeak import read_wav
+from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text
 from espnet_dynprune.owsm.datadir import read_lines, read_map
 from tests.tiny_recipe import TrainedModel
 
@@ -114,21 +115,35 @@ def test_speech2text_decodes_with_language_and_task(trained_dynprune):
         s2t(wav, lang_sym="<ita>", task_sym="<asr>")
 
 
-@pytest.mark.parametrize("entry", ["espnet2.bin.s2t_inference", "espnet_dynprune.bin.s2t_inference"])
-def test_command_line_decoding(trained_dynprune, tmp_path, entry):
+def _decode_on_the_command_line(trained_dynprune, out: Path, entry: str, *extra: str) -> dict:
+    """1-best tokens per utterance of the French->English test set, decoded by ``python -m entry``."""
     wav_scp = trained_dynprune.dump_dir / "test_epst_fra_st_eng" / "wav.scp"
-    out = tmp_path / "decode"
     subprocess.run(  # in the recipe dir, as stage 12 runs: wav.scp paths are relative to it
         [sys.executable, "-m", entry, "--ngpu", "0", "--beam_size", "2", "--ctc_weight", "0.0",
          "--data_path_and_name_and_type", f"{wav_scp},speech,sound",
          "--s2t_train_config", str(trained_dynprune.config),
          "--s2t_model_file", str(trained_dynprune.zoo.model_file),
-         "--output_dir", str(out), "--lang_sym", "fra", "--task_sym", "st_eng"],
+         "--output_dir", str(out), "--lang_sym", "fra", "--task_sym", "st_eng", *extra],
         check=True, capture_output=True, text=True, cwd=trained_dynprune.recipe,
     )
-    hyps = read_map(out / "1best_recog" / "token")
+    return read_map(out / "1best_recog" / "token")
+
+
+@pytest.mark.parametrize("entry", ["espnet2.bin.s2t_inference", "espnet_dynprune.bin.s2t_inference"])
+def test_command_line_decoding(trained_dynprune, tmp_path, entry):
+    wav_scp = trained_dynprune.dump_dir / "test_epst_fra_st_eng" / "wav.scp"
+    hyps = _decode_on_the_command_line(trained_dynprune, tmp_path / "decode", entry)
     assert set(hyps) == set(read_map(wav_scp))
     assert all(h.split()[:2] == ["<fra>", "<st_eng>"] for h in hyps.values())
+
+
+def test_espnets_batched_command_line_gives_the_one_at_a_time_hypotheses(trained_dynprune, tmp_path):
+    """ESPnet 202611's ``s2t_inference --batch_size N`` calls ``Speech2Text.batch_decode`` (the plugin's)."""
+    if not hasattr(DynPruneSpeech2Text.__mro__[1], "batch_decode"):
+        pytest.skip("ESPnet 202511's s2t_inference decodes one utterance at a time")
+    entry = "espnet2.bin.s2t_inference"
+    alone = _decode_on_the_command_line(trained_dynprune, tmp_path / "alone", entry)
+    assert _decode_on_the_command_line(trained_dynprune, tmp_path / "batched", entry, "--batch_size", "3") == alone
 
 
 def test_asr_task_sees_the_encoder_and_decoder():
