@@ -1,9 +1,11 @@
-"""Where the installed ESPnet keeps the ESPnet1 classes this package builds on.
+"""What differs between the ESPnet releases this package supports (202511 and 202611).
 
 ESPnet 202611 moved ESPnet1's ``espnet.nets`` package to ``espnet2.legacy.nets`` (the module
-names below it are unchanged); ESPnet 202511 has it at ``espnet.nets``. This module is the one
-place that knows: every other module imports these names from here, so supporting a release
-that moves them again means changing this file alone.
+names below it are unchanged); ESPnet 202511 has it at ``espnet.nets``. 202611 also masks padded
+frames before convolutions, counts the prompt in end detection, searches several utterances at
+once and refuses unsafe model files itself. This module is the one place that knows, each decided
+by what the installed ESPnet has rather than by its version number: every other module imports
+these names from here, so supporting another release means changing this file alone.
 """
 
 from __future__ import annotations
