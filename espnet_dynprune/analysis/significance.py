@@ -15,7 +15,7 @@ starred cell shows an interval that holds zero.
 
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import jiwer
 import numpy as np
@@ -77,3 +77,18 @@ def paired_bleu(refs: Sequence[str], baseline: Sequence[str], system: Sequence[s
     base, sys = scores["BLEU"]
     return {"baseline": base.score, "system": sys.score, "diff": sys.score - base.score,
             "system_mean": sys.mean, "system_ci": sys.ci, "p_value": sys.p_value}
+
+
+def wer_interval(refs: Sequence[str], hyps: Sequence[str], samples: int = SAMPLES, seed: int = SEED) -> Tuple[float, float]:
+    """The 95% bootstrap interval of one system's WER (%), resampling utterances."""
+    errors = word_errors(refs, hyps)
+    idx = np.random.default_rng(seed).choice(len(refs), size=(samples, len(refs)), replace=True)
+    wers = 100 * errors[idx, 0].sum(1) / np.maximum(errors[idx, 1].sum(1), 1)
+    low, high = np.percentile(wers, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def bleu_interval(refs: Sequence[str], hyps: Sequence[str], samples: int = SAMPLES) -> Tuple[float, float]:
+    """The 95% bootstrap interval of one system's BLEU: sacrebleu's (mean ± its ``ci``)."""
+    result = paired_bleu(refs, hyps, hyps, samples)
+    return float(result["system_mean"] - result["system_ci"]), float(result["system_mean"] + result["system_ci"])

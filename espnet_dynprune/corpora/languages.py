@@ -42,6 +42,7 @@ LANGUAGES: Tuple[Language, ...] = (
     Language("pl", "pol", "pl_pl", None, europarl_st=True),
     Language("pt", "por", "pt_br", None, europarl_st=True),
     Language("ro", "ron", "ro_ro", None, europarl_st=True),
+    Language("ru", "rus", "ru_ru", "ru", europarl_st=False),
 )
 _BY_CODE: Dict[str, Language] = {lang.code: lang for lang in LANGUAGES}
 _VOICES: Dict[str, str] = {lang.iso639_3: lang.espeak_voice for lang in LANGUAGES if lang.espeak_voice}
@@ -58,6 +59,14 @@ def language(code: str) -> Language:
 def to_iso639_3(code: str) -> str:
     """``fr`` -> ``fra`` (OWSM's language token without brackets)."""
     return language(code).iso639_3
+
+
+def from_iso639_3(iso639_3: str) -> str:
+    """``fra`` -> ``fr`` (Whisper's language tokens); a code outside the table raises listing them."""
+    for lang in LANGUAGES:
+        if lang.iso639_3 == iso639_3:
+            return lang.code
+    raise ValueError(f"language {iso639_3!r}: known are {', '.join(lang.iso639_3 for lang in LANGUAGES)}")
 
 
 def fleurs_dir(code: str) -> str:

@@ -2,9 +2,9 @@
 
 Writes under ``--out_dir``: ``train`` and ``dev`` (all corpora, languages and tasks together),
 one ``test_{corpus}_{lang}_{task}`` dir per corpus, language and task (``test_epst_fra_st_eng``,
-``test_fleurs_hun_asr``, ``test_voxforge_bul_asr``), and ``test_sets.txt`` naming those test dirs,
-one per line, for the decoding stage to loop over. An empty corpus root switches that corpus off;
-at least one is required. Audio is only looked up here; stage 3 (format_audio) decodes it.
+``test_fleurs_hun_asr``, ``test_voxforge_bul_asr``, ``test_asterisk_ita_st_eng``), and
+``test_sets.txt`` naming those test dirs, one per line, for the decoding stage to loop over. An
+empty corpus root switches that corpus off; at least one is required. Audio is only looked up here; stage 3 (format_audio) decodes it.
 
 Usage::
 
@@ -20,6 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
+from espnet_dynprune.corpora.asterisk import CORPUS as ASTERISK
+from espnet_dynprune.corpora.asterisk import read_asterisk
 from espnet_dynprune.corpora.europarl_st import CORPUS as EPST
 from espnet_dynprune.corpora.europarl_st import read_europarl_st
 from espnet_dynprune.corpora.fleurs import CORPUS as FLEURS
@@ -46,14 +48,18 @@ def prepare(
     voxforge_langs: str = "bg",
     voxforge_dev_fraction: float = 0.05,
     voxforge_test_fraction: float = 0.05,
+    asterisk: str = "",
+    asterisk_langs: str = "en,es,fr,it,ru",
+    asterisk_voices: str = "",
 ) -> Dict[str, Path]:
     """Write the data dirs; return ``name -> dir`` (``train``, ``dev``, then the test sets).
 
-    ``tasks`` (``asr``, ``st``) applies to Europarl-ST and FLEURS; VoxForge is ASR only.
+    ``tasks`` (``asr``, ``st``) applies to Europarl-ST, FLEURS and the Asterisk prompts; VoxForge
+    is ASR only.
     """
     task_list = parse_tasks(tasks)
     # bash reads a db.sh saved with CRLF line ends as "<root>\r", and an empty entry as "\r"
-    europarl_st, fleurs, voxforge = (root.strip() for root in (europarl_st, fleurs, voxforge))
+    europarl_st, fleurs, voxforge, asterisk = (root.strip() for root in (europarl_st, fleurs, voxforge, asterisk))
     corpora: Dict[str, Dict[str, List[Utterance]]] = {}
     if europarl_st:
         epst_langs = parse_langs(europarl_st_langs, "--europarl_st_langs")
@@ -63,8 +69,11 @@ def prepare(
     if voxforge:
         vox_langs = parse_langs(voxforge_langs, "--voxforge_langs")
         corpora[VOXFORGE] = read_voxforge(voxforge, vox_langs, voxforge_dev_fraction, voxforge_test_fraction)
+    if asterisk:
+        voices = [v.strip() for v in asterisk_voices.split(",") if v.strip()]
+        corpora[ASTERISK] = read_asterisk(asterisk, parse_langs(asterisk_langs, "--asterisk_langs"), task_list, voices)
     if not corpora:
-        raise ValueError("no corpus chosen: give at least one of --europarl_st, --fleurs, --voxforge")
+        raise ValueError("no corpus chosen: give at least one of --europarl_st, --fleurs, --voxforge, --asterisk")
 
     sets: Dict[str, List[Utterance]] = {"train": [], "dev": []}
     tests: Dict[str, List[Utterance]] = defaultdict(list)
@@ -98,6 +107,9 @@ def get_parser() -> argparse.ArgumentParser:
     parser.add_argument("--voxforge_langs", default="bg", help="VoxForge languages (2-letter, comma-separated)")
     parser.add_argument("--voxforge_dev_fraction", type=float, default=0.05, help="share of speakers for dev")
     parser.add_argument("--voxforge_test_fraction", type=float, default=0.05, help="share of speakers for test")
+    parser.add_argument("--asterisk", default="", help="Asterisk prompts root (db.sh ASTERISK, /usr/share); empty: off")
+    parser.add_argument("--asterisk_langs", default="en,es,fr,it,ru", help="prompt languages (2-letter, comma-separated)")
+    parser.add_argument("--asterisk_voices", default="", help="only these voice dirs (comma-separated); empty: all")
     return parser
 
 

@@ -13,3 +13,4 @@ PRUNED_ENCODER_NAME = "e_branchformer_pruned"  # static pruning: the exported, s
 PRUNED_DECODER_NAME = "transformer_pruned"
 DISTILL_MODEL_NAME = "distill_prune"
 MAGNITUDE_MODEL_NAME = "magnitude_prune"  # unstructured magnitude pruning (fixed mask or PARP)
+WHISPER_NAME = "whisper_local"  # ESPnet's Whisper encoder / decoder, built from a local checkpoint file

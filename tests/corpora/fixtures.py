@@ -110,3 +110,19 @@ def make_voxforge_session(
     for file_id in prompts:
         write_tone(voxforge.wav_path(d, file_id), 0.5, sample_rate=48000)
     return d
+
+
+def make_asterisk(root: Path, texts: Dict[str, Sequence[Tuple[str, str]]], voices: Dict[str, str],
+                  no_audio: Sequence[str] = ()) -> Path:
+    """An Asterisk prompt tree as Debian installs it: ``texts`` (lang -> (key, text) lines) as the
+    transcript files, an 8 kHz tone per key of each voice (``voices``: voice dir -> lang) except
+    the keys in ``no_audio``."""
+    from espnet_dynprune.corpora.asterisk import wav_path, write_transcripts
+
+    for lang, lines in texts.items():
+        write_transcripts(root, lang, lines)
+    for voice, lang in voices.items():
+        for key, _ in texts[lang]:
+            if key not in no_audio:
+                write_tone(wav_path(root, voice, key), 0.5, sample_rate=8000)
+    return root

@@ -1,0 +1,1 @@
+../../europarl_st/s2t1/path.sh

