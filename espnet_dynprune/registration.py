@@ -25,6 +25,7 @@ from espnet_dynprune.nets.config_names import (
     PRUNABLE_ENCODER_NAME,
     PRUNED_DECODER_NAME,
     PRUNED_ENCODER_NAME,
+    WHISPER_DYNPRUNE_NAME,
     WHISPER_NAME,
 )
 
@@ -41,6 +42,7 @@ def _register_nets(task: ModuleType) -> None:
     from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
     from espnet_dynprune.nets.safe_loading import guard_espnet
     from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
+    from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
     from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder, LocalWhisperEncoder
 
     guard_espnet()  # model files load safely also when the start-up hook is off
@@ -52,6 +54,7 @@ def _register_nets(task: ModuleType) -> None:
     task.decoder_choices.classes[PRUNED_DECODER_NAME] = TransformerPrunedDecoder
     task.encoder_choices.classes[WHISPER_NAME] = LocalWhisperEncoder
     task.decoder_choices.classes[WHISPER_NAME] = LocalWhisperDecoder
+    task.decoder_choices.classes[WHISPER_DYNPRUNE_NAME] = WhisperDynPruneDecoder
 
 
 def register_s2t(module: Optional[ModuleType] = None) -> None:

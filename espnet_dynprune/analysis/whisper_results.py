@@ -64,6 +64,13 @@ def score_set(test_dir: Path, system_dirs: Sequence[Path]) -> Dict[str, Dict[str
     return out
 
 
+def _versus(diff: Dict[str, float]) -> str:
+    """The difference and its p-value; none for no difference (the bootstrap's p is tiny then)."""
+    if diff["diff"] == 0 and diff.get("ci_low", 0) == diff.get("ci_high", 0) == 0:
+        return "+0.00 (same errors)" if "ci_low" in diff else "+0.00 (same BLEU)"
+    return f"{diff['diff']:+.2f} ({diff['p_value']:.3f})"
+
+
 def markdown(results: Dict[str, Dict[str, Dict[str, object]]]) -> str:
     """One row per test set and system: score [interval], difference to the first, speed."""
     lines = [
@@ -76,7 +83,7 @@ def markdown(results: Dict[str, Dict[str, Dict[str, object]]]) -> str:
             metric = "wer" if row["task"] == "asr" else "bleu"
             low, high = row["interval"]
             diff = row.get("vs_first")
-            versus = f"{diff['diff']:+.2f} ({diff['p_value']:.3f})" if diff else "-"
+            versus = _versus(diff) if diff else "-"
             speed = f"{row['speed_vs_first']:.2f}x" if "speed_vs_first" in row else "1x"
             median = f"{row['median_speed_vs_first']:.2f}x" if "median_speed_vs_first" in row else "1x"
             lines.append(

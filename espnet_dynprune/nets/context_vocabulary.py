@@ -13,13 +13,13 @@ state-dict keys.
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
 from espnet_dynprune.gating.gate_predictor import UNKNOWN
 from espnet_dynprune.owsm.symbols import SOS
-from espnet_dynprune.owsm.token_layout import context_symbols
+from espnet_dynprune.owsm.token_layout import ContextSymbols, context_symbols
 
 
 class ContextVocabulary(torch.nn.Module):
@@ -33,15 +33,17 @@ class ContextVocabulary(torch.nn.Module):
     Args:
         token_list: the model's tokens, index = token id.
         sos_symbol: start-of-sentence symbol (the decoder prompt's anchor).
+        symbols: the languages and tasks, where the token list does not have OWSM's layout
+            (Whisper's ``<|fr|>`` and ``<|transcribe|>``).
     """
 
-    def __init__(self, token_list: Sequence[str], sos_symbol: str = SOS) -> None:
+    def __init__(self, token_list: Sequence[str], sos_symbol: str = SOS, symbols: Optional[ContextSymbols] = None) -> None:
         super().__init__()
         self.token_list = list(token_list)
         if sos_symbol not in self.token_list:
             raise ValueError(f"the token list has no start symbol {sos_symbol!r}")
         self.sos_id = self.token_list.index(sos_symbol)
-        symbols = context_symbols(self.token_list)
+        symbols = symbols or context_symbols(self.token_list)
         self.languages, self.tasks = list(symbols.languages), list(symbols.tasks)
         self._language_index = {t: i for i, t in enumerate(self.languages)}
         self._task_index = {t: i for i, t in enumerate(self.tasks)}

@@ -30,7 +30,7 @@ from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.gating.row_dispatch import take_rows
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
 from espnet_dynprune.nets.decoder_outputs import step_outputs, teacher_forced_outputs
-from espnet_dynprune.nets.decoder_state import HypothesisState, UtteranceSource
+from espnet_dynprune.nets.decoder_state import UtteranceSource
 from espnet_dynprune.nets.encoder_steps import checkpointed
 from espnet_dynprune.nets.espnet_compat import make_pad_mask, subsequent_mask
 from espnet_dynprune.nets.gated_decoder_layer import (
@@ -44,12 +44,13 @@ from espnet_dynprune.nets.gated_decoder_layer import (
 from espnet_dynprune.nets.gated_part import GatedPart
 from espnet_dynprune.nets.transformer_pruned import check_prunable_decoder_conf, use_pruned_decoder_layers
 from espnet_dynprune.nets.source_attention import project_source
+from espnet_dynprune.nets.step_scorer import StepScorer
 
 
 TYPICAL_PREFIX_LENGTH = 16  # tokens; only weights self-attention in the FLOPs-weighted sparsity
 
 
-class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
+class TransformerDynPruneDecoder(StepScorer, TransformerDecoder, GatedPart):
     """Transformer decoder whose self-attention / source attention / FFN are gated.
 
     Args:
@@ -213,48 +214,6 @@ class TransformerDynPruneDecoder(TransformerDecoder, GatedPart):
         """ESPnet's one-step API: decides and projects anew on every call (no state)."""
         source = self.prepare_source(memory, memory_mask, tgt)
         return self.step(tgt, tgt_mask, source, cache, return_hs)
-
-    def _source_of(
-        self, states: List[Any], xs: torch.Tensor, ys: torch.Tensor, xs_mask: Optional[torch.Tensor]
-    ) -> UtteranceSource:
-        if states[0] is None:
-            return self.prepare_source(xs, xs_mask, ys)
-        source = states[0].source
-        if any(s.source is not source for s in states):
-            raise ValueError("batch_score got hypotheses of different utterances' states")
-        return source
-
-    def score(self, ys: torch.Tensor, state: Any, x: torch.Tensor, return_hs: bool = False):
-        """ESPnet ``ScorerInterface.score`` (non-batched beam search)."""
-        out, states = self.batch_score(ys.unsqueeze(0), [state], x.unsqueeze(0), return_hs)
-        if return_hs:
-            (logp, hs) = out
-            return logp.squeeze(0), hs, states[0]
-        return out.squeeze(0), states[0]
-
-    def batch_score(
-        self,
-        ys: torch.Tensor,
-        states: List[Any],
-        xs: torch.Tensor,
-        return_hs: bool = False,
-        xs_mask: Optional[torch.Tensor] = None,
-    ) -> Tuple[Any, List[HypothesisState]]:
-        """ESPnet ``BatchScorerInterface.batch_score`` with per-utterance K/V and gates.
-
-        At the first step (states None) every row of ``xs`` is its own utterance
-        (ESPnet starts from one hypothesis per utterance); later the hypotheses share
-        their utterances' ``source``, laid out utterance by utterance as ESPnet's
-        multi-utterance search keeps them. ``xs_mask``: (rows, 1, T) True on real
-        frames, when the utterances were padded (read at the first step).
-        """
-        source = self._source_of(states, xs, ys, xs_mask)
-        cache = None
-        if states[0] is not None:
-            cache = [torch.stack([s.layers[i] for s in states]) for i in range(len(self.decoders))]
-        ys_mask = subsequent_mask(ys.size(-1), device=xs.device).unsqueeze(0)
-        out, new_cache = self.step(ys, ys_mask, source, cache, return_hs)
-        return out, [HypothesisState([c[b] for c in new_cache], source) for b in range(ys.size(0))]
 
     def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Skipped flags and per-step MACs of the modules each layer has."""

@@ -13,6 +13,9 @@ from its OWSM ``text`` prefix: ``<fra><st_eng>`` -> ``<|fr|> <|translate|>``), n
   ends runs past Whisper's 448 text positions and raises; such an utterance is decoded again
   with the length capped at ``--espnet_max_tokens`` (no end detection: slower), counted in
   ``timing.json`` as ``espnet_capped`` and logged;
+- ``dynprune``: the same stock ``Speech2Text`` and search on the same model with one config key
+  swapped, ``decoder: whisper_dynprune`` (``gate_predictor: none``: dense, this package's cached
+  cross-attention and self-attention keys/values), written beside the model as ``config_dynprune.yaml``;
 - ``faster_whisper:<compute_type>``: faster-whisper's ``WhisperModel`` on the CTranslate2 files the
   model was converted from (no VAD, temperature 0 without fallback, not conditioned on earlier
   text), ``float32`` or ``int8``.
@@ -46,6 +49,7 @@ logger = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 PCM16_SCALE = 32768.0  # the dump dirs hold 16-bit PCM, which audio_io.decode returns as int16
 ESPNET = "espnet"
+DYNPRUNE = "dynprune"
 FASTER_WHISPER = "faster_whisper"
 COMPUTE_TYPES = ("float32", "int8")
 _WHISPER_TOKEN = re.compile(r"<\|[^|]*\|>")
@@ -70,7 +74,8 @@ class EspnetWhisper:
     """Stock ESPnet's ``Speech2Text`` for one language and task (see the module docstring);
     ``capped`` counts the utterances decoded again with the length cap."""
 
-    def __init__(self, model_dir: Path, language: str, task: str, beam_size: int, max_tokens: int) -> None:
+    def __init__(self, model_dir: Path, language: str, task: str, beam_size: int, max_tokens: int,
+                 config: Optional[Path] = None) -> None:
         from espnet_dynprune.registration import register_asr
 
         register_asr()
@@ -80,7 +85,7 @@ class EspnetWhisper:
             self.options["lang_prompt_token"] = f"<|{language}|> <|{task}|>"
         elif (language, task) != ("en", "transcribe"):
             raise ValueError(f"{model_dir} is an English-only Whisper: it cannot {task} {language!r} speech")
-        self.config, self.max_tokens, self.capped = str(model_dir / "config.yaml"), max_tokens, 0
+        self.config, self.max_tokens, self.capped = str(config or model_dir / "config.yaml"), max_tokens, 0
         self.s2t = self._speech2text(maxlenratio=0.0)
         self.s2t_capped: Optional[Callable] = None
 
@@ -100,6 +105,22 @@ class EspnetWhisper:
             text = self.s2t_capped(speech)[0][0]
         # ESPnet keeps Whisper's control tokens in the text with transformers 5: drop them
         return " ".join(_WHISPER_TOKEN.sub(" ", text).split())
+
+
+def dynprune_config(model_dir: Path) -> Path:
+    """The model's config with ``decoder: whisper_dynprune`` (dense: ``gate_predictor: none``)."""
+    import yaml
+
+    from espnet_dynprune.nets.config_names import WHISPER_DYNPRUNE_NAME, WHISPER_NAME
+
+    config = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
+    if config.get("decoder") != WHISPER_NAME:
+        raise ValueError(f"{model_dir / 'config.yaml'}: decoder {config.get('decoder')!r}, expected {WHISPER_NAME}")
+    config["decoder"] = WHISPER_DYNPRUNE_NAME
+    config["decoder_conf"] = {**config.get("decoder_conf", {}), "gate_predictor": "none"}
+    out = model_dir / "config_dynprune.yaml"
+    out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return out
 
 
 def faster_whisper_decoder(model_dir: Path, compute_type: str, language: str, task: str, beam_size: int, threads: int) -> Decoder:
@@ -123,13 +144,15 @@ def faster_whisper_decoder(model_dir: Path, compute_type: str, language: str, ta
 
 
 def build(system: str, model_dir: Path, language: str, task: str, beam_size: int, threads: int, max_tokens: int) -> Decoder:
-    """The decoder named ``system`` (``espnet`` or ``faster_whisper:<compute_type>``)."""
+    """The decoder named ``system`` (``espnet``, ``dynprune`` or ``faster_whisper:<compute_type>``)."""
     if system == ESPNET:
         return EspnetWhisper(model_dir, language, task, beam_size, max_tokens)
+    if system == DYNPRUNE:
+        return EspnetWhisper(model_dir, language, task, beam_size, max_tokens, dynprune_config(model_dir))
     kind, _, compute_type = system.partition(":")
     if kind == FASTER_WHISPER and compute_type in COMPUTE_TYPES:
         return faster_whisper_decoder(model_dir, compute_type, language, task, beam_size, threads)
-    raise ValueError(f"system {system!r}: expected {ESPNET} or {FASTER_WHISPER}:<{'|'.join(COMPUTE_TYPES)}>")
+    raise ValueError(f"system {system!r}: expected {ESPNET}, {DYNPRUNE} or {FASTER_WHISPER}:<{'|'.join(COMPUTE_TYPES)}>")
 
 
 def load_test_set(test_dir: Path, max_utts: int) -> List[Tuple[str, np.ndarray]]:

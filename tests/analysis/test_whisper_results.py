@@ -48,3 +48,15 @@ def test_intervals_hold_the_score() -> None:
     assert low < 100 * 5 / 140 < high
     low, high = bleu_interval(refs, hyps)
     assert 0 < low < high <= 100
+
+
+def test_no_difference_is_not_given_a_p_value(tmp_path: Path) -> None:
+    test = tmp_path / "dump" / "test_asterisk_eng_asr"
+    test.mkdir(parents=True)
+    (test / "text").write_text("".join(f"{u} <eng><asr><notimestamps> {r}\n" for u, r in REFS.items()))
+    decode = tmp_path / "decode"
+    wrong = {**REFS, "u0": "please press zero now"}
+    _decoded(decode, "faster_whisper_float32", test.name, wrong, seconds=2.0)
+    _decoded(decode, "faster_whisper_int8", test.name, wrong, seconds=1.0)  # the same errors
+    table = markdown(collect(str(decode), [str(test)], ["faster_whisper:float32", "faster_whisper:int8"]))
+    assert "| +0.00 (same errors) |" in table

@@ -47,10 +47,12 @@ def test_conversion_writes_an_espnet_model_dir(tiny_en: Path) -> None:
     assert len((tiny_en / "tokens.txt").read_text().splitlines()) == 51864
 
 
-def test_espnet_and_faster_whisper_transcribe_a_real_prompt_alike(tiny_en: Path, speech: np.ndarray) -> None:
+def test_espnet_the_drop_in_and_faster_whisper_transcribe_a_real_prompt_alike(tiny_en: Path, speech: np.ndarray) -> None:
     espnet = build("espnet", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+    drop_in = build("dynprune", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
     peer = build("faster_whisper:float32", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
-    assert espnet(speech) == peer(speech) == SAID
+    assert espnet(speech) == drop_in(speech) == peer(speech) == SAID
+    assert yaml.safe_load((tiny_en / "config_dynprune.yaml").read_text())["decoder"] == "whisper_dynprune"
 
 
 def test_an_english_only_model_refuses_other_languages(tiny_en: Path) -> None:

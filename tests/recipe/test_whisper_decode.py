@@ -1,11 +1,13 @@
-"""Stage 12 for Whisper: the language and task of a test set, read from its OWSM text."""
+"""Stage 12 for Whisper: the language and task of a test set, read from its OWSM text; the drop-in's config."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import yaml
 
+from espnet_dynprune.recipe.whisper_decode import dynprune_config
 from espnet_dynprune.recipe.whisper_decode import test_set_context as context_of
 
 
@@ -31,3 +33,14 @@ def test_language_and_task_in_whisper_s_terms(tmp_path: Path) -> None:
 def test_sets_whisper_cannot_decode_as_one_are_refused(tmp_path: Path, lines: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         context_of(_text(tmp_path, lines))
+
+
+def test_the_drop_in_config_swaps_the_decoder_key_only(tmp_path: Path) -> None:
+    config = {"encoder": "whisper_local", "decoder": "whisper_local", "decoder_conf": {"whisper_model": "/m/whisper.pt"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    swapped = yaml.safe_load(dynprune_config(tmp_path).read_text())
+    assert swapped == {**config, "decoder": "whisper_dynprune",
+                       "decoder_conf": {"whisper_model": "/m/whisper.pt", "gate_predictor": "none"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "decoder": "transformer"}))
+    with pytest.raises(ValueError, match="config.yaml: decoder 'transformer', expected whisper_local"):
+        dynprune_config(tmp_path)

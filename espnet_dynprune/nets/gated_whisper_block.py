@@ -1,0 +1,131 @@
+"""Gated forward pass over a stock Whisper decoder block (openai-whisper's ``ResidualAttentionBlock``).
+
+Whisper's block is pre-norm with a residual around each of self-attention, cross-attention and
+the MLP, so a skipped module is the identity, as in OWSM's decoder layer. Two things make beam
+search cheap where ESPnet's Whisper decoder recomputes everything at every step:
+
+- cross-attention keys and values are projected once per utterance (:func:`project_cross`) and the
+  hypotheses of an utterance attend to them as extra query positions of one batch row;
+- self-attention keeps each layer's keys and values of the earlier positions (a (R, L, 2D) tensor
+  per layer, ``[keys | values]``), so a step projects only the newest token.
+
+Only the block's own modules and Whisper's ``qkv_attention`` compute, so the results are stock
+Whisper's up to float rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from espnet_dynprune.gating.decision import GateDecision
+from espnet_dynprune.gating.row_dispatch import gated_residual
+from espnet_dynprune.nets.gated_decoder_layer import FFN, SELF_ATTN, SRC_ATTN, Gates
+from espnet_dynprune.nets.source_attention import SourceKeysValues
+
+
+def project_cross(block: torch.nn.Module, memory: torch.Tensor) -> SourceKeysValues:
+    """Cross-attention keys and values of ``memory`` (U, T, D) for ``block``, (U, T, D) each.
+
+    No mask: Whisper's cross-attention attends to every encoder frame, as in stock Whisper.
+    """
+    return SourceKeysValues(block.cross_attn.key(memory), block.cross_attn.value(memory), None)
+
+
+class _SelfAttention:
+    """Self-attention of the rows that keep it; ``keys_values`` is their new (R', L, 2D) cache."""
+
+    def __init__(self, block: torch.nn.Module, mask: torch.Tensor) -> None:
+        self.block, self.mask = block, mask
+        self.keys_values: Optional[torch.Tensor] = None
+
+    def __call__(self, x: torch.Tensor, past: Optional[torch.Tensor]) -> torch.Tensor:
+        attn = self.block.attn
+        h = self.block.attn_ln(x)
+        kv = torch.cat((attn.key(h), attn.value(h)), dim=-1)
+        if past is not None:
+            kv = torch.cat((past, kv), dim=1)
+        self.keys_values = kv
+        key, value = kv.chunk(2, dim=-1)
+        # the newest position alone needs no causal mask; a whole prefix does
+        out, _ = attn.qkv_attention(attn.query(h), key, value, None if past is not None else self.mask)
+        return attn.out(out)
+
+
+def _cross_attention(block: torch.nn.Module, source: Optional[SourceKeysValues]):
+    def run(x: torch.Tensor) -> torch.Tensor:
+        attn = block.cross_attn
+        u = source.key.size(0)  # rows of one utterance are contiguous: its queries share one batch row
+        q = attn.query(block.cross_attn_ln(x)).reshape(u, -1, x.size(-1))
+        out, _ = attn.qkv_attention(q, source.key, source.value)
+        return attn.out(out).reshape(x.shape)
+
+    return run
+
+
+def _mlp(block: torch.nn.Module):
+    return lambda x: block.mlp(block.mlp_ln(x))
+
+
+def _new_cache(run: _SelfAttention, decision: GateDecision, column: int, x: torch.Tensor, length: int) -> torch.Tensor:
+    """The layer's (R, length, 2D) keys/values: the rows that skip self-attention hold zeros
+    (their utterance skips it at every step, so nothing reads them)."""
+    rows = decision.rows(column)
+    if rows.everyone:
+        return run.keys_values
+    cache = x.new_zeros(x.size(0), length, 2 * x.size(-1))
+    return cache if rows.nobody else cache.index_copy(0, rows.index, run.keys_values)
+
+
+def gated_block(
+    block: torch.nn.Module,
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    source: Optional[SourceKeysValues],
+    decision: GateDecision,
+    gates: Gates,
+    past: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Whisper decoder block with self-attention / cross-attention / MLP gated.
+
+    Args:
+        x: (R, L, D) block input: the whole prefix, or with ``past`` only the newest position.
+        mask: Whisper's causal mask (additive, at least (L, L)).
+        source: cross keys/values of the utterances whose rows keep cross-attention.
+        decision: (R, G) gates of the rows.
+        gates: gate columns of the three modules (all equal for a layer gate).
+        past: (R, L - 1, 2D) this layer's self-attention keys/values of the earlier positions.
+    Returns:
+        The block output and the layer's keys/values including the new positions.
+    """
+    zero = not decision.skip_rows
+    g_self, g_src, g_ffn = gates
+    self_attention = _SelfAttention(block, mask)
+    x = gated_residual(
+        x, decision.rows(g_self), decision.value(g_self), self_attention, past,
+        zero_skipped=zero, owners=(block.attn_ln, block.attn),
+    )
+    length = x.size(1) + (0 if past is None else past.size(1))
+    cache = _new_cache(self_attention, decision, g_self, x, length)
+    x = gated_residual(
+        x, decision.rows(g_src), decision.value(g_src), _cross_attention(block, source),
+        zero_skipped=zero, owners=(block.cross_attn_ln, block.cross_attn),
+    )
+    x = gated_residual(
+        x, decision.rows(g_ffn), decision.value(g_ffn), _mlp(block),
+        zero_skipped=zero, owners=(block.mlp_ln, block.mlp),
+    )
+    return x, cache
+
+
+def unit_macs_per_step(d: int, mlp: int, prefix_length: int, num_frames: int) -> dict[str, int]:
+    """Multiply-accumulates of each gated module of a block of width ``d`` for one new token.
+
+    Cross-attention's once-per-utterance key/value projection is spread over ``prefix_length`` steps.
+    """
+    return {
+        SELF_ATTN: 4 * d * d + 2 * prefix_length * d,
+        SRC_ATTN: 2 * d * d + 2 * num_frames * d + 2 * num_frames * d * d // prefix_length,
+        FFN: 2 * d * mlp,
+    }

@@ -1,0 +1,115 @@
+"""decoder: whisper_dynprune: stock ESPnet Whisper with gates on, cached keys/values, skipped modules not run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from whisper.model import ModelDimensions, Whisper
+
+from espnet_dynprune.nets.espnet_compat import BatchBeamSearch
+from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
+from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder
+
+DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
+                       n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=2)
+SOT, EOT, EN, FR, TRANSCRIBE, TRANSLATE, NOTIMESTAMPS = 50258, 50257, 50259, 50265, 50359, 50358, 50363
+PROMPT = [SOT, FR, TRANSLATE, NOTIMESTAMPS]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("whisper") / "whisper.pt"
+    torch.save({"dims": vars(DIMS), "model_state_dict": Whisper(DIMS).state_dict()}, path)
+    return str(path)
+
+
+def _pair(checkpoint: str, **gating) -> tuple[LocalWhisperDecoder, WhisperDynPruneDecoder]:
+    stock = LocalWhisperDecoder(51865, 32, whisper_model=checkpoint).eval()
+    dyn = WhisperDynPruneDecoder(51865, 32, whisper_model=checkpoint, **gating).eval()
+    return stock, dyn
+
+
+@pytest.fixture
+def memory() -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.randn(2, 1500, 32)
+
+
+def test_state_dict_is_stock_plus_gate_predictor(checkpoint: str) -> None:
+    stock, dyn = _pair(checkpoint)
+    extra = set(dyn.state_dict()) - set(stock.state_dict())
+    assert set(stock.state_dict()) <= set(dyn.state_dict())
+    assert extra and all(k.startswith("gate_predictor.") for k in extra)
+    assert dyn.gate_names[:3] == ("layer0.self_attn", "layer0.src_attn", "layer0.ffn") and len(dyn.gate_names) == 6
+
+
+@pytest.mark.parametrize("gating", [{"gate_predictor": "none"}, {"gate_granularity": "layer"}])
+def test_gates_on_give_stock_whisper(checkpoint: str, memory: torch.Tensor, gating: dict) -> None:
+    stock, dyn = _pair(checkpoint, **gating)
+    dyn.force_gates("on")
+    ys = torch.tensor([PROMPT + [100, 200], [SOT, EN, TRANSCRIBE, NOTIMESTAMPS, 5, 6]])
+    lens = torch.tensor([1500, 1500])
+    assert torch.allclose(stock(memory, lens, ys, lens)[0], dyn(memory, lens, ys, lens)[0], atol=1e-5)
+    logp, states = dyn.batch_score(ys[:, :4], [None, None], memory)
+    assert torch.allclose(stock.batch_score(ys[:, :4], [None, None], memory)[0], logp, atol=1e-5)
+    for length in (5, 6):  # later steps compute the newest token only, from the kept keys/values
+        logp, states = dyn.batch_score(ys[:, :length], states, memory)
+        assert torch.allclose(stock.batch_score(ys[:, :length], [None, None], memory)[0], logp, atol=1e-5)
+
+
+def _search(decoder: torch.nn.Module, enc: torch.Tensor) -> list:
+    search = BatchBeamSearch(
+        scorers={"decoder": decoder}, weights={"decoder": 1.0}, beam_size=3, vocab_size=51865,
+        sos=SOT, eos=EOT, token_list=None, pre_beam_score_key="full",
+    )
+    search.set_hyp_primer(PROMPT)
+    return [(h.yseq.tolist(), round(float(h.score), 4)) for h in search(enc, maxlenratio=-8, minlenratio=0.0)]
+
+
+def test_espnet_beam_search_gives_stock_hypotheses(checkpoint: str, memory: torch.Tensor) -> None:
+    stock, dyn = _pair(checkpoint, gate_predictor="none")
+    with torch.no_grad():
+        assert _search(stock, memory[0]) == _search(dyn, memory[0])
+
+
+def test_a_skipped_module_does_not_run_and_the_cache_matches_the_full_prefix(checkpoint: str, memory: torch.Tensor) -> None:
+    _, dyn = _pair(checkpoint)
+    dyn.force_gates(torch.tensor([[1, 0, 1, 0, 1, 1], [0, 1, 1, 1, 1, 0]], dtype=torch.bool))
+    calls = []
+    dyn.decoders.blocks[0].cross_attn.key.register_forward_hook(lambda m, i, o: calls.append(i[0].size(0)))
+    ys = torch.tensor([PROMPT + [100, 200], PROMPT + [7, 8]])
+    full = torch.log_softmax(dyn(memory, torch.tensor([1500, 1500]), ys, torch.tensor([6, 6]))[0], dim=-1)
+    assert calls == [1]  # layer 0's cross-attention: only the second utterance projects keys
+    _, states = dyn.batch_score(ys[:, :4], [None, None], memory)
+    logp, states = dyn.batch_score(ys[:, :5], states, memory)
+    assert torch.allclose(logp, full[:, 4], atol=1e-5)
+    logp, _ = dyn.batch_score(ys, states, memory)
+    assert torch.allclose(logp, full[:, 5], atol=1e-5)
+    assert calls == [1, 1]  # once more at the first step of the search, never at later steps
+
+
+def test_the_context_is_whisper_s_prompt(checkpoint: str) -> None:
+    _, dyn = _pair(checkpoint)
+    vocabulary = dyn.vocabulary
+    assert vocabulary.sos_id == SOT and vocabulary.tasks == ["<|transcribe|>", "<|translate|>"]
+    language, task = dyn._context_of(torch.tensor([PROMPT, [SOT, EN, TRANSCRIBE, NOTIMESTAMPS]]))
+    assert [vocabulary.languages[i] for i in language] == ["<|fr|>", "<|en|>"] and task.tolist() == [1, 0]
+    assert dyn._context_of(torch.tensor([[SOT]])) == (None, None)  # language identification: not known
+
+
+def test_past_whisper_s_text_positions_is_a_clear_error(checkpoint: str, memory: torch.Tensor) -> None:
+    _, dyn = _pair(checkpoint, gate_predictor="none")
+    with pytest.raises(RuntimeError, match="449 tokens long: Whisper has 448 text positions"):
+        dyn.batch_score(torch.full((1, 449), 11), [None], memory[:1])
+
+
+def test_registered_for_the_asr_and_s2t_tasks() -> None:
+    from espnet2.tasks.asr import ASRTask
+    from espnet2.tasks.s2t import S2TTask
+
+    for task in (ASRTask, S2TTask):
+        choices = next(c for c in task.class_choices_list if c.name == "decoder")
+        assert choices.get_class("whisper_dynprune") is WhisperDynPruneDecoder
