@@ -44,7 +44,15 @@ def whisper_context_vocabulary(vocab_size: int) -> ContextVocabulary:
     """Whisper's language and task tokens, with the ids openai-whisper's tokenizer gives them."""
     from whisper.tokenizer import LANGUAGES, get_tokenizer
 
-    hf = get_tokenizer(multilingual=vocab_size >= MULTILINGUAL_VOCAB).tokenizer
+    tokenizer = get_tokenizer(multilingual=vocab_size >= MULTILINGUAL_VOCAB)
+    last = max(tokenizer.translate, tokenizer.transcribe)
+    if vocab_size <= last:
+        raise ValueError(
+            f"decoder_conf gate_predictor: context reads Whisper's language and task tokens, but a vocabulary "
+            f"of {vocab_size} tokens (a re-initialised embedding) has none (ids {tokenizer.sot} to {last}): "
+            f"use gate_predictor: speech or none"
+        )
+    hf = tokenizer.tokenizer
     known = min(vocab_size, len(hf))
     names = hf.convert_ids_to_tokens(list(range(known))) + [f"<|id {i}|>" for i in range(known, vocab_size)]
     symbols = ContextSymbols(tuple(f"<|{code}|>" for code in LANGUAGES), TASKS)
@@ -165,8 +173,11 @@ class WhisperDynPruneDecoder(StepScorer, LocalWhisperDecoder, GatedPart):
         ys_in_pad: torch.Tensor,
         ys_in_lens: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced decoding; same arguments and outputs as ESPnet's."""
-        memory_mask = (~make_pad_mask(hlens, maxlen=hs_pad.size(1)))[:, None, :].to(hs_pad.device)
+        """Teacher-forced decoding; same arguments and outputs as ESPnet's (which reads neither length:
+        ``hlens`` only tells the gates which frames to average, all when None)."""
+        memory_mask = None
+        if hlens is not None:
+            memory_mask = (~make_pad_mask(hlens, maxlen=hs_pad.size(1)))[:, None, :].to(hs_pad.device)
         source = self.prepare_source(hs_pad, memory_mask, ys_in_pad)
         x, _ = self._blocks(self._embed(ys_in_pad, 0), source, [None] * len(self.decoders.blocks))
         return self._logits(x), ys_in_lens

@@ -113,3 +113,24 @@ def test_registered_for_the_asr_and_s2t_tasks() -> None:
     for task in (ASRTask, S2TTask):
         choices = next(c for c in task.class_choices_list if c.name == "decoder")
         assert choices.get_class("whisper_dynprune") is WhisperDynPruneDecoder
+
+
+def test_espnet_s_own_whisper_decoder_tests_pass_on_the_drop_in(checkpoint: str) -> None:
+    """The calls of ESPnet's test_whisper_decoder.py, on a local checkpoint (its default downloads "small")."""
+    decoder = WhisperDynPruneDecoder(51865, 32, whisper_model=checkpoint)  # training mode, as ESPnet's
+    assert decoder.decoders.token_embedding.num_embeddings == 51865
+    hs_pad, ys_in_pad = torch.randn(4, 100, 32), torch.randint(0, 3000, (4, 10))
+    out, _ = decoder(hs_pad, None, ys_in_pad, None)
+    assert out.shape == (4, 10, 51865)
+    out.sum().backward()
+    out, _ = decoder.batch_score(ys_in_pad, None, hs_pad)
+    assert out.shape == (4, 51865)
+    out, _ = decoder.score(ys_in_pad[0], None, hs_pad[0])
+    assert out.shape == (51865,)
+    small = WhisperDynPruneDecoder(1000, 32, whisper_model=checkpoint, gate_predictor="speech")
+    assert small.decoders.token_embedding.num_embeddings == 1000
+
+
+def test_a_vocabulary_without_whisper_s_context_tokens_is_refused_by_name(checkpoint: str) -> None:
+    with pytest.raises(ValueError, match="vocabulary of 1000 tokens .* use gate_predictor: speech or none"):
+        WhisperDynPruneDecoder(1000, 32, whisper_model=checkpoint)
