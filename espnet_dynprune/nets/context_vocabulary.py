@@ -37,7 +37,9 @@ class ContextVocabulary(torch.nn.Module):
             (Whisper's ``<|fr|>`` and ``<|transcribe|>``).
     """
 
-    def __init__(self, token_list: Sequence[str], sos_symbol: str = SOS, symbols: Optional[ContextSymbols] = None) -> None:
+    def __init__(
+        self, token_list: Sequence[str], sos_symbol: str = SOS, symbols: Optional[ContextSymbols] = None
+    ) -> None:
         super().__init__()
         self.token_list = list(token_list)
         if sos_symbol not in self.token_list:

@@ -142,7 +142,8 @@ class WhisperDynPruneDecoder(StepScorer, LocalWhisperDecoder, GatedPart):
         positions = self.decoders.positional_embedding
         if offset + tokens.size(1) > positions.size(0):
             raise RuntimeError(
-                f"the decoder input is {offset + tokens.size(1)} tokens long: Whisper has {positions.size(0)} text positions"
+                f"the decoder input is {offset + tokens.size(1)} tokens long: "
+                f"Whisper has {positions.size(0)} text positions"
             )
         x = self.decoders.token_embedding(tokens) + positions[offset : offset + tokens.size(1)]
         return self.dropout(x).to(positions.dtype)

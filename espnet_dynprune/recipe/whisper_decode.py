@@ -152,7 +152,8 @@ def build(system: str, model_dir: Path, language: str, task: str, beam_size: int
     kind, _, compute_type = system.partition(":")
     if kind == FASTER_WHISPER and compute_type in COMPUTE_TYPES:
         return faster_whisper_decoder(model_dir, compute_type, language, task, beam_size, threads)
-    raise ValueError(f"system {system!r}: expected {ESPNET}, {DYNPRUNE} or {FASTER_WHISPER}:<{'|'.join(COMPUTE_TYPES)}>")
+    kinds = f"{ESPNET}, {DYNPRUNE} or {FASTER_WHISPER}:<{'|'.join(COMPUTE_TYPES)}>"
+    raise ValueError(f"system {system!r}: expected {kinds}")
 
 
 def load_test_set(test_dir: Path, max_utts: int) -> List[Tuple[str, np.ndarray]]:
