@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from whisper.model import ModelDimensions, Whisper
+from whisper.model import ModelDimensions
 
 from espnet_dynprune.nets.espnet_compat import BatchBeamSearch
 from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
 from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder
+
+from .tiny_whisper import write_checkpoint
 
 DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
                        n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=2)
@@ -20,10 +20,7 @@ PROMPT = [SOT, FR, TRANSLATE, NOTIMESTAMPS]
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("whisper") / "whisper.pt"
-    torch.save({"dims": vars(DIMS), "model_state_dict": Whisper(DIMS).state_dict()}, path)
-    return str(path)
+    return str(write_checkpoint(tmp_path_factory.mktemp("whisper") / "whisper.pt", DIMS))
 
 
 def _pair(checkpoint: str, **gating) -> tuple[LocalWhisperDecoder, WhisperDynPruneDecoder]:

@@ -8,9 +8,11 @@ import pytest
 import torch
 from espnet2.asr.decoder.whisper_decoder import OpenAIWhisperDecoder
 from espnet2.asr.encoder.whisper_encoder import OpenAIWhisperEncoder
-from whisper.model import ModelDimensions, Whisper
+from whisper.model import ModelDimensions
 
 from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder, LocalWhisperEncoder
+
+from .tiny_whisper import write_checkpoint
 
 DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
                        n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
@@ -18,11 +20,7 @@ DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_he
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    model = Whisper(DIMS)
-    path = tmp_path_factory.mktemp("whisper") / "whisper.pt"
-    torch.save({"dims": vars(DIMS), "model_state_dict": model.state_dict()}, path)
-    return path
+    return write_checkpoint(tmp_path_factory.mktemp("whisper") / "whisper.pt", DIMS)
 
 
 def test_encoder_and_decoder_hold_the_file_s_weights_and_run_as_espnet_s(checkpoint: Path) -> None:
