@@ -43,6 +43,7 @@ def _register_nets(task: ModuleType) -> None:
     from espnet_dynprune.nets.safe_loading import guard_espnet
     from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
     from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
+    from espnet_dynprune.nets.whisper_dynprune_encoder import WhisperDynPruneEncoder
     from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder, LocalWhisperEncoder
 
     guard_espnet()  # model files load safely also when the start-up hook is off
@@ -54,6 +55,7 @@ def _register_nets(task: ModuleType) -> None:
     task.decoder_choices.classes[PRUNED_DECODER_NAME] = TransformerPrunedDecoder
     task.encoder_choices.classes[WHISPER_NAME] = LocalWhisperEncoder
     task.decoder_choices.classes[WHISPER_NAME] = LocalWhisperDecoder
+    task.encoder_choices.classes[WHISPER_DYNPRUNE_NAME] = WhisperDynPruneEncoder
     task.decoder_choices.classes[WHISPER_DYNPRUNE_NAME] = WhisperDynPruneDecoder
 
 

@@ -24,8 +24,6 @@ from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, 
 from espnet_dynprune.analysis.paper_rows import (DEFAULT_DATA, Row, all_rows, baseline, column_name, joint_model,
                                                  table_rows, test_set_order, timing_passes, without)
 
-IDENTICAL = "identical"  # a significance cell of two systems with the same hypotheses
-
 COLUMNS = (
     "Columns: WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set; **s/utt**: decode seconds per utterance "
     "(beam 5, one thread) measured by `python -m espnet_dynprune.recipe.timing` on the first utterances of every "
@@ -114,12 +112,7 @@ def compare(references: Callable[[str], Dict[str, str]], test_set: str, base: Ro
     refs = references(test_set)
     utts = list(refs)
     hyp = [[s.sets[test_set]["utts"][u]["hyp"] for u in utts] for s in (base, system)]
-    ref = [refs[u] for u in utts]
-    if hyp[0] == hyp[1]:  # no test needed (sacrebleu's p-value is small for two identical outputs)
-        return {"metric": IDENTICAL}
-    if system.tasks[test_set] == "asr":
-        return {"metric": "WER", **significance.paired_wer(ref, *hyp)}
-    return {"metric": "BLEU", **significance.paired_bleu(ref, *hyp)}
+    return significance.paired_test(system.tasks[test_set], [refs[u] for u in utts], *hyp)
 
 
 def significance_table(references: Callable[[str], Dict[str, str]], rows: Sequence[Row],
@@ -136,8 +129,8 @@ def significance_table(references: Callable[[str], Dict[str, str]], rows: Sequen
             c = compare(references, t, base, r)
             if c is None:
                 cells.append("")
-            elif c["metric"] == IDENTICAL:
-                cells.append(IDENTICAL)
+            elif c["metric"] == significance.IDENTICAL:
+                cells.append(significance.IDENTICAL)
             elif c["metric"] == "WER":
                 cells.append(f"{c['diff']:+.2f} [{c['ci_low']:+.2f}, {c['ci_high']:+.2f}]"
                              + (" *" if significance.significant(c) else ""))
@@ -257,7 +250,7 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
                       f"* = a non-zero difference at p < {significance.ALPHA} (WER: and its 95% interval without 0); "
-                      f"{IDENTICAL}: the same hypothesis for every utterance; *same BLEU*: other hypotheses, "
+                      f"{significance.IDENTICAL}: the same hypothesis for every utterance; *same BLEU*: other hypotheses, "
                       f"the same score (no p-value).\n", sig]
         sig = find and significance_table(references, [r for r in mine if r.table == table], lambda r: find(rows, r))
         if sig:

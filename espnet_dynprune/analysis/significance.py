@@ -25,6 +25,7 @@ from sacrebleu.significance import PairedTest
 from espnet_dynprune.analysis.scoring import normalise_for_wer
 
 SEED = 12345
+IDENTICAL = "identical"  # a comparison of two systems with the same hypotheses
 SAMPLES = 1000
 
 
@@ -77,6 +78,17 @@ def paired_bleu(refs: Sequence[str], baseline: Sequence[str], system: Sequence[s
     base, sys = scores["BLEU"]
     return {"baseline": base.score, "system": sys.score, "diff": sys.score - base.score,
             "system_mean": sys.mean, "system_ci": sys.ci, "p_value": sys.p_value}
+
+
+def paired_test(task: str, refs: Sequence[str], baseline: Sequence[str], system: Sequence[str]) -> Dict[str, object]:
+    """``system`` against ``baseline``: :func:`paired_wer` for ``asr``, else :func:`paired_bleu`, with the
+    ``metric``; ``{"metric": IDENTICAL}`` when the hypotheses are the same (no test: sacrebleu's
+    p-value is small for two identical outputs)."""
+    if list(baseline) == list(system):
+        return {"metric": IDENTICAL}
+    if task == "asr":
+        return {"metric": "WER", **paired_wer(refs, baseline, system)}
+    return {"metric": "BLEU", **paired_bleu(refs, baseline, system)}
 
 
 def wer_interval(refs: Sequence[str], hyps: Sequence[str], samples: int = SAMPLES, seed: int = SEED) -> Tuple[float, float]:

@@ -6,8 +6,9 @@
 For each test set and each system that :mod:`espnet_dynprune.recipe.whisper_decode` wrote: WER
 and CER (ASR) or BLEU and chrF (ST) with :mod:`~espnet_dynprune.analysis.scoring`'s
 normalisation, the 95% bootstrap interval of the score, the paired bootstrap test against the
-first system (``espnet``: stock ESPnet), and the decode speed (utterances per second, the median
-seconds of an utterance, and the ratio of each to the first system's), all from the same run. Writes JSON and prints a markdown table.
+first system (``espnet``: stock ESPnet; skipped where the hypotheses are the same, and how many
+are is counted), and the decode speed (utterances per second, the median seconds of an utterance,
+and the ratio of each to the first system's), all from the same run. Writes JSON and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from espnet_dynprune.analysis.scoring import paired, read_hypotheses, read_references, score
-from espnet_dynprune.analysis.significance import bleu_interval, paired_bleu, paired_wer, wer_interval
+from espnet_dynprune.analysis.significance import IDENTICAL, bleu_interval, paired_test, wer_interval
 from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.owsm.symbols import parse_target
 
@@ -38,6 +39,7 @@ def score_set(test_dir: Path, system_dirs: Sequence[Path]) -> Dict[str, Dict[str
     refs_all = read_references(test_dir / "text", task)
     out: Dict[str, Dict[str, object]] = {}
     base_hyps: Optional[List[str]] = None
+    base_ids: List[str] = []
     base_speed = base_median = 0.0
     for system_dir in system_dirs:
         decoded = system_dir / test_dir.name
@@ -53,43 +55,46 @@ def score_set(test_dir: Path, system_dirs: Sequence[Path]) -> Dict[str, Dict[str
         row["utts_per_second"] = timing["utts_per_second"]
         row["median_seconds"] = statistics.median(timing["per_utt_seconds"].values())
         row["espnet_capped"] = timing.get("espnet_capped", 0)
+        row["batches_redone"] = timing.get("batches_redone", 0)
         if base_hyps is None:
-            base_hyps, base_speed, base_median = hyps, timing["utts_per_second"], row["median_seconds"]
+            base_hyps, base_ids, base_speed, base_median = hyps, ids, timing["utts_per_second"], row["median_seconds"]
         else:
-            test = paired_wer if task == "asr" else paired_bleu
-            row["vs_first"] = test(ref_list, base_hyps, hyps)
+            if ids != base_ids:
+                raise ValueError(f"{decoded}: other utterances than {system_dirs[0] / test_dir.name}")
+            row["same_as_first"] = sum(a == b for a, b in zip(base_hyps, hyps))
+            row["vs_first"] = paired_test(task, ref_list, base_hyps, hyps)
             row["speed_vs_first"] = timing["utts_per_second"] / base_speed
             row["median_speed_vs_first"] = base_median / row["median_seconds"]
         out[system_dir.name] = row
     return out
 
 
-def _versus(diff: Dict[str, float]) -> str:
-    """The difference and its p-value; none for no difference (the bootstrap's p is tiny then)."""
-    if diff["diff"] == 0 and diff.get("ci_low", 0) == diff.get("ci_high", 0) == 0:
-        return "+0.00 (same errors)" if "ci_low" in diff else "+0.00 (same BLEU)"
-    return f"{diff['diff']:+.2f} ({diff['p_value']:.3f})"
+def _versus(row: Dict[str, object]) -> str:
+    """The difference to the first system, its p-value and how many hypotheses are the first's."""
+    diff, same = row["vs_first"], f"{row['same_as_first']} of {row['num_utts']}"
+    if diff.get("metric") == IDENTICAL:
+        return f"identical hypotheses ({same})"
+    return f"{diff['diff']:+.2f} (p {diff['p_value']:.3f}; {same} the same)"
 
 
 def markdown(results: Dict[str, Dict[str, Dict[str, object]]]) -> str:
     """One row per test set and system: score [interval], difference to the first, speed."""
     lines = [
         "| test set | system | utts | WER or BLEU [95% interval] | vs first (p) | utt/s (vs first) "
-        "| median s/utt (speed-up vs first) | ESPnet capped |",
+        "| median s/utt (speed-up vs first) | ESPnet capped (batches redone) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for test, systems in results.items():
         for system, row in systems.items():
             metric = "wer" if row["task"] == "asr" else "bleu"
             low, high = row["interval"]
-            diff = row.get("vs_first")
-            versus = _versus(diff) if diff else "-"
+            versus = _versus(row) if "vs_first" in row else "-"
             speed = f"{row['speed_vs_first']:.2f}x" if "speed_vs_first" in row else "1x"
             median = f"{row['median_speed_vs_first']:.2f}x" if "median_speed_vs_first" in row else "1x"
             lines.append(
                 f"| {test} | {system} | {row['num_utts']} | {metric.upper()} {row[metric]:.2f} [{low:.2f}, {high:.2f}] "
                 f"| {versus} | {row['utts_per_second']:.3f} ({speed}) | {row['median_seconds']:.3f} ({median}) "
-                f"| {row['espnet_capped']} |"
+                f"| {row['espnet_capped']} ({row['batches_redone']}) |"
             )
     return "\n".join(lines) + "\n"
 

@@ -11,9 +11,8 @@ pruned ones and only the modules each layer kept are gated: static + dynamic.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import partial
-from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import torch
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
@@ -93,21 +92,6 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
             gate_granularity, gate_hidden_size, gate_context_size, gumbel_tau_start,
             gumbel_tau_end, gumbel_anneal_steps, skip_rows_in_training, context_dropout,
         )
-        self._context: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
-
-    @contextmanager
-    def context(self, language: torch.Tensor, task: torch.Tensor) -> Iterator[None]:
-        """Language/task embedding indices (B,) for the forward passes inside.
-
-        ESPnet's models call ``encoder(feats, lens)`` with no context argument,
-        so ``model: dynprune`` sets it around its call instead. Outside, the
-        gate predictor decides with its "not known" context.
-        """
-        self._context = (language, task)
-        try:
-            yield
-        finally:
-            self._context = None
 
     def forward(
         self,
@@ -131,7 +115,7 @@ class EBranchformerDynPruneEncoder(EBranchformerEncoder, GatedPart):
         xs, masks = checkpointed(self, 0, embed, self, xs_pad, masks)
         x, pos_emb = xs if isinstance(xs, tuple) else (xs, None)
 
-        language, task = self._context if self._context is not None else (None, None)
+        language, task = self.encoder_context
         decision = self.gate_predictor(x, masks.squeeze(1), language, task)
 
         intermediate = []

@@ -7,7 +7,8 @@ target, the forcing API and the statistics the model reports.
 
 from __future__ import annotations
 
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple
 
 import torch
 
@@ -32,6 +33,7 @@ class GatedPart:
     module_types: tuple[str, ...] = ()
     layer_modules: Optional[tuple[tuple[str, ...], ...]] = None
     gate_predictor: GatePredictor
+    _context: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
 
     def _init_gating(
         self,
@@ -87,6 +89,25 @@ class GatedPart:
     def bind_context(self, vocabulary: ContextVocabulary) -> None:
         """Size the language/task embeddings from the model's token list."""
         self.gate_predictor.bind_context(len(vocabulary.languages), len(vocabulary.tasks))
+
+    @contextmanager
+    def context(self, language: torch.Tensor, task: torch.Tensor) -> Iterator[None]:
+        """Language/task embedding indices (B,) for the forward passes inside.
+
+        An encoder cannot read them from a prompt, and ESPnet's models call ``encoder(feats, lens)``
+        with no context argument, so a model sets them around its call instead. Outside, the gate
+        predictor decides with its "not known" context.
+        """
+        self._context = (language, task)
+        try:
+            yield
+        finally:
+            self._context = None
+
+    @property
+    def encoder_context(self) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """The (language, task) that :meth:`context` set, or (None, None): "not known"."""
+        return self._context if self._context is not None else (None, None)
 
     def force_gates(self, spec: ForceSpec) -> None:
         """Force a gate pattern at inference.

@@ -1,7 +1,7 @@
-"""Gated forward pass over a stock Whisper decoder block (openai-whisper's ``ResidualAttentionBlock``).
+"""Gated forward passes over stock Whisper blocks (openai-whisper's ``ResidualAttentionBlock``).
 
-Whisper's block is pre-norm with a residual around each of self-attention, cross-attention and
-the MLP, so a skipped module is the identity, as in OWSM's decoder layer. Two things make beam
+Whisper's block is pre-norm with a residual around each of self-attention, (in the decoder)
+cross-attention and the MLP, so a skipped module is the identity, as in OWSM's layers. Two things make beam
 search cheap where ESPnet's Whisper decoder recomputes everything at every step:
 
 - cross-attention keys and values are projected once per utterance (:func:`project_cross`) and the
@@ -9,8 +9,10 @@ search cheap where ESPnet's Whisper decoder recomputes everything at every step:
 - self-attention keeps each layer's keys and values of the earlier positions (a (R, L, 2D) tensor
   per layer, ``[keys | values]``), so a step projects only the newest token.
 
-Only the block's own modules and Whisper's ``qkv_attention`` compute, so the results are stock
-Whisper's up to float rounding.
+Only the block's own modules, Whisper's ``qkv_attention`` (decoder self-attention) and torch's
+``scaled_dot_product_attention`` (cross-attention and encoder self-attention: the same
+softmax(q k^T / sqrt(d)) v, without Whisper's re-scaling of all keys at every call) compute, so
+the results are stock Whisper's up to float rounding.
 """
 
 from __future__ import annotations
@@ -25,12 +27,20 @@ from espnet_dynprune.nets.gated_decoder_layer import FFN, SELF_ATTN, SRC_ATTN, G
 from espnet_dynprune.nets.source_attention import SourceKeysValues
 
 
+def _heads(attn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(U, L, D) -> (U, heads, L, D / heads), the layout ``scaled_dot_product_attention`` takes."""
+    return x.view(x.size(0), x.size(1), attn.n_head, -1).transpose(1, 2)
+
+
 def project_cross(block: torch.nn.Module, memory: torch.Tensor) -> SourceKeysValues:
-    """Cross-attention keys and values of ``memory`` (U, T, D) for ``block``, (U, T, D) each.
+    """Cross-attention keys and values of ``memory`` (U, T, D) for ``block``, (U, heads, T, D / heads)
+    each, contiguous: every step then reads them as they lie.
 
     No mask: Whisper's cross-attention attends to every encoder frame, as in stock Whisper.
     """
-    return SourceKeysValues(block.cross_attn.key(memory), block.cross_attn.value(memory), None)
+    attn = block.cross_attn
+    key, value = (_heads(attn, layer(memory)).contiguous() for layer in (attn.key, attn.value))
+    return SourceKeysValues(key, value, None)
 
 
 class _SelfAttention:
@@ -56,10 +66,11 @@ class _SelfAttention:
 def _cross_attention(block: torch.nn.Module, source: Optional[SourceKeysValues]):
     def run(x: torch.Tensor) -> torch.Tensor:
         attn = block.cross_attn
-        u = source.key.size(0)  # rows of one utterance are contiguous: its queries share one batch row
-        q = attn.query(block.cross_attn_ln(x)).reshape(u, -1, x.size(-1))
-        out, _ = attn.qkv_attention(q, source.key, source.value)
-        return attn.out(out).reshape(x.shape)
+        u = source.num_utterances  # rows of one utterance are contiguous: its queries share one batch row
+        q = _heads(attn, attn.query(block.cross_attn_ln(x)).reshape(u, -1, x.size(-1)))
+        # Whisper's qkv_attention scales and re-lays the (U, T, D) keys at every call; this reads them once
+        out = torch.nn.functional.scaled_dot_product_attention(q, source.key, source.value)
+        return attn.out(out.transpose(1, 2).reshape(x.shape))
 
     return run
 
@@ -117,6 +128,38 @@ def gated_block(
         zero_skipped=zero, owners=(block.mlp_ln, block.mlp),
     )
     return x, cache
+
+
+def _encoder_self_attention(block: torch.nn.Module):
+    def run(x: torch.Tensor) -> torch.Tensor:
+        attn = block.attn
+        h = block.attn_ln(x)
+        q, k, v = (_heads(attn, layer(h)) for layer in (attn.query, attn.key, attn.value))
+        # no mask, as in Whisper's encoder; torch's kernel never holds the (T, T) scores Whisper's does
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        return attn.out(out.transpose(1, 2).reshape(x.shape))
+
+    return run
+
+
+def gated_encoder_block(block: torch.nn.Module, x: torch.Tensor, decision: GateDecision, gates: tuple[int, int]) -> torch.Tensor:
+    """One Whisper encoder block, (U, T, D) -> (U, T, D), with self-attention and MLP gated
+    (``gates``: their columns, equal for a layer gate)."""
+    zero = not decision.skip_rows
+    g_self, g_ffn = gates
+    x = gated_residual(
+        x, decision.rows(g_self), decision.value(g_self), _encoder_self_attention(block),
+        zero_skipped=zero, owners=(block.attn_ln, block.attn),
+    )
+    return gated_residual(
+        x, decision.rows(g_ffn), decision.value(g_ffn), _mlp(block),
+        zero_skipped=zero, owners=(block.mlp_ln, block.mlp),
+    )
+
+
+def encoder_unit_macs_per_frame(d: int, mlp: int, num_frames: int) -> dict[str, int]:
+    """Multiply-accumulates of a Whisper encoder block's self-attention and MLP for one frame."""
+    return {SELF_ATTN: 4 * d * d + 2 * num_frames * d, FFN: 2 * d * mlp}
 
 
 def unit_macs_per_step(d: int, mlp: int, prefix_length: int, num_frames: int) -> dict[str, int]:

@@ -5,7 +5,8 @@ memory-bound ones (the vocabulary projection above all) at every beam step, so e
 a different format and each costs accuracy differently; both are measured, not assumed.
 
 - ``int8``: torch's dynamic quantisation of the part's ``Linear`` layers (int8 weights, activations
-  quantised on the fly per call), the call ESPnet's own ``Speech2Text(quantize_s2t_model=True)``
+  quantised on the fly per call; openai-whisper's ``Linear`` and a vocabulary projection tied to the
+  token embedding included), the call ESPnet's own ``Speech2Text(quantize_s2t_model=True)``
   makes for the whole model. ``torch.ao.quantization`` is deprecated in torch 2.11 in favour of
   torchao; it stays here because its fbgemm kernels are the ones measured on this CPU, it needs no
   new dependency, and ESPnet calls the same function. Activations are scaled per call over the whole
@@ -82,6 +83,15 @@ def config_name(config: DecodeConfig) -> str:
     return ":".join(map(str, config))
 
 
+def _plain_linears(module: torch.nn.Module) -> None:
+    """openai-whisper's ``Linear`` is an ``nn.Linear`` that casts its weights to the input's dtype (the
+    same computation in float32), but dynamic quantisation takes only modules whose type is exactly
+    ``nn.Linear``: those become plain ones."""
+    for sub in module.modules():
+        if isinstance(sub, torch.nn.Linear) and type(sub).__module__ == "whisper.model":
+            sub.__class__ = torch.nn.Linear
+
+
 def set_precision(module: torch.nn.Module, part: str, precision: str) -> torch.nn.Module:
     """Convert ``module`` (the model's ``part``, ``encoder`` or ``decoder``) in place to ``precision``."""
     if part not in ENTRIES:
@@ -89,6 +99,10 @@ def set_precision(module: torch.nn.Module, part: str, precision: str) -> torch.n
     if precision not in PRECISIONS:
         raise ValueError(f"{part}_precision {precision!r} is not one of {PRECISIONS}")
     if precision == "int8":
+        untie = getattr(module, "untie_output_projection", None)
+        if untie is not None:  # a vocabulary projection tied to the embedding: int8 too
+            untie()
+        _plain_linears(module)
         torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     elif precision == "bf16":
         module.to(torch.bfloat16)

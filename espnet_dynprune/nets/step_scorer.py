@@ -9,12 +9,30 @@ hypothesis's state (``HypothesisState``); each layer's cache travels per hypothe
 
 from __future__ import annotations
 
+import math
 from typing import Any, List, Optional, Tuple
 
 import torch
 
 from espnet_dynprune.nets.decoder_state import HypothesisState, UtteranceSource
 from espnet_dynprune.nets.espnet_compat import subsequent_mask
+
+
+def rows_per_utterance(xs: torch.Tensor, ys: torch.Tensor, xs_mask: Optional[torch.Tensor]) -> int:
+    """How many consecutive rows of the first step hold the same utterance.
+
+    ESPnet 202611's multi-utterance search hands each utterance over once per beam slot
+    (utterance-major copies); preparing the source of each copy would project the same keys/values
+    ``beam`` times, and attend to them that often at every step. Equal rows come in runs; the
+    greatest common divisor of the run lengths splits every run into whole groups (two equal
+    utterances side by side are one longer run).
+    """
+    def same(i: int) -> bool:
+        return (torch.equal(xs[i], xs[i - 1]) and torch.equal(ys[i], ys[i - 1])
+                and (xs_mask is None or torch.equal(xs_mask[i], xs_mask[i - 1])))
+
+    starts = [0] + [i for i in range(1, xs.size(0)) if not same(i)]
+    return math.gcd(*(end - start for start, end in zip(starts, starts[1:] + [xs.size(0)])))
 
 
 class StepScorer:
@@ -24,7 +42,8 @@ class StepScorer:
         self, states: List[Any], xs: torch.Tensor, ys: torch.Tensor, xs_mask: Optional[torch.Tensor]
     ) -> UtteranceSource:
         if states[0] is None:
-            return self.prepare_source(xs, xs_mask, ys)
+            k = rows_per_utterance(xs, ys, xs_mask)
+            return self.prepare_source(xs[::k], None if xs_mask is None else xs_mask[::k], ys[::k])
         source = states[0].source
         if any(s.source is not source for s in states):
             raise ValueError("batch_score got hypotheses of different utterances' states")
@@ -48,8 +67,8 @@ class StepScorer:
     ) -> Tuple[Any, List[HypothesisState]]:
         """ESPnet ``BatchScorerInterface.batch_score`` with per-utterance source and gates.
 
-        At the first step (states None) every row of ``xs`` is its own utterance
-        (ESPnet starts from one hypothesis per utterance); later the hypotheses share
+        At the first step (states None) each run of equal rows of ``xs`` is one utterance
+        (ESPnet starts from one hypothesis per utterance, or per beam slot); later the hypotheses share
         their utterances' ``source``, laid out utterance by utterance as ESPnet's
         multi-utterance search keeps them. ``xs_mask``: (rows, 1, T) True on real
         frames, when the utterances were padded (read at the first step).

@@ -164,7 +164,19 @@ class WhisperDynPruneDecoder(StepScorer, LocalWhisperDecoder, GatedPart):
                 x = self.dropout(x)
         return self.decoders.ln(x), new_caches
 
+    def untie_output_projection(self) -> None:
+        """Whisper projects onto the vocabulary with its token embedding's weight; this makes that
+        projection a ``Linear`` of its own (the same weight), so that int8 conversion, which
+        quantises ``Linear`` layers, covers the decoder's largest product too."""
+        embedding = self.decoders.token_embedding
+        projection = torch.nn.Linear(embedding.embedding_dim, embedding.num_embeddings, bias=False)
+        projection.weight = embedding.weight
+        self.output_projection = projection
+
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        projection = getattr(self, "output_projection", None)
+        if projection is not None:
+            return projection(x).float()
         return (x @ self.decoders.token_embedding.weight.to(x.dtype).t()).float()
 
     def forward(

@@ -13,9 +13,20 @@ from its OWSM ``text`` prefix: ``<fra><st_eng>`` -> ``<|fr|> <|translate|>``), n
   ends runs past Whisper's 448 text positions and raises; such an utterance is decoded again
   with the length capped at ``--espnet_max_tokens`` (no end detection: slower), counted in
   ``timing.json`` as ``espnet_capped`` and logged;
-- ``dynprune``: the same stock ``Speech2Text`` and search on the same model with one config key
-  swapped, ``decoder: whisper_dynprune`` (``gate_predictor: none``: dense, this package's cached
-  cross-attention and self-attention keys/values), written beside the model as ``config_dynprune.yaml``;
+- ``dynprune``: the same stock ``Speech2Text`` and search on the same model with two config keys
+  swapped, ``encoder: whisper_dynprune`` and ``decoder: whisper_dynprune`` (``gate_predictor:
+  none``: dense; this package's attention kernels and cached cross-attention and self-attention
+  keys/values), written beside the model as ``config_dynprune.yaml``;
+- ``espnet:N`` / ``dynprune:N``: the same, N utterances at a time through ESPnet's
+  ``Speech2Text.batch_decode`` (ESPnet 202611: one encoder call and one multi-utterance beam search);
+  a batch with a search that ran past 448 positions is decoded again one utterance at a time
+  (counted in ``timing.json`` as ``batches_redone``). The seconds of a batch are shared out evenly
+  over its utterances (``seconds_per_utt_is`` says so);
+- ``...:whisper`` after either (``dynprune:8:whisper``): ESPnet's search with Whisper's stopping and
+  ranking rules (:mod:`espnet_dynprune.nets.whisper_search`): not ESPnet's hypotheses any more;
+- ``...:int8`` after either (``dynprune:8:whisper:int8``): the encoder's and decoder's linear layers
+  (the decoder's vocabulary projection included) in dynamic int8
+  (:func:`espnet_dynprune.nets.precision.set_precision`);
 - ``faster_whisper:<compute_type>``: faster-whisper's ``WhisperModel`` on the CTranslate2 files the
   model was converted from (no VAD, temperature 0 without fallback, not conditioned on earlier
   text), ``float32`` or ``int8``.
@@ -41,6 +52,8 @@ import torch
 
 from espnet_dynprune.corpora.audio_io import decode
 from espnet_dynprune.corpora.languages import from_iso639_3
+from espnet_dynprune.nets.precision import set_precision
+from espnet_dynprune.nets.whisper_search import use_whisper_search
 from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.owsm.symbols import parse_target
 
@@ -52,6 +65,8 @@ ESPNET = "espnet"
 DYNPRUNE = "dynprune"
 FASTER_WHISPER = "faster_whisper"
 COMPUTE_TYPES = ("float32", "int8")
+WHISPER_SEARCH = "whisper"
+INT8 = "int8"
 _WHISPER_TOKEN = re.compile(r"<\|[^|]*\|>")
 
 Decoder = Callable[[np.ndarray], str]
@@ -75,7 +90,8 @@ class EspnetWhisper:
     ``capped`` counts the utterances decoded again with the length cap."""
 
     def __init__(self, model_dir: Path, language: str, task: str, beam_size: int, max_tokens: int,
-                 config: Optional[Path] = None) -> None:
+                 config: Optional[Path] = None, batch_size: int = 1, whisper_search: bool = False,
+                 int8: bool = False) -> None:
         from espnet_dynprune.registration import register_asr
 
         register_asr()
@@ -86,13 +102,22 @@ class EspnetWhisper:
         elif (language, task) != ("en", "transcribe"):
             raise ValueError(f"{model_dir} is an English-only Whisper: it cannot {task} {language!r} speech")
         self.config, self.max_tokens, self.capped = str(config or model_dir / "config.yaml"), max_tokens, 0
+        self.batch_size, self.batches_redone, self.whisper_search, self.int8 = batch_size, 0, whisper_search, int8
         self.s2t = self._speech2text(maxlenratio=0.0)
+        if batch_size > 1 and not hasattr(self.s2t, "batch_decode"):
+            raise ValueError(f"batch size {batch_size}: this ESPnet's Speech2Text has no batch_decode (ESPnet 202611 has)")
         self.s2t_capped: Optional[Callable] = None
 
     def _speech2text(self, maxlenratio: float) -> Callable:
         from espnet2.bin.asr_inference import Speech2Text
 
-        return Speech2Text(self.config, None, maxlenratio=maxlenratio, **self.options)
+        s2t = Speech2Text(self.config, None, maxlenratio=maxlenratio, **self.options)
+        if self.whisper_search:
+            use_whisper_search(s2t)
+        if self.int8:
+            for part in ("encoder", "decoder"):
+                set_precision(getattr(s2t.asr_model, part), part, "int8")
+        return s2t
 
     def __call__(self, speech: np.ndarray) -> str:
         try:
@@ -103,21 +128,39 @@ class EspnetWhisper:
             self.capped += 1
             self.s2t_capped = self.s2t_capped or self._speech2text(maxlenratio=-self.max_tokens)
             text = self.s2t_capped(speech)[0][0]
-        # ESPnet keeps Whisper's control tokens in the text with transformers 5: drop them
-        return " ".join(_WHISPER_TOKEN.sub(" ", text).split())
+        return _plain(text)
+
+    def decode_batch(self, speeches: Sequence[np.ndarray]) -> List[str]:
+        """Transcripts of ``speeches`` in one ``batch_decode``; one by one if a search ran away."""
+        if len(speeches) == 1:
+            return [self(speeches[0])]
+        try:
+            return [_plain(nbest[0][0]) for nbest in self.s2t.batch_decode(list(speeches))]
+        except RuntimeError as exc:  # a search of the batch ran past the 448 positions
+            logger.warning("ESPnet's batched search ran past Whisper's text positions (%s): "
+                           "these %d utterances again one at a time", exc, len(speeches))
+            self.batches_redone += 1
+            return [self(speech) for speech in speeches]
+
+
+def _plain(text: str) -> str:
+    """ESPnet keeps Whisper's control tokens in the text with transformers 5: drop them."""
+    return " ".join(_WHISPER_TOKEN.sub(" ", text).split())
 
 
 def dynprune_config(model_dir: Path) -> Path:
-    """The model's config with ``decoder: whisper_dynprune`` (dense: ``gate_predictor: none``)."""
+    """The model's config with ``encoder: whisper_dynprune`` and ``decoder: whisper_dynprune``
+    (dense: ``gate_predictor: none``)."""
     import yaml
 
     from espnet_dynprune.nets.config_names import WHISPER_DYNPRUNE_NAME, WHISPER_NAME
 
     config = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
-    if config.get("decoder") != WHISPER_NAME:
-        raise ValueError(f"{model_dir / 'config.yaml'}: decoder {config.get('decoder')!r}, expected {WHISPER_NAME}")
-    config["decoder"] = WHISPER_DYNPRUNE_NAME
-    config["decoder_conf"] = {**config.get("decoder_conf", {}), "gate_predictor": "none"}
+    for part in ("encoder", "decoder"):
+        if config.get(part) != WHISPER_NAME:
+            raise ValueError(f"{model_dir / 'config.yaml'}: {part} {config.get(part)!r}, expected {WHISPER_NAME}")
+        config[part] = WHISPER_DYNPRUNE_NAME
+        config[f"{part}_conf"] = {**config.get(f"{part}_conf", {}), "gate_predictor": "none"}
     out = model_dir / "config_dynprune.yaml"
     out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return out
@@ -143,16 +186,29 @@ def faster_whisper_decoder(model_dir: Path, compute_type: str, language: str, ta
     return run
 
 
+def _espnet_options(options: Sequence[str]) -> Optional[Tuple[int, bool, bool]]:
+    """(batch size, Whisper's search, int8) from ``espnet`` / ``dynprune``'s ``[:N][:whisper][:int8]``;
+    None if malformed."""
+    flags = [o for o in options if o in (WHISPER_SEARCH, INT8)]
+    rest = [o for o in options if o not in flags]
+    if len(set(flags)) < len(flags) or len(rest) > 1 or rest and not (rest[0].isdigit() and int(rest[0]) > 0):
+        return None
+    return int(rest[0]) if rest else 1, WHISPER_SEARCH in flags, INT8 in flags
+
+
 def build(system: str, model_dir: Path, language: str, task: str, beam_size: int, threads: int, max_tokens: int) -> Decoder:
-    """The decoder named ``system`` (``espnet``, ``dynprune`` or ``faster_whisper:<compute_type>``)."""
-    if system == ESPNET:
-        return EspnetWhisper(model_dir, language, task, beam_size, max_tokens)
-    if system == DYNPRUNE:
-        return EspnetWhisper(model_dir, language, task, beam_size, max_tokens, dynprune_config(model_dir))
-    kind, _, compute_type = system.partition(":")
-    if kind == FASTER_WHISPER and compute_type in COMPUTE_TYPES:
-        return faster_whisper_decoder(model_dir, compute_type, language, task, beam_size, threads)
-    kinds = f"{ESPNET}, {DYNPRUNE} or {FASTER_WHISPER}:<{'|'.join(COMPUTE_TYPES)}>"
+    """The decoder named ``system`` (``espnet[:N][:whisper]``, ``dynprune[:N][:whisper]`` or
+    ``faster_whisper:<compute_type>``)."""
+    kind, *options = system.split(":")
+    espnet_options = _espnet_options(options) if kind in (ESPNET, DYNPRUNE) else None
+    if espnet_options is not None:
+        config = dynprune_config(model_dir) if kind == DYNPRUNE else None
+        return EspnetWhisper(model_dir, language, task, beam_size, max_tokens, config, *espnet_options)
+    if kind == FASTER_WHISPER and len(options) == 1 and options[0] in COMPUTE_TYPES:
+        return faster_whisper_decoder(model_dir, options[0], language, task, beam_size, threads)
+    kinds = (f"{ESPNET}[:N][:{WHISPER_SEARCH}][:{INT8}], {DYNPRUNE}[:N][:{WHISPER_SEARCH}][:{INT8}] "
+             f"(N utterances a batch) "
+             f"or {FASTER_WHISPER}:<{'|'.join(COMPUTE_TYPES)}>")
     raise ValueError(f"system {system!r}: expected {kinds}")
 
 
@@ -165,19 +221,24 @@ def load_test_set(test_dir: Path, max_utts: int) -> List[Tuple[str, np.ndarray]]
 
 
 def decode_set(decoder: Decoder, audio: Sequence[Tuple[str, np.ndarray]], out: Path) -> Dict[str, object]:
-    """Decode every utterance, timing each call; write ``text`` and return the timing record."""
+    """Decode every utterance (a batch at a time where the decoder has ``batch_size`` > 1), timing
+    each call; write ``text`` and return the timing record."""
+    batch = getattr(decoder, "batch_size", 1)
     lines, seconds = [], []
-    for utt, speech in audio:
+    for first in range(0, len(audio), batch):
+        chunk = audio[first : first + batch]
         start = time.perf_counter()
-        hypothesis = decoder(speech)
-        seconds.append(time.perf_counter() - start)
-        lines.append(f"{utt} {hypothesis}".rstrip() + "\n")
+        hypotheses = decoder.decode_batch([s for _, s in chunk]) if batch > 1 else [decoder(chunk[0][1])]
+        seconds += [(time.perf_counter() - start) / len(chunk)] * len(chunk)
+        lines += [f"{utt} {hypothesis}".rstrip() + "\n" for (utt, _), hypothesis in zip(chunk, hypotheses)]
     out.mkdir(parents=True, exist_ok=True)
     (out / "text").write_text("".join(lines), encoding="utf-8")
     audio_seconds = sum(len(s) for _, s in audio) / SAMPLE_RATE
     return {
         "num_utts": len(audio),
         "espnet_capped": getattr(decoder, "capped", 0),
+        "batches_redone": getattr(decoder, "batches_redone", 0),
+        "seconds_per_utt_is": "measured" if batch == 1 else f"the seconds of its batch of {batch} shared out",
         "decode_seconds": float(np.sum(seconds)),
         "utts_per_second": len(audio) / float(np.sum(seconds)),
         "audio_seconds": audio_seconds,
@@ -215,9 +276,11 @@ def decode_all(
                 continue
             audio = audio if audio is not None else load_test_set(test, max_utts)
             decoder = build(system, model, language, task, beam_size, threads, espnet_max_tokens)
-            decoder(audio[0][1])  # warm-up, not timed
+            decoder(audio[0][1])  # warm-up, not timed (and of the batched search where there is one)
+            if getattr(decoder, "batch_size", 1) > 1:
+                decoder.decode_batch([audio[0][1]] * 2)
             if hasattr(decoder, "capped"):
-                decoder.capped = 0
+                decoder.capped = decoder.batches_redone = 0
             timing = {**stamp, **decode_set(decoder, audio, out)}
             (out / "timing.json").write_text(json.dumps(timing, indent=2) + "\n", encoding="utf-8")
             done.write_text(json.dumps(stamp) + "\n", encoding="utf-8")

@@ -38,7 +38,8 @@ def test_scores_intervals_and_speed_side_by_side(tmp_path: Path) -> None:
     table = markdown(results)
     assert rows["faster_whisper_int8"]["median_speed_vs_first"] == 8.0 and rows["espnet"]["median_seconds"] == 2.0
     assert "| test_asterisk_eng_asr | faster_whisper_int8 | 4 | WER 6.25 [" in table
-    assert "| 4.000 (8.00x) | 0.250 (8.00x) | 1 |" in table
+    assert "| 4.000 (8.00x) | 0.250 (8.00x) | 1 (0) |" in table
+    assert "| +6.25 (p " in table and "; 3 of 4 the same) |" in table
 
 
 def test_intervals_hold_the_score() -> None:
@@ -50,13 +51,16 @@ def test_intervals_hold_the_score() -> None:
     assert 0 < low < high <= 100
 
 
-def test_no_difference_is_not_given_a_p_value(tmp_path: Path) -> None:
+def test_identical_hypotheses_are_counted_not_tested(tmp_path: Path) -> None:
     test = tmp_path / "dump" / "test_asterisk_eng_asr"
     test.mkdir(parents=True)
     (test / "text").write_text("".join(f"{u} <eng><asr><notimestamps> {r}\n" for u, r in REFS.items()))
     decode = tmp_path / "decode"
     wrong = {**REFS, "u0": "please press zero now"}
     _decoded(decode, "faster_whisper_float32", test.name, wrong, seconds=2.0)
-    _decoded(decode, "faster_whisper_int8", test.name, wrong, seconds=1.0)  # the same errors
-    table = markdown(collect(str(decode), [str(test)], ["faster_whisper:float32", "faster_whisper:int8"]))
-    assert "| +0.00 (same errors) |" in table
+    _decoded(decode, "faster_whisper_int8", test.name, wrong, seconds=1.0)
+    _decoded(decode, "dynprune", test.name, {**REFS, "u1": "please press one now"}, seconds=1.0)  # other errors
+    results = collect(str(decode), [str(test)], ["faster_whisper:float32", "faster_whisper:int8", "dynprune"])
+    table = markdown(results)
+    assert "| identical hypotheses (6 of 6) |" in table
+    assert results[test.name]["dynprune"]["same_as_first"] == 4 and "; 4 of 6 the same) |" in table

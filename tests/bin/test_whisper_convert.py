@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import yaml
 
 from espnet_dynprune.bin.whisper_convert import compare, convert
 from espnet_dynprune.corpora.audio_io import decode
+from espnet_dynprune.nets.whisper_search import use_whisper_search
 from espnet_dynprune.recipe.whisper_decode import build
 from espnet_dynprune.whisper.checkpoint import read_checkpoint
 from espnet_dynprune.whisper.packages import locate
@@ -52,14 +55,50 @@ def test_espnet_the_drop_in_and_faster_whisper_transcribe_a_real_prompt_alike(ti
     drop_in = build("dynprune", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
     peer = build("faster_whisper:float32", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
     assert espnet(speech) == drop_in(speech) == peer(speech) == SAID
-    assert yaml.safe_load((tiny_en / "config_dynprune.yaml").read_text())["decoder"] == "whisper_dynprune"
+    config = yaml.safe_load((tiny_en / "config_dynprune.yaml").read_text())
+    assert config["encoder"] == config["decoder"] == "whisper_dynprune"
+
+
+def test_the_drop_in_through_espnet_s_batch_decode_gives_its_one_at_a_time_transcripts(
+    tiny_en: Path, speech: np.ndarray
+) -> None:
+    other = decode(str(PROMPT.with_name("agent-loggedoff.wav")), 16000).astype(np.float32) / 32768
+    one_at_a_time = build("dynprune", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+    batched = build("dynprune:2", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+    assert batched.decode_batch([speech, other]) == [one_at_a_time(speech), one_at_a_time(other)]
+    assert batched.decode_batch([speech, other])[0] == SAID and batched.batches_redone == 0
+
+
+def test_whisper_s_stopping_rule_ends_the_search_sooner_with_the_same_transcript(
+    tiny_en: Path, speech: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    ended = []
+    for system in ("dynprune", "dynprune:whisper"):
+        decoder = build(system, tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert decoder(speech) == SAID
+        ended += [int(m) for m in re.findall(r"end detected at (\d+)", caplog.text)]
+    espnet_end, whisper_end = ended
+    assert whisper_end < espnet_end
+    assert decoder.s2t.beam_search.normalize_length  # ranked by score per token, as Whisper ranks
 
 
 def test_an_english_only_model_refuses_other_languages(tiny_en: Path) -> None:
     with pytest.raises(ValueError, match="English-only Whisper: it cannot translate 'fr' speech"):
         build("espnet", tiny_en, "fr", "translate", beam_size=5, threads=2, max_tokens=200)
-    with pytest.raises(ValueError, match="system 'whisper.cpp'"):
-        build("whisper.cpp", tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+    unknown_systems = ("whisper.cpp", "dynprune:0", "espnet:eight", "dynprune:whisper:whisper", "faster_whisper:int8:whisper")
+    for unknown in unknown_systems:
+        with pytest.raises(ValueError, match=f"system '{unknown}'"):
+            build(unknown, tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
+
+
+def test_whisper_s_search_needs_espnet_s_batch_beam_search() -> None:
+    class NoSearch:
+        beam_search = object()
+
+    with pytest.raises(ValueError, match="needs ESPnet's BatchBeamSearch, this Speech2Text has object"):
+        use_whisper_search(NoSearch())
 
 
 def test_the_two_pypi_copies_of_base_are_the_same_model(tmp_path: Path) -> None:

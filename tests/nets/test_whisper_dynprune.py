@@ -6,7 +6,8 @@ import pytest
 import torch
 from whisper.model import ModelDimensions
 
-from espnet_dynprune.nets.espnet_compat import BatchBeamSearch
+from espnet_dynprune.nets.espnet_compat import SEARCHES_SEVERAL_UTTERANCES, BatchBeamSearch
+from espnet_dynprune.nets.precision import set_precision
 from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
 from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder
 
@@ -57,19 +58,39 @@ def test_gates_on_give_stock_whisper(checkpoint: str, memory: torch.Tensor, gati
         assert torch.allclose(stock.batch_score(ys[:, :length], [None, None], memory)[0], logp, atol=1e-5)
 
 
-def _search(decoder: torch.nn.Module, enc: torch.Tensor) -> list:
+def _beam_search(decoder: torch.nn.Module) -> BatchBeamSearch:
     search = BatchBeamSearch(
         scorers={"decoder": decoder}, weights={"decoder": 1.0}, beam_size=3, vocab_size=51865,
         sos=SOT, eos=EOT, token_list=None, pre_beam_score_key="full",
     )
     search.set_hyp_primer(PROMPT)
-    return [(h.yseq.tolist(), round(float(h.score), 4)) for h in search(enc, maxlenratio=-8, minlenratio=0.0)]
+    return search
+
+
+def _nbest(hyps: list) -> list:
+    return [(h.yseq.tolist(), round(float(h.score), 4)) for h in hyps]
+
+
+def _search(decoder: torch.nn.Module, enc: torch.Tensor) -> list:
+    return _nbest(_beam_search(decoder)(enc, maxlenratio=-8, minlenratio=0.0))
 
 
 def test_espnet_beam_search_gives_stock_hypotheses(checkpoint: str, memory: torch.Tensor) -> None:
     stock, dyn = _pair(checkpoint, gate_predictor="none")
     with torch.no_grad():
         assert _search(stock, memory[0]) == _search(dyn, memory[0])
+
+
+@pytest.mark.skipif(not SEARCHES_SEVERAL_UTTERANCES, reason="this ESPnet searches one utterance at a time")
+def test_espnet_s_multi_utterance_search_prepares_each_utterance_once(checkpoint: str, memory: torch.Tensor) -> None:
+    """What ``Speech2Text.batch_decode`` runs: ESPnet hands each utterance over once per beam slot."""
+    stock, dyn = _pair(checkpoint, gate_predictor="none")
+    rows = []
+    dyn.decoders.blocks[0].cross_attn.key.register_forward_hook(lambda m, i, o: rows.append(i[0].size(0)))
+    with torch.no_grad():
+        together = _beam_search(dyn)(memory, maxlenratio=-8, minlenratio=0.0, x_lengths=torch.tensor([1500, 1500]))
+        assert rows == [2]  # two utterances, not 2 x 3 beam slots
+        assert [_nbest(hyps) for hyps in together] == [_search(stock, m) for m in memory]
 
 
 def test_a_skipped_module_does_not_run_and_the_cache_matches_the_full_prefix(checkpoint: str, memory: torch.Tensor) -> None:
@@ -86,6 +107,19 @@ def test_a_skipped_module_does_not_run_and_the_cache_matches_the_full_prefix(che
     logp, _ = dyn.batch_score(ys, states, memory)
     assert torch.allclose(logp, full[:, 5], atol=1e-5)
     assert calls == [1, 1]  # once more at the first step of the search, never at later steps
+
+
+def test_int8_quantises_every_linear_layer_and_the_vocabulary_projection(checkpoint: str, memory: torch.Tensor) -> None:
+    _, dyn = _pair(checkpoint, gate_predictor="none")
+    ys = torch.tensor([PROMPT + [100, 200]] * 2)
+    with torch.no_grad():
+        full = dyn.batch_score(ys, [None, None], memory)[0]
+        set_precision(dyn, "decoder", "int8")
+        int8 = dyn.batch_score(ys, [None, None], memory)[0]
+    quantised = torch.ao.nn.quantized.dynamic.Linear
+    assert isinstance(dyn.output_projection, quantised) and isinstance(dyn.decoders.blocks[0].mlp[0], quantised)
+    assert not any(type(m) is torch.nn.Linear for m in dyn.modules())
+    assert (int8 - full).abs().max() < 0.05 * full.abs().max()  # int8 weights: close, not equal
 
 
 def test_the_context_is_whisper_s_prompt(checkpoint: str) -> None:

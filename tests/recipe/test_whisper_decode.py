@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from espnet_dynprune.recipe.whisper_decode import dynprune_config
+from espnet_dynprune.recipe.whisper_decode import decode_set, dynprune_config
 from espnet_dynprune.recipe.whisper_decode import test_set_context as context_of
 
 
@@ -35,12 +36,43 @@ def test_sets_whisper_cannot_decode_as_one_are_refused(tmp_path: Path, lines: st
         context_of(_text(tmp_path, lines))
 
 
-def test_the_drop_in_config_swaps_the_decoder_key_only(tmp_path: Path) -> None:
-    config = {"encoder": "whisper_local", "decoder": "whisper_local", "decoder_conf": {"whisper_model": "/m/whisper.pt"}}
+def test_the_drop_in_config_swaps_the_encoder_and_decoder_keys_only(tmp_path: Path) -> None:
+    config = {"encoder": "whisper_local", "encoder_conf": {"whisper_model": "/m/whisper.pt", "do_pad_trim": True},
+              "decoder": "whisper_local", "decoder_conf": {"whisper_model": "/m/whisper.pt"}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     swapped = yaml.safe_load(dynprune_config(tmp_path).read_text())
-    assert swapped == {**config, "decoder": "whisper_dynprune",
-                       "decoder_conf": {"whisper_model": "/m/whisper.pt", "gate_predictor": "none"}}
+    assert swapped == {
+        "encoder": "whisper_dynprune",
+        "encoder_conf": {"whisper_model": "/m/whisper.pt", "do_pad_trim": True, "gate_predictor": "none"},
+        "decoder": "whisper_dynprune", "decoder_conf": {"whisper_model": "/m/whisper.pt", "gate_predictor": "none"},
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({**config, "decoder": "transformer"}))
     with pytest.raises(ValueError, match="config.yaml: decoder 'transformer', expected whisper_local"):
         dynprune_config(tmp_path)
+
+
+class _Lengths:
+    """A decoder of the recipe's protocol that "transcribes" a waveform as its length, 2 at a time."""
+
+    batch_size = 2
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def __call__(self, speech: np.ndarray) -> str:
+        return str(speech.size)
+
+    def decode_batch(self, speeches: list) -> list:
+        self.batches.append(len(speeches))
+        return [self(s) for s in speeches]
+
+
+def test_a_batched_system_decodes_in_batches_and_shares_out_their_seconds(tmp_path: Path) -> None:
+    decoder = _Lengths()
+    audio = [(utt, np.zeros(n, dtype=np.float32)) for utt, n in (("a", 16000), ("b", 8000), ("c", 4000))]
+    timing = decode_set(decoder, audio, tmp_path)
+    assert decoder.batches == [2, 1]
+    assert (tmp_path / "text").read_text() == "a 16000\nb 8000\nc 4000\n"
+    seconds = timing["per_utt_seconds"]
+    assert seconds["a"] == seconds["b"] and timing["seconds_per_utt_is"] == "the seconds of its batch of 2 shared out"
+    assert timing["num_utts"] == 3 and timing["audio_seconds"] == 1.75
