@@ -250,7 +250,8 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
                       f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
                       f"* = a non-zero difference at p < {significance.ALPHA} (WER: and its 95% interval without 0); "
-                      f"{significance.IDENTICAL}: the same hypothesis for every utterance; *same BLEU*: other hypotheses, "
+                      f"{significance.IDENTICAL}: the same hypothesis for every utterance; "
+                      f"*same BLEU*: other hypotheses, "
                       f"the same score (no p-value).\n", sig]
         sig = find and significance_table(references, [r for r in mine if r.table == table], lambda r: find(rows, r))
         if sig:

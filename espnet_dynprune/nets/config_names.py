@@ -14,4 +14,4 @@ PRUNED_DECODER_NAME = "transformer_pruned"
 DISTILL_MODEL_NAME = "distill_prune"
 MAGNITUDE_MODEL_NAME = "magnitude_prune"  # unstructured magnitude pruning (fixed mask or PARP)
 WHISPER_NAME = "whisper_local"  # ESPnet's Whisper encoder / decoder, built from a local checkpoint file
-WHISPER_DYNPRUNE_NAME = "whisper_dynprune"  # ESPnet's Whisper encoder / decoder, gated (the decoder with cached keys/values)
+WHISPER_DYNPRUNE_NAME = "whisper_dynprune"  # ESPnet's Whisper encoder / decoder, gated (decoder: cached keys/values)

@@ -142,7 +142,9 @@ def _encoder_self_attention(block: torch.nn.Module):
     return run
 
 
-def gated_encoder_block(block: torch.nn.Module, x: torch.Tensor, decision: GateDecision, gates: tuple[int, int]) -> torch.Tensor:
+def gated_encoder_block(
+    block: torch.nn.Module, x: torch.Tensor, decision: GateDecision, gates: tuple[int, int]
+) -> torch.Tensor:
     """One Whisper encoder block, (U, T, D) -> (U, T, D), with self-attention and MLP gated
     (``gates``: their columns, equal for a layer gate)."""
     zero = not decision.skip_rows

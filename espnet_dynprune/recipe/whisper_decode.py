@@ -105,7 +105,8 @@ class EspnetWhisper:
         self.batch_size, self.batches_redone, self.whisper_search, self.int8 = batch_size, 0, whisper_search, int8
         self.s2t = self._speech2text(maxlenratio=0.0)
         if batch_size > 1 and not hasattr(self.s2t, "batch_decode"):
-            raise ValueError(f"batch size {batch_size}: this ESPnet's Speech2Text has no batch_decode (ESPnet 202611 has)")
+            raise ValueError(f"batch size {batch_size}: this ESPnet's Speech2Text has no batch_decode "
+                             f"(ESPnet 202611 has)")
         self.s2t_capped: Optional[Callable] = None
 
     def _speech2text(self, maxlenratio: float) -> Callable:
@@ -197,8 +198,8 @@ def _espnet_options(options: Sequence[str]) -> Optional[Tuple[int, bool, bool]]:
 
 
 def build(system: str, model_dir: Path, language: str, task: str, beam_size: int, threads: int, max_tokens: int) -> Decoder:
-    """The decoder named ``system`` (``espnet[:N][:whisper]``, ``dynprune[:N][:whisper]`` or
-    ``faster_whisper:<compute_type>``)."""
+    """The decoder named ``system`` (``espnet[:N][:whisper][:int8]``, ``dynprune[:N][:whisper][:int8]``
+    or ``faster_whisper:<compute_type>``)."""
     kind, *options = system.split(":")
     espnet_options = _espnet_options(options) if kind in (ESPNET, DYNPRUNE) else None
     if espnet_options is not None:

@@ -10,10 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 import yaml
 
 from espnet_dynprune.bin.whisper_convert import compare, convert
 from espnet_dynprune.corpora.audio_io import decode
+from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
+from espnet_dynprune.nets.whisper_dynprune_encoder import WhisperDynPruneEncoder
+from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder, LocalWhisperEncoder
 from espnet_dynprune.nets.whisper_search import use_whisper_search
 from espnet_dynprune.recipe.whisper_decode import build
 from espnet_dynprune.whisper.checkpoint import read_checkpoint
@@ -87,8 +91,8 @@ def test_whisper_s_stopping_rule_ends_the_search_sooner_with_the_same_transcript
 def test_an_english_only_model_refuses_other_languages(tiny_en: Path) -> None:
     with pytest.raises(ValueError, match="English-only Whisper: it cannot translate 'fr' speech"):
         build("espnet", tiny_en, "fr", "translate", beam_size=5, threads=2, max_tokens=200)
-    unknown_systems = ("whisper.cpp", "dynprune:0", "espnet:eight", "dynprune:whisper:whisper", "faster_whisper:int8:whisper")
-    for unknown in unknown_systems:
+    for unknown in ("whisper.cpp", "dynprune:0", "espnet:eight", "dynprune:whisper:whisper", "dynprune:8:8",
+                    "faster_whisper:int8:whisper"):
         with pytest.raises(ValueError, match=f"system '{unknown}'"):
             build(unknown, tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
 
@@ -107,3 +111,27 @@ def test_the_two_pypi_copies_of_base_are_the_same_model(tmp_path: Path) -> None:
     result = compare(first, second)
     assert result["identical"] and result["tensors"] == 245 and not result["differing"]
     assert first.dims["n_vocab"] == 51865 and first.num_parameters() == 71_825_920
+
+
+def test_the_drop_ins_compute_stock_whisper_base_on_real_french_speech(tmp_path: Path) -> None:
+    """Gates on, the real base weights and a real French prompt: stock ESPnet's encoder output and
+    next-token scores, as the drop-ins compute them (teacher-forced on the start of the transcript)."""
+    from whisper.tokenizer import get_tokenizer
+
+    base = tmp_path / "base"
+    convert(str(base), model="base")
+    weights = str(base / "whisper.pt")
+    audio = decode(str(PROMPT.parent.parent / "fr" / PROMPT.name), 16000).astype(np.float32) / 32768
+    speech, lengths = torch.from_numpy(audio)[None], torch.tensor([audio.size])
+    tokenizer = get_tokenizer(multilingual=True, language="fr", task="transcribe")
+    prompt = torch.tensor([[*tokenizer.sot_sequence_including_notimestamps, *tokenizer.encode(" Cet agent")]])
+    drop_ins = (WhisperDynPruneEncoder(whisper_model=weights, do_pad_trim=True),
+                WhisperDynPruneDecoder(51865, 512, whisper_model=weights))
+    for part in drop_ins:
+        part.eval().force_gates("on")
+    with torch.no_grad():
+        memory = LocalWhisperEncoder(whisper_model=weights, do_pad_trim=True).eval()(speech, lengths)[0]
+        # float rounding only: torch's attention kernel sums in another order (outputs up to ~25 here)
+        assert torch.allclose(memory, drop_ins[0](speech, lengths)[0], atol=1e-3)
+        scores = LocalWhisperDecoder(51865, 512, whisper_model=weights).eval().batch_score(prompt, None, memory)[0]
+        assert torch.allclose(scores, drop_ins[1].batch_score(prompt, None, memory)[0], atol=1e-3)
