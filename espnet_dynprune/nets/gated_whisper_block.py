@@ -32,6 +32,13 @@ def _heads(attn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x.view(x.size(0), x.size(1), attn.n_head, -1).transpose(1, 2)
 
 
+def _attend(attn: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``attn``'s output projection of torch's attention over per-head (U, heads, L, D / heads) tensors,
+    laid out as ``shape`` (the rows of the queries)."""
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+    return attn.out(out.transpose(1, 2).reshape(shape))
+
+
 def project_cross(block: torch.nn.Module, memory: torch.Tensor) -> SourceKeysValues:
     """Cross-attention keys and values of ``memory`` (U, T, D) for ``block``, (U, heads, T, D / heads)
     each, contiguous: every step then reads them as they lie.
@@ -69,8 +76,7 @@ def _cross_attention(block: torch.nn.Module, source: Optional[SourceKeysValues])
         u = source.num_utterances  # rows of one utterance are contiguous: its queries share one batch row
         q = _heads(attn, attn.query(block.cross_attn_ln(x)).reshape(u, -1, x.size(-1)))
         # Whisper's qkv_attention scales and re-lays the (U, T, D) keys at every call; this reads them once
-        out = torch.nn.functional.scaled_dot_product_attention(q, source.key, source.value)
-        return attn.out(out.transpose(1, 2).reshape(x.shape))
+        return _attend(attn, q, source.key, source.value, x.shape)
 
     return run
 
@@ -136,8 +142,7 @@ def _encoder_self_attention(block: torch.nn.Module):
         h = block.attn_ln(x)
         q, k, v = (_heads(attn, layer(h)) for layer in (attn.query, attn.key, attn.value))
         # no mask, as in Whisper's encoder; torch's kernel never holds the (T, T) scores Whisper's does
-        out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
-        return attn.out(out.transpose(1, 2).reshape(x.shape))
+        return _attend(attn, q, k, v, x.shape)
 
     return run
 
