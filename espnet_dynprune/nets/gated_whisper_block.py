@@ -32,7 +32,9 @@ def _heads(attn: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x.view(x.size(0), x.size(1), attn.n_head, -1).transpose(1, 2)
 
 
-def _attend(attn: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+def _attend(
+    attn: torch.nn.Module, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, shape: torch.Size
+) -> torch.Tensor:
     """``attn``'s output projection of torch's attention over per-head (U, heads, L, D / heads) tensors,
     laid out as ``shape`` (the rows of the queries)."""
     out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
