@@ -15,6 +15,7 @@
 #   make paper-grid     every experiment of the paper's tables (recipe conf/paper_grid.yaml), resumable,
 #                       then the clean decode timing (GRID_ARGS=... go to recipe.grid, e.g. --only 'dynprune_*')
 #   make paper-results  egs2/europarl_st/s2t1/RESULTS.md from the committed raw results (seconds)
+#   make docs     the tables of docs/ from the committed benchmark JSON and the fault suite's rows
 
 # One leg = one ESPnet release on one Python, in its own venv.
 ESPNET ?= 202611
@@ -51,7 +52,7 @@ RECIPE := egs2/europarl_st/s2t1
 # would otherwise recompile the start-up hook on every interpreter start.
 HOOK_SOURCES := espnet_dynprune/__init__.py espnet_dynprune/_import_hook.py
 
-.PHONY: venv sysdeps test test-202511 demo bench static-bench paper-grid paper-results clean
+.PHONY: venv sysdeps test test-202511 demo bench static-bench paper-grid paper-results docs clean
 
 venv: $(STAMP)
 	@$(VPY) -m compileall -q $(HOOK_SOURCES)
@@ -129,6 +130,9 @@ paper-grid: sysdeps venv
 paper-results: venv
 	. $(abspath $(VENV))/bin/activate && cd $(RECIPE) && python -m espnet_dynprune.analysis.paper_results \
 	  --raw_dir results/raw --header results/header.md --output RESULTS.md
+
+docs: venv
+	$(VPY) -m espnet_dynprune.bin.render_docs && $(VPY) -m tests.faults.page
 
 clean:
 	rm -rf build dist *.egg-info

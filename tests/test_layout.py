@@ -1,4 +1,4 @@
-"""The package's rooms import only the rooms below them (the README's layout table).
+"""The package's rooms import only the rooms below them (the layout table of docs/architecture.md).
 
 Bottom to top: ``gating`` (pure PyTorch), ``owsm`` (the OWSM format, torch-free) and ``whisper``
 (Whisper's weight formats, pure PyTorch); ``nets``

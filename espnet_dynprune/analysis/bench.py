@@ -15,15 +15,14 @@ On a GPU (``device="cuda"``) each timed part ends with a device synchronisation.
 from __future__ import annotations
 
 import logging
-import statistics
-import time
 from contextlib import nullcontext
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
+from espnet_dynprune.analysis.clock import now, round_robin
 from espnet_dynprune.analysis.flops import FlopCounter, forced
 from espnet_dynprune.analysis.owsm_architecture import owsm_pair, owsm_static
 from espnet_dynprune.nets.batch_beam_search import batch_beam_search
@@ -35,24 +34,6 @@ PARTS = ("encoder", "decoder", "both")
 SPARSITIES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 MIXED_CONTEXTS = (("<fra>", "<asr>"), ("<deu>", "<st_eng>"), ("<ita>", "<asr>"), ("<hun>", "<st_eng>"),
                   ("<bul>", "<asr>"), ("<fra>", "<st_eng>"), ("<deu>", "<asr>"), ("<ita>", "<st_eng>"))
-
-
-@dataclass
-class Timing:
-    """Seconds of the encoder and the decoder (beam search) over the repeats."""
-
-    encoder: List[float] = field(default_factory=list)
-    decoder: List[float] = field(default_factory=list)
-
-    def add(self, enc: float, dec: float) -> None:
-        self.encoder.append(enc)
-        self.decoder.append(dec)
-
-    def summary(self) -> Dict[str, float]:
-        totals = [e + d for e, d in zip(self.encoder, self.decoder)]
-        med = statistics.median(totals)
-        return {"encoder_s": statistics.median(self.encoder), "decoder_s": statistics.median(self.decoder),
-                "total_s": med, "spread": (max(totals) - min(totals)) / med if med else 0.0}
 
 
 FP32 = "fp32:fp32"
@@ -145,12 +126,6 @@ class Bench:
         """(language, task) of utterance ``index``: the mixed contexts in turn."""
         return MIXED_CONTEXTS[index % len(MIXED_CONTEXTS)]
 
-    def _clock(self) -> float:
-        """Seconds, after the device has finished what was queued."""
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        return time.perf_counter()
-
     def _encode(self, model, speech: torch.Tensor, contexts) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder output and lengths of a batch; a dynprune encoder reads each row's language and task."""
         lengths = torch.full((speech.size(0),), speech.size(1), device=speech.device)
@@ -169,11 +144,11 @@ class Bench:
         lang, task = self.context(index)
         search.set_hyp_primer(prompt(self.ids, lang, task))
         with forced(model, config.gates), torch.inference_mode():
-            start = self._clock()
+            start = now(self.device)
             enc = self._encode(model, self.speech[index:index + 1], [(lang, task)])[0]
-            middle = self._clock()
+            middle = now(self.device)
             hyps = search(enc[0], maxlenratio=-float(steps or self.steps), minlenratio=0.0)
-            end = self._clock()
+            end = now(self.device)
         return middle - start, end - middle, hyps[0].yseq.tolist()
 
     def run_batch(self, rows: Sequence[int], gates, key: str = "dynprune", steps: Optional[int] = None,
@@ -185,14 +160,14 @@ class Bench:
         contexts = [self.context(i) for i in rows]
         prompts = torch.tensor([prompt(self.ids, l, t) for l, t in contexts], device=self.device)
         with forced(model, gates), torch.inference_mode():
-            start = self._clock()
+            start = now(self.device)
             speech = self.speech[list(rows)]
             enc, _ = encode_in_chunks(model, lambda part: self._encode(model, speech[part], contexts[part]),
                                       len(rows), encoder_batch)
-            middle = self._clock()
+            middle = now(self.device)
             found = batch_beam_search(model.decoder, enc, None, prompts, self.beam_size, model.eos,
                                       maxlenratio=-float(steps or self.steps))
-            end = self._clock()
+            end = now(self.device)
         return middle - start, end - middle, [h[0].yseq.tolist() for h in found]
 
     def run_stock_batch(self, rows: Sequence[int], steps: Optional[int] = None) -> tuple[float, float, List[List[int]]]:
@@ -205,11 +180,11 @@ class Bench:
         contexts = [self.context(i) for i in rows]
         search.set_hyp_primer([prompt(self.ids, lang, task) for lang, task in contexts])
         with torch.inference_mode():
-            start = self._clock()
+            start = now(self.device)
             enc, lengths = self._encode(model, self.speech[list(rows)], contexts)
-            middle = self._clock()
+            middle = now(self.device)
             found = search(enc, maxlenratio=-float(steps or self.steps), minlenratio=0.0, x_lengths=lengths)
-            end = self._clock()
+            end = now(self.device)
         return middle - start, end - middle, [hyps[0].yseq.tolist() for hyps in found]
 
     def pattern(self, config: Config) -> Optional[Dict[str, Dict[str, bool]]]:
@@ -239,17 +214,18 @@ def measure(bench: Bench, configs: Sequence[Config], repeats: int, warmup: int,
 
     ``save`` gets the timings before the (slow, for 1B) GMAC counts start.
     """
-    timings = {c.name: Timing() for c in configs}
     hyps: Dict[str, List[int]] = {}
     patterns: Dict[str, Optional[Dict[str, Dict[str, bool]]]] = {}
-    for r in range(warmup + repeats):
-        for c in configs:
-            enc, dec, hyp = bench.run(c)
-            if r >= warmup:
-                timings[c.name].add(enc, dec)
-            hyps[c.name], patterns[c.name] = hyp, bench.pattern(c)
-        log(f"{bench.size}: round {r + 1}/{warmup + repeats} done")
-    results = {c.name: {**timings[c.name].summary(), "precision": c.precision} for c in configs}
+
+    by_name = {c.name: c for c in configs}
+
+    def run(name: str) -> Dict[str, float]:
+        enc, dec, hyps[name] = bench.run(by_name[name])
+        patterns[name] = bench.pattern(by_name[name])
+        return {"encoder": enc, "decoder": dec}
+
+    timed = round_robin(list(by_name), run, repeats, warmup, log=lambda m: log(f"{bench.size}: {m}"))
+    results = {c.name: {**timed[c.name].summary(), "precision": c.precision} for c in configs}
     results["stock ESPnet"]["same_hypothesis_as_dense"] = hyps["stock ESPnet"] == hyps["dynprune dense"]
     if save:
         save(results)
@@ -267,16 +243,20 @@ def measure_mixed_batch(bench: Bench, sparsity: float, repeats: int, warmup: int
     """
     rows = list(range(len(MIXED_CONTEXTS)))
     gates = {"encoder": sparsity, "decoder": sparsity}
-    batch, alone = Timing(), Timing()
     parts = bench.models["dynprune"].gated_parts().values()
-    for r in range(warmup + repeats):
-        enc, dec, _ = bench.run_batch(rows, gates)
-        if r == 0:  # each row's (encoder, decoder) pattern, before the single runs replace them
-            patterns = {tuple(torch.cat([p.last_gates.keep[i] for p in parts]).tolist()) for i in rows}
+    patterns: set = set()
+
+    def run(together: bool) -> Dict[str, float]:
+        if together:
+            enc, dec, _ = bench.run_batch(rows, gates)
+            # each row's (encoder, decoder) pattern
+            patterns.update(tuple(torch.cat([p.last_gates.keep[i] for p in parts]).tolist()) for i in rows)
+            return {"encoder": enc, "decoder": dec}
         single = [bench.run_batch([i], gates)[:2] for i in rows]
-        if r >= warmup:
-            batch.add(enc, dec)
-            alone.add(sum(e for e, _ in single), sum(d for _, d in single))
+        return {"encoder": sum(e for e, _ in single), "decoder": sum(d for _, d in single)}
+
+    timed = round_robin([True, False], run, repeats, warmup)
+    batch, alone = timed[True], timed[False]
     b, a = batch.summary(), alone.summary()
     return {"sparsity": sparsity, "batch_s": b["total_s"], "batch_spread": b["spread"],
             "alone_s": a["total_s"], "alone_spread": a["spread"],

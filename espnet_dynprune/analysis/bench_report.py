@@ -1,4 +1,4 @@
-"""The benchmark's table of ratios and its targets (issue 4), from ``bench.measure`` results."""
+"""The benchmark's table of ratios and the speed targets it checks, from ``bench.measure`` results."""
 
 from __future__ import annotations
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
@@ -31,6 +29,7 @@ import torch
 import yaml
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
+from espnet_dynprune.analysis.clock import Phases, now, round_robin
 from espnet_dynprune.analysis.macs import count_macs
 from espnet_dynprune.analysis.owsm_architecture import config_file
 from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
@@ -93,26 +92,16 @@ def file_megabytes(module: torch.nn.Module) -> float:
         return os.path.getsize(path) / 1e6
 
 
-def _clock(device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
-
-
 def time_round_robin(encoders: Dict[str, torch.nn.Module], feats: torch.Tensor, lengths: torch.Tensor,
-                     repeats: int, warmup: int, log: Callable[[str], None] = logging.info) -> Dict[str, List[float]]:
-    """Seconds per encoder call, all encoders in turn each round (drifts hit all alike)."""
-    times: Dict[str, List[float]] = {name: [] for name in encoders}
+                     repeats: int, warmup: int, log: Callable[[str], None] = logging.info) -> Dict[str, Phases]:
+    """Seconds per encoder call, all encoders in turn each round (the one timer of ``analysis.clock``)."""
+    def run(name: str) -> Dict[str, float]:
+        start = now(feats.device)
+        encoders[name](feats, lengths)
+        return {"time": now(feats.device) - start}
+
     with torch.inference_mode():
-        for r in range(warmup + repeats):
-            for name, encoder in encoders.items():
-                start = _clock(feats.device)
-                encoder(feats, lengths)
-                elapsed = _clock(feats.device) - start
-                if r >= warmup:
-                    times[name].append(elapsed)
-            log(f"round {r + 1}/{warmup + repeats} done")
-    return times
+        return round_robin(list(encoders), run, repeats, warmup, log=log)
 
 
 def bench_size(size: Union[str, Path], sparsities: Sequence[float], repeats: int = 3, warmup: int = 1,
@@ -145,16 +134,16 @@ def bench_size(size: Union[str, Path], sparsities: Sequence[float], repeats: int
     return measured(encoders, times, feats, lengths, results)
 
 
-def measured(encoders: Dict[str, torch.nn.Module], times: Dict[str, List[float]], feats: torch.Tensor,
+def measured(encoders: Dict[str, torch.nn.Module], times: Dict[str, Phases], feats: torch.Tensor,
              lengths: torch.Tensor, results: Results) -> Results:
     """``results`` completed with sizes, GMAC, median times and the ratios to the first encoder."""
     for name, encoder in encoders.items():
         count, padding = gmac(encoder, feats, lengths)
-        median = statistics.median(times[name])
+        timed = times[name].summary()
         results.setdefault(name, {}).update(
             params_M=sum(p.numel() for p in encoder.parameters()) / 1e6, file_MB=file_megabytes(encoder),
-            gmac=count, pad_gmac=padding, time_s=median, spread=(max(times[name]) - min(times[name])) / median,
-            times_s=times[name])
+            gmac=count, pad_gmac=padding, time_s=timed["total_s"], spread=timed["spread"],
+            times_s=times[name].totals())
     base = results[next(iter(encoders))]
     for r in results.values():
         r["time_ratio"] = r["time_s"] / base["time_s"]
@@ -194,14 +183,14 @@ def bench_zoo_dirs(zoo_dirs: Sequence[Union[str, Path]], repeats: int = 3, warmu
 
 
 def targets(results: Results) -> List[Dict[str, object]]:
-    """The issue's target per pruned encoder: its time ratio within 1.1x of its GMAC ratio."""
+    """The speed target per pruned encoder: its time ratio within 1.1x of its GMAC ratio."""
     return [{"target": f"time ratio / GMAC ratio, {name}", "limit": f"<= {TARGET_TIME_OVER_GMAC}",
              "value": r["time_over_gmac"], "met": r["time_over_gmac"] <= TARGET_TIME_OVER_GMAC}
             for name, r in results.items() if name != DENSE and r["sparsity"] > 0]
 
 
 def trained_targets(results: Results) -> List[Dict[str, object]]:
-    """The issue's targets for trained models: encoder time <= 0.5x dense, >= 70% fewer parameters."""
+    """The targets for trained models: encoder time <= 0.5x dense, >= 70% fewer parameters."""
     rows = []
     for name, r in list(results.items())[1:]:
         rows.append({"target": f"encoder time / dense, {name}", "limit": f"<= {TARGET_TRAINED['time_ratio']}",

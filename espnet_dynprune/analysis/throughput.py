@@ -30,6 +30,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 
 from espnet_dynprune.analysis.bench import Bench, Config
+from espnet_dynprune.analysis.clock import round_robin
 from espnet_dynprune.analysis.peak_memory import peak_working_bytes, weight_bytes
 from espnet_dynprune.nets.espnet_compat import SEARCHES_SEVERAL_UTTERANCES
 from espnet_dynprune.nets.precision import config_name, parse_config
@@ -155,24 +156,23 @@ def measure(bench: Bench, rungs: Sequence[Rung], utterances: int, repeats: int, 
     rows = list(range(utterances))
     for rung in rungs:  # warm-up: each rung's first batch, a few steps
         decode_all(bench, rung, rows[:rung.batch], WARMUP_STEPS)
-    times: Dict[str, List[tuple[float, float]]] = {r.spec: [] for r in rungs}
+    by_spec = {r.spec: r for r in rungs}
     last: Dict[str, Decoded] = {}
-    for repeat in range(repeats):
-        for rung in rungs:
-            last[rung.spec] = decoded = decode_all(bench, rung, rows)
-            times[rung.spec].append((decoded.encoder_s, decoded.decoder_s))
-            log(f"{bench.size}: round {repeat + 1}/{repeats}, {rung.spec}: "
-                f"{decoded.encoder_s + decoded.decoder_s:.2f} s")
+
+    def run(spec: str) -> Dict[str, float]:
+        last[spec] = decoded = decode_all(bench, by_spec[spec], rows)
+        log(f"{bench.size}: {spec}: {decoded.encoder_s + decoded.decoder_s:.2f} s")
+        return {"encoder": decoded.encoder_s, "decoder": decoded.decoder_s}
+
+    timed = round_robin(list(by_spec), run, repeats, warmup=0, log=lambda m: log(f"{bench.size}: {m}"))
     first = rungs[0].spec
     results: Dict[str, dict] = {}
-    for rung in rungs:
-        total = statistics.median(e + d for e, d in times[rung.spec])
-        same = sum(a == b for a, b in zip(last[rung.spec].hyps, last[first].hyps, strict=True))
-        results[rung.spec] = {
-            "encoder_s": statistics.median(e for e, _ in times[rung.spec]),
-            "decoder_s": statistics.median(d for _, d in times[rung.spec]),
-            "total_s": total, "utts_per_s": utterances / total, "same_hypotheses_as_first": same,
-            "utterances": utterances}
+    for spec, phases in timed.items():
+        summary = phases.summary()
+        same = sum(a == b for a, b in zip(last[spec].hyps, last[first].hyps, strict=True))
+        results[spec] = {"encoder_s": summary["encoder_s"], "decoder_s": summary["decoder_s"],
+                         "total_s": summary["total_s"], "utts_per_s": utterances / summary["total_s"],
+                         "same_hypotheses_as_first": same, "utterances": utterances}
     base = results[first]["total_s"]
     batched = results.get(STOCK_BATCHED, {}).get("total_s")
     for r in results.values():

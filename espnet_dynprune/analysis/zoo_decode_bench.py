@@ -4,20 +4,19 @@
 search) needs its own clock. Every model decodes the same random speech (``seconds`` at 16 kHz)
 with ESPnet's ``BatchBeamSearch`` for exactly ``steps`` steps (its ``<eos>`` logit pushed down, so
 every model emits the same number of tokens whatever it has learnt: the time is the shapes',
-not the hypotheses' lengths), round-robin in one process (warm-ups first, then ``repeats``
+not the hypotheses' lengths), round-robin in one process (``analysis.clock``: warm-ups first, then ``repeats``
 rounds; medians), prompted with ``<sos> <lang> <task> <notimestamps>``.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 from typing import Callable, Dict, Sequence, Union
 
 import torch
 
 from espnet_dynprune.analysis.bench import fixed_length_search, prompt, push_eos_down
+from espnet_dynprune.analysis.clock import now, round_robin
 from espnet_dynprune.analysis.static_bench import load_zoo_model
 
 Results = Dict[str, Dict[str, float]]
@@ -35,25 +34,21 @@ def bench_zoo_decoding(zoo_dirs: Sequence[Union[str, Path]], seconds: float = 6.
         push_eos_down(model)
         searches[name] = fixed_length_search(model, beam_size)
         searches[name].set_hyp_primer(prompt({t: i for i, t in enumerate(model.token_list)}, lang_sym, task_sym))
-    times: Dict[str, list] = {name: [] for name in models}
+
+    def run(name: str) -> Dict[str, float]:
+        start = now()
+        enc = models[name].encode(speech, lengths)[0]
+        middle = now()
+        searches[name](enc[0], maxlenratio=-float(steps), minlenratio=0.0)
+        return {"encoder": middle - start, "decoder": now() - middle}
+
     with torch.inference_mode():
-        for r in range(warmup + repeats):
-            for name, model in models.items():
-                start = time.perf_counter()
-                enc = model.encode(speech, lengths)[0]
-                middle = time.perf_counter()
-                searches[name](enc[0], maxlenratio=-float(steps), minlenratio=0.0)
-                end = time.perf_counter()
-                if r >= warmup:
-                    times[name].append((middle - start, end - middle))
-            log(f"round {r + 1}/{warmup + repeats} done")
+        timed = round_robin(list(models), run, repeats, warmup, log=log)
     results: Results = {}
     for name, model in models.items():
-        total = [e + d for e, d in times[name]]
-        results[name] = {"encoder_s": statistics.median(e for e, _ in times[name]),
-                         "decoder_s": statistics.median(d for _, d in times[name]),
-                         "total_s": statistics.median(total),
-                         "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
+        summary = timed[name].summary()
+        results[name] = {"encoder_s": summary["encoder_s"], "decoder_s": summary["decoder_s"],
+                         "total_s": summary["total_s"], "params_M": sum(p.numel() for p in model.parameters()) / 1e6}
     first = results[str(zoo_dirs[0])]
     for r in results.values():
         for key in ("encoder_s", "decoder_s", "total_s"):

@@ -11,7 +11,7 @@ expected size. At inference the mask is deterministic and keeps the expected num
 Why a straight-through option: for a mask over a WHOLE module the sample sits in the clamp's
 flat region (0 or 1) most of the time, where the clamp passes no gradient, so ``log_alpha``
 stops moving and whole modules are never pruned; passing the gradient straight through the
-clamp (the seed's second mechanism) keeps them learning. The module knows nothing of the model
+clamp (Peng et al.'s second mechanism) keeps them learning. The module knows nothing of the model
 it masks: it only makes mask values.
 
 Why ``lr_scale``: ESPnet trains every parameter with one optimiser and one learning rate, a

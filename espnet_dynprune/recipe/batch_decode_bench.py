@@ -3,7 +3,7 @@
 What stage 12 runs (``recipe.decode``'s per-utterance or batched path, each part at its precision)
 on a test set's real audio: the first ``utts`` utterances under each ``--configs`` entry
 ``BATCH:ENCODER:DECODER`` (e.g. ``8:fp32:int8``; one model loaded per precision pair),
-round-robin in one process (a warm-up round first, then ``repeats`` rounds; medians), one torch
+round-robin in one process (``analysis.clock``: a warm-up round, then ``repeats`` rounds; medians), one torch
 thread unless told otherwise. It prints each configuration's seconds per utterance, its ratio to
 the first configuration, the test set's metric on those utterances (WER or BLEU) and whether every
 hypothesis equals the first configuration's: how to choose the recipe's ``batch_size`` and
@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from espnet_dynprune.analysis.clock import now, round_robin
 from espnet_dynprune.analysis.scoring import normalise_task, read_references, score
 from espnet_dynprune.nets.precision import DecodeConfig, config_name, parse_config
 from espnet_dynprune.owsm.datadir import context_of, read_map
@@ -52,20 +51,20 @@ def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, 
     rate = int(next(iter(models.values())).preprocessor_conf["fs"])
     speeches = [_read_speech(reader, k, wav_scp, rate) for k in keys]
     refs = read_references(data_dir / "text")
-    seconds: Dict[DecodeConfig, List[float]] = {c: [] for c in configs}
     texts: Dict[DecodeConfig, List[str]] = {}
-    for r in range(1 + repeats):  # round 0 warms up
-        for c in configs:
-            start = time.perf_counter()
-            texts[c] = _decode_all(models[c[1:]], speeches, lang, task, c[0])
-            if r:
-                seconds[c].append((time.perf_counter() - start) / len(speeches))
-    first, base = configs[0], statistics.median(seconds[configs[0]])
+
+    def run(c: DecodeConfig) -> Dict[str, float]:
+        start = now()
+        texts[c] = _decode_all(models[c[1:]], speeches, lang, task, c[0])
+        return {"per_utt": (now() - start) / len(speeches)}
+
+    timed = round_robin(list(configs), run, repeats, warmup=1)
+    first, base = configs[0], timed[configs[0]].median("per_utt")
     metric = "wer" if normalise_task(task) == "asr" else "bleu"
-    return {config_name(c): {"seconds_per_utt": statistics.median(s), "ratio": statistics.median(s) / base,
-                         metric: score(task, texts[c], [refs[k] for k in keys])[metric],
-                         "same_hypotheses": texts[c] == texts[first], "utts": len(speeches)}
-            for c, s in seconds.items()}
+    return {config_name(c): {"seconds_per_utt": s.median("per_utt"), "ratio": s.median("per_utt") / base,
+                             metric: score(task, texts[c], [refs[k] for k in keys])[metric],
+                             "same_hypotheses": texts[c] == texts[first], "utts": len(speeches)}
+            for c, s in timed.items()}
 
 
 def markdown(results: Dict[str, dict]) -> str:

@@ -6,8 +6,8 @@
 The grid decodes while another experiment trains on the other core, so its per-utterance times
 measure the neighbour as much as the model. This pass decodes the first ``utts_per_set``
 utterances (C-sorted) of every test set again, for every decoding of every experiment whose
-model is still in ``exp/``, one thread, models taken in turn within each repeat (so a slower
-moment of the machine hits them all), and keeps per utterance the median over repeats. It
+model is still in ``exp/``, one thread, models taken in turn within each repeat (``analysis.clock``:
+a slower moment of the machine hits them all), and keeps per utterance the median over repeats. It
 checks that each hypothesis is the one the grid decoded (the same computation was timed) and
 merges ``<raw_dir>/timing.json`` (:mod:`espnet_dynprune.analysis.raw_results`): entries of an
 experiment whose raw result changed are measured again, others kept, each with the date of the
@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from espnet_dynprune.analysis import raw_results
+from espnet_dynprune.analysis.clock import round_robin
 from espnet_dynprune.analysis.scoring import strip_special_tokens
 from espnet_dynprune.recipe.decode import _read_speech, load_speech2text, parse_gates
 from espnet_dynprune.recipe.utterance_records import decode_utterance
@@ -73,28 +74,33 @@ def time_models(plan: Dict[Key, dict], repeats: int) -> Dict[Key, dict]:
     models = {k: load_speech2text(p["config"], p["model"], beam_size=p["beam_size"], gates=p["gates"])
               for k, p in plan.items()}
     readers = {}
-    seconds: Dict[Key, Dict[str, List[float]]] = {k: {} for k in plan}
-    encoder: Dict[Key, Dict[str, List[float]]] = {k: {} for k in plan}
-    same: Dict[Key, int] = {k: 0 for k in plan}
-    for repeat in range(repeats + 1):  # round 0 warms every model up, untimed
-        for key, p in plan.items():
-            for test_set, (data_dir, lang, task, utts, grid_utts) in p["sets"].items():
-                if data_dir not in readers:
-                    readers[data_dir] = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32")
-                rate = int(models[key].preprocessor_conf["fs"])
-                for utt in utts[:1] if repeat == 0 else utts:
-                    speech = _read_speech(readers[data_dir], utt, data_dir / "wav.scp", rate)
-                    result = decode_utterance(models[key], speech, f"<{lang}>", f"<{task}>")
-                    if repeat == 0:
-                        continue
-                    seconds[key].setdefault(f"{test_set} {utt}", []).append(result["seconds"])
-                    encoder[key].setdefault(f"{test_set} {utt}", []).append(result["encoder_seconds"])
-                    if repeat == 1:
-                        same[key] += strip_special_tokens(result["text"]) == grid_utts[utt]["hyp"]
+    same: Dict[Key, int] = {}  # hypotheses of the first timed round that are the grid's
+
+    def decode_plan(key: Key, first_only: bool = False) -> Dict[str, float]:
+        """Seconds of each planned utterance of ``key`` (and, as ``<utt> encoder``, of its encoder)."""
+        seconds, matches = {}, 0
+        for test_set, (data_dir, lang, task, utts, grid_utts) in plan[key]["sets"].items():
+            if data_dir not in readers:
+                readers[data_dir] = SoundScpReader(str(data_dir / "wav.scp"), dtype="float32")
+            rate = int(models[key].preprocessor_conf["fs"])
+            for utt in utts[:1] if first_only else utts:
+                speech = _read_speech(readers[data_dir], utt, data_dir / "wav.scp", rate)
+                result = decode_utterance(models[key], speech, f"<{lang}>", f"<{task}>")
+                seconds[f"{test_set} {utt}"] = result["seconds"]
+                seconds[f"{test_set} {utt} encoder"] = result["encoder_seconds"]
+                matches += strip_special_tokens(result["text"]) == grid_utts[utt]["hyp"]
+        if not first_only:
+            same.setdefault(key, matches)
+        return seconds
+
+    for key in plan:  # warm-up: one utterance per set, untimed
+        decode_plan(key, first_only=True)
+    timed = round_robin(list(plan), decode_plan, repeats, warmup=0)
     out = {}
     for key, p in plan.items():
-        per_utt = [statistics.median(v) for v in seconds[key].values()]
-        enc = [statistics.median(v) for v in encoder[key].values()]
+        phases = list(timed[key].rounds[0])
+        per_utt = [timed[key].median(u) for u in phases if not u.endswith(" encoder")]
+        enc = [timed[key].median(u) for u in phases if u.endswith(" encoder")]
         out[key] = {"spec_hash": p["spec_hash"], "utts": len(per_utt), "seconds_per_utt": statistics.mean(per_utt),
                     "encoder_seconds_per_utt": statistics.mean(enc), "same_hypotheses": same[key] / len(per_utt)}
     return out

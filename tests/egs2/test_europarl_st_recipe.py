@@ -55,9 +55,12 @@ def test_pretrain_standin_then_stages_1_to_13(recipe: Path) -> None:
     assert (recipe / "standin_tiny" / "meta.yaml").is_file()
     assert "pretrain_standin.sh" in (recipe / "standin_tiny" / "meta.yaml").read_text()
 
-    run_recipe(recipe, "./run.sh", "--pretrained_model", "standin_tiny", "--mini_corpus_opts", TINY_CORPUS,
+    proc = run_recipe(recipe, "./run.sh", "--pretrained_model", "standin_tiny", "--mini_corpus_opts", TINY_CORPUS,
          "--s2t_args", "--max_epoch 1 --batch_size 4", "--test_sets", TEST_SETS, "--inference_gates", "predicted",
          "--nj", "2")  # fmt: skip
+    # Training shows its progress on the console; the log stays where ESPnet puts it.
+    assert "epoch 1/1 started" in proc.stdout and "epoch 1 done: train loss" in proc.stdout
+    assert "training finished at 1 epochs" in proc.stdout
 
     # Data in OWSM format with both tasks; the token list is the stand-in's, copied.
     text = (recipe / "dump/raw/train/text").read_text()

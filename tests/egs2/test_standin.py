@@ -50,6 +50,6 @@ def test_standin_transcribes_and_translates_unseen_test_sentences(tmp_path: Path
         for task, lang in (("<asr>", "fra"), ("<st_eng>", "eng")):
             refs[task].append(render(frame, lang))
             hyps[task].append(re.sub(r"<[^>]*>", "", s2t(speech, lang_sym="<fra>", task_sym=task)[0][0]).strip())
-    # Measured on the full test sets: fr ASR WER 3.65%, fr->en BLEU 96 (README "Stand-in and demo").
+    # Measured on the full test sets: fr ASR WER 3.65%, fr->en BLEU 96 (egs2/europarl_st/s2t1/README.md, "Stand-in and demo").
     assert jiwer.wer(refs["<asr>"], hyps["<asr>"]) <= 0.25, hyps
     assert jiwer.wer(refs["<st_eng>"], hyps["<st_eng>"]) <= 0.25, hyps

@@ -49,7 +49,7 @@ def test_a_single_job_as_espnet_launch_submits_it(slurm: SlurmCluster, tmp_path:
 
 
 def test_cluster_options_reach_the_scheduler(slurm: SlurmCluster, tmp_path: Path) -> None:
-    """Kaldi-style options in cmd.sh, and sbatch's own SBATCH_* variables, as the README says."""
+    """Kaldi-style options in cmd.sh, and sbatch's own SBATCH_* variables, as the recipe README says."""
     proc = launch(slurm, "--partition", PARTITION, "--time", "7", "--num_threads", "2", "--mem", "100M",
                   f"{tmp_path}/opts.log", "true", SBATCH_JOB_NAME="dynprune-opts")
     assert proc.returncode == 0, proc.stderr

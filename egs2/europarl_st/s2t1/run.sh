@@ -146,6 +146,9 @@ train() {
     local config=$1 stats=$2 exp=$3 data_args
     shift 3
     data_args=$(python -m espnet_dynprune.recipe.data_args --train "${dumpdir}/raw/train" --valid "${dumpdir}/raw/dev")
+    mkdir -p "${exp}"
+    python -m espnet_dynprune.recipe.progress --log "${exp}/train.log" --pid $$ &
+    local progress=$! status=0
     # shellcheck disable=SC2086
     OMP_NUM_THREADS="${train_threads}" python -m espnet2.bin.launch --cmd "${cuda_cmd}" \
         --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes 1 \
@@ -153,7 +156,10 @@ train() {
         python -m espnet2.bin.s2t_train --config "${config}" --use_preprocessor true "$@" \
         ${data_args} \
         --train_shape_file "${stats}/train/speech_shape" --valid_shape_file "${stats}/valid/speech_shape" \
-        --resume true --output_dir "${exp}" ${s2t_args}
+        --resume true --output_dir "${exp}" ${s2t_args} || status=$?
+    kill -TERM "${progress}" 2>/dev/null || true
+    wait "${progress}" 2>/dev/null || true
+    return "${status}"
 }
 if [ -n "${static_prune_config}" ] && run_stage 6; then
     log "Stage 6: distillation-pruning config (${static_prune_config} on ${pretrained_model}), length check and shape stats"
