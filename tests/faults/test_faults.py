@@ -344,7 +344,7 @@ def faults() -> List[Fault]:
               outcome="run.sh passes ESPnet's --resume true with a fixed --output_dir: s2t_train restarts from "
                       "its checkpoint.pth (the last finished epoch)",
               note="checked: the flags in run.sh stage 11; not run: killing and resuming s2t_train needs a "
-                   "training run (~30 s on 2 cores; the session's trained_dynprune fixture does not resume), "
+                   "training run (~30 s on 2 cores; the suite's shared trained_dynprune fixture does not resume), "
                    "and the resume itself is ESPnet's"),
         Fault("lookup-failed", run=resume.stage11_lookup_fails,
               input="model-zoo dir missing bpe.model at stage 11",
