@@ -48,8 +48,10 @@ def machine(root: Path, args: Sequence[str]) -> str:
     m = _report(root, path)["machine"]
     gpu = m.get("gpu") or "no GPU"
     espnet = m.get("espnet", "(release not recorded)")
+    where = f"{m['cpu']}, `{m['platform']}`" if m.get("cpu") else f"`{m['platform']}`"
+    code = f", code at commit {m['commit']}" if m.get("commit") else ""
     return (f"Measured with ESPnet {espnet}, torch {m['torch']}, {m['threads']} threads, {gpu}, "
-            f"on `{m['platform']}` (raw: `{path}`).")
+            f"on {where}{code} (raw: `{path}`).")
 
 
 def bench(root: Path, args: Sequence[str]) -> str:

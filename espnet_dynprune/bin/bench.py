@@ -11,16 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 from pathlib import Path
 from typing import List, Optional
 
-import torch
-
 from espnet_dynprune.analysis.bench import PARTS, SPARSITIES, Bench, configurations, measure, measure_mixed_batch
 from espnet_dynprune.analysis.bench_report import markdown, targets
+from espnet_dynprune.analysis.environment import machine
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
-from espnet_dynprune.nets.espnet_compat import ESPNET_VERSION
 from espnet_dynprune.nets.precision import PRECISIONS, parse_precisions
 
 
@@ -39,9 +36,7 @@ def add_utterance_arguments(parser: argparse.ArgumentParser) -> None:
 def new_report(args: argparse.Namespace) -> dict:
     """A benchmark report: the settings, the machine, and (filled in later) the sizes."""
     return {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "machine": {"platform": platform.platform(), "threads": torch.get_num_threads(),
-                        "torch": torch.__version__, "espnet": ESPNET_VERSION,
-                        "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None},
+            "machine": machine(args.device),
             "sizes": {}}
 
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import subprocess
 import threading
 import time
@@ -33,11 +34,14 @@ import yaml
 from espnet2.utils.types import str2bool
 
 from espnet_dynprune.analysis import raw_results
+from espnet_dynprune.analysis.environment import machine
 
 KEYS = {"name", "table", "method", "part", "s2t_config", "prune_conf", "sweep", "static_prune_config",
         "inference_gates", "pretrained_only", "data"}
 REQUIRED = ("name", "table", "method", "part")
 SPEC = "grid_spec.json"
+#: run.sh's lines the grid shows on its console, beside the log: the stages and each epoch's progress.
+PROGRESS = re.compile(r"\(run\.sh:\d+\) Stage \d+:|^epoch \d+(/\d+ started| done:)|^training finished at")
 
 
 @dataclass
@@ -152,10 +156,16 @@ class Runner:
             return
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as out:
-            done = subprocess.run(command, cwd=self.recipe, stdout=out, stderr=subprocess.STDOUT)
-        if done.returncode:
+            proc = subprocess.Popen(command, cwd=self.recipe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, errors="replace")
+            for line in proc.stdout:  # all of it to the log; the stages and training progress to the console too
+                out.write(line)
+                if PROGRESS.search(line):
+                    logging.info(f"{log.stem}: {line.strip()}")
+            returncode = proc.wait()
+        if returncode:
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
-            raise RuntimeError(f"run.sh exited with {done.returncode}; see {log}; its end:\n" + "\n".join(tail))
+            raise RuntimeError(f"run.sh exited with {returncode}; see {log}; its end:\n" + "\n".join(tail))
 
     def prepare(self, name: str, setup: dict) -> None:
         """Stages 1-5 of a data setup with all cores, once: a marker holds the setup it was made for."""
@@ -202,8 +212,9 @@ class Runner:
             return
         record = raw_results.collect_experiment(exp,
                                                 {**e.meta(), "wall_seconds": round(time.time() - start, 1),
-                                                 "resumed": resumed,
-                                                 "threads": self.threads, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                                                 "resumed": resumed, "threads": self.threads,
+                                                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                 "environment": machine()})
         raw_results.write(record, self.raw_dir, self.recipe)
         logging.info(f"{e.name}: done in {time.time() - start:.0f} s -> {self.raw_dir / (e.name + '.json')}")
 

@@ -64,3 +64,10 @@ def test_precision_table_has_a_column_per_test_set(tmp_path):
     page = fill("<!-- table: precision p_*.json -->\n<!-- /table -->\n", tmp_path)
     assert "| batch:encoder:decoder | WER test_epst_fra_asr | BLEU test_epst_fra_st_eng |" in page
     assert "| 8:int8:int8 | 4.00 | 4.00 | 1 of 2 |" in page
+
+
+def test_the_machine_line_names_the_cpu_and_the_commit_where_recorded(tmp_path):
+    report = {"machine": {**MACHINE, "cpu": "AMD EPYC 7B13", "commit": "abc123+dirty"}}
+    (tmp_path / "m.json").write_text(json.dumps(report), encoding="utf-8")
+    page = fill("<!-- table: machine m.json -->\n<!-- /table -->\n", tmp_path)
+    assert "no GPU, on AMD EPYC 7B13, `Linux-x86_64`, code at commit abc123+dirty (raw: `m.json`)." in page

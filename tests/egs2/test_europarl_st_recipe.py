@@ -133,7 +133,8 @@ def test_the_grid_runs_resumes_and_renders_its_results_page(recipe: Path) -> Non
          "s2t_config": "conf/finetune_dynprune.yaml", "sweep": [0.9]}]}
     write_yaml(recipe / "conf" / "tiny_grid.yaml", grid)
     grid_args = ("-m", "espnet_dynprune.recipe.grid", "--grid", "conf/tiny_grid.yaml", "--raw_dir", "results/raw")
-    run_recipe(recipe, "python", *grid_args, "--only", "stand_in", "dense", "dyn_*")
+    proc = run_recipe(recipe, "python", *grid_args, "--only", "stand_in", "dense", "dyn_*")
+    assert "dyn_0.5: epoch 1 done: train loss" in proc.stderr  # the console shows training move
     raw = {p.stem: json.loads(p.read_text()) for p in (recipe / "results/raw").glob("*.json") if p.stem != "grid"}
     assert set(raw) == {"stand_in", "dense", "dyn_0.5"}
     dyn = raw["dyn_0.5"]
@@ -143,6 +144,7 @@ def test_the_grid_runs_resumes_and_renders_its_results_page(recipe: Path) -> Non
     assert all(u["gates"]["encoder"] == "".join("1" if k else "0" for k in pattern["encoder"].values())
                for u in fixed["utts"].values())
     assert dyn["meta"]["sparsity_target"] == 0.5 and dyn["meta"]["wall_seconds"] > 0
+    assert dyn["meta"]["environment"]["espnet"] in ("202511", "202611")  # where and with what it ran
     assert (recipe / "results/raw/references/test_epst_fra_asr.json").is_file()
 
     proc = run_recipe(recipe, "python", *grid_args, "--only", "stand_in", "dense", "dyn_*")

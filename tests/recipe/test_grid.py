@@ -61,3 +61,31 @@ def test_bad_entries_and_stale_exp_dirs_are_named(tmp_path):
     with pytest.raises(ValueError, match="exp/dense was made from another spec .* remove exp/dense"):
         runner.check_exp_dir(dense)
     assert not runner.is_done(dense)
+
+
+def test_run_sh_output_goes_to_the_log_and_its_progress_to_the_console(tmp_path: Path, caplog) -> None:
+    script = tmp_path / "run.sh"
+    script.write_text("#!/usr/bin/env bash\n"
+                      "echo '2026-12-07T10:00:00 (run.sh:210) Stage 11: training conf.yaml -> exp/x'\n"
+                      "echo 'Vocabulary size: 300'\n"
+                      "echo 'epoch 1/2 started [0m00s elapsed]'\n"
+                      "echo '  epoch 1, batches 1-20: loss 3.1'\n"
+                      "echo 'epoch 1 done: train loss 3.0 [1m02s elapsed]'\n"
+                      "echo 'training finished at 2 epochs [2m05s elapsed]'\n", encoding="utf-8")
+    script.chmod(0o755)
+    log = tmp_path / "logs" / "dyn_0.5.log"
+    with caplog.at_level("INFO"):
+        grid.Runner(tmp_path, tmp_path / "raw", jobs=1, threads=1).run_sh([], log)
+    assert "Vocabulary size: 300" in log.read_text() and "batches 1-20" in log.read_text()
+    shown = [r.getMessage() for r in caplog.records if r.getMessage().startswith("dyn_0.5: ")]
+    assert [s.split(": ", 1)[1].split(" [")[0] for s in shown] == [
+        "2026-12-07T10:00:00 (run.sh:210) Stage 11: training conf.yaml -> exp/x", "epoch 1/2 started",
+        "epoch 1 done: train loss 3.0", "training finished at 2 epochs"]
+
+
+def test_a_failing_run_sh_names_its_log_and_shows_its_end(tmp_path: Path) -> None:
+    script = tmp_path / "run.sh"
+    script.write_text("#!/usr/bin/env bash\necho 'last words'\nexit 3\n", encoding="utf-8")
+    script.chmod(0o755)
+    with pytest.raises(RuntimeError, match=r"run.sh exited with 3; see .*x.log; its end:\nlast words"):
+        grid.Runner(tmp_path, tmp_path / "raw", jobs=1, threads=1).run_sh([], tmp_path / "x.log")
