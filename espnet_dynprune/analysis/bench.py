@@ -216,7 +216,6 @@ def measure(bench: Bench, configs: Sequence[Config], repeats: int, warmup: int,
     """
     hyps: Dict[str, List[int]] = {}
     patterns: Dict[str, Optional[Dict[str, Dict[str, bool]]]] = {}
-
     by_name = {c.name: c for c in configs}
 
     def run(name: str) -> Dict[str, float]:

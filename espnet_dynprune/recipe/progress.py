@@ -42,7 +42,7 @@ def _shown(stats: dict) -> str:
     return ", ".join(f"{k} {stats[k]}" for k in SHOWN if k in stats)
 
 
-def _clock(seconds: float) -> str:
+def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes}m{secs:02d}s"
 
@@ -53,15 +53,15 @@ def summarise(line: str, elapsed: float) -> Optional[str]:
     message = line.split(" INFO: ", 1)[-1]
     if m := STARTED.search(message):
         left = f", about {m.group(3)} left (ESPnet's estimate)" if m.group(3) else ""
-        return f"epoch {m.group(1)}/{m.group(2)} started [{_clock(elapsed)} elapsed{left}]"
+        return f"epoch {m.group(1)}/{m.group(2)} started [{_duration(elapsed)} elapsed{left}]"
     if m := INTERVAL.search(message):
         return f"  epoch {m.group(1)}, batches {m.group(2)}: {_shown(_stats(m.group(3)).get('train', {}))}"
     if m := RESULTS.search(message):
         stats = _stats(m.group(2))
         parts = [f"{name} {_shown(stats[name])}" for name in ("train", "valid") if stats.get(name)]
-        return f"epoch {m.group(1)} done: {'; '.join(parts)} [{_clock(elapsed)} elapsed]"
+        return f"epoch {m.group(1)} done: {'; '.join(parts)} [{_duration(elapsed)} elapsed]"
     if m := FINISHED.search(message):
-        return f"training finished at {m.group(1)} epochs [{_clock(elapsed)} elapsed]"
+        return f"training finished at {m.group(1)} epochs [{_duration(elapsed)} elapsed]"
     return None
 
 
