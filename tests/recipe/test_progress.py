@@ -68,7 +68,7 @@ def test_sigterm_prints_what_is_left_and_exits(tmp_path: Path):
     log = tmp_path / "train.log"
     proc = subprocess.Popen([sys.executable, "-m", "espnet_dynprune.recipe.progress", "--log", str(log),
                              "--pid", str(os.getpid()), "--poll", "0.1"], stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # it has started and found no log yet
+    time.sleep(2.0)  # it has started (a few imports of the standard library) and found no log yet
     log.write_text(STARTED + "\n" + RESULTS + "\n", encoding="utf-8")
     threading.Timer(0.3, proc.send_signal, [signal.SIGTERM]).start()
     out, _ = proc.communicate(timeout=30)
