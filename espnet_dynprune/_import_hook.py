@@ -21,7 +21,7 @@ The finder is table driven.  The default table (:data:`DEFAULT_HOOKS`) is::
     espnet2.tasks.s2t          -> espnet_dynprune.registration:register_s2t
     espnet2.tasks.asr          -> espnet_dynprune.registration:register_asr
     espnet2.bin.s2t_inference  -> espnet_dynprune.registration:install_speech2text
-    espnet_dynprune.nets.speech2text -> espnet_dynprune.registration:speech2text_imported
+    espnet_dynprune.inference.speech2text -> espnet_dynprune.registration:speech2text_imported
 
 (the first makes ESPnet load model files with torch's safe unpickler: a model file must not
 run code).
@@ -114,7 +114,7 @@ DEFAULT_HOOKS = (
     ),
     # the subclass imports ESPnet's module, so a program importing it first lands here
     (
-        "espnet_dynprune.nets.speech2text",
+        "espnet_dynprune.inference.speech2text",
         "espnet_dynprune.registration:speech2text_imported",
     ),
 )

@@ -35,16 +35,17 @@ def _module(module: Optional[ModuleType], name: str) -> ModuleType:
 
 
 def _register_nets(task: ModuleType) -> None:
-    from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
-    from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
-    from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
-    from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
-    from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
+    from espnet_dynprune.nets.decoder.transformer_dynprune import TransformerDynPruneDecoder
+    from espnet_dynprune.nets.decoder.transformer_prunable import TransformerPrunableDecoder
+    from espnet_dynprune.nets.decoder.transformer_pruned import TransformerPrunedDecoder
+    from espnet_dynprune.nets.decoder.whisper_dynprune import WhisperDynPruneDecoder
+    from espnet_dynprune.nets.decoder.whisper_local import LocalWhisperDecoder
+    from espnet_dynprune.nets.encoder.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+    from espnet_dynprune.nets.encoder.e_branchformer_prunable import EBranchformerPrunableEncoder
+    from espnet_dynprune.nets.encoder.e_branchformer_pruned import EBranchformerPrunedEncoder
+    from espnet_dynprune.nets.encoder.whisper_dynprune import WhisperDynPruneEncoder
+    from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
     from espnet_dynprune.nets.safe_loading import guard_espnet
-    from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
-    from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
-    from espnet_dynprune.nets.whisper_dynprune_encoder import WhisperDynPruneEncoder
-    from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder, LocalWhisperEncoder
 
     guard_espnet()  # model files load safely also when the start-up hook is off
     task.encoder_choices.classes[ENCODER_NAME] = EBranchformerDynPruneEncoder
@@ -62,9 +63,9 @@ def _register_nets(task: ModuleType) -> None:
 def register_s2t(module: Optional[ModuleType] = None) -> None:
     """Add the encoders, the decoders and ``model: dynprune`` / ``distill_prune`` / ``magnitude_prune``
     to ``espnet2.tasks.s2t``."""
-    from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
-    from espnet_dynprune.static.distill_prune_model import DistillPruneS2TModel
-    from espnet_dynprune.static.magnitude_prune_model import MagnitudePruneS2TModel
+    from espnet_dynprune.models.distill_prune import DistillPruneS2TModel
+    from espnet_dynprune.models.dynprune import DynPruneS2TModel
+    from espnet_dynprune.models.magnitude_prune import MagnitudePruneS2TModel
 
     task = _module(module, "espnet2.tasks.s2t")
     _register_nets(task)
@@ -81,7 +82,7 @@ def register_asr(module: Optional[ModuleType] = None) -> None:
     _register_nets(_module(module, "espnet2.tasks.asr"))
 
 
-SPEECH2TEXT_MODULE = "espnet_dynprune.nets.speech2text"
+SPEECH2TEXT_MODULE = "espnet_dynprune.inference.speech2text"
 
 
 def install_speech2text(module: Optional[ModuleType] = None) -> None:
@@ -90,14 +91,14 @@ def install_speech2text(module: Optional[ModuleType] = None) -> None:
     ours = sys.modules.get(SPEECH2TEXT_MODULE)
     if ours is not None and not hasattr(ours, "DynPruneSpeech2Text"):
         return  # it is importing ESPnet's module right now: speech2text_imported finishes the job
-    from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text
+    from espnet_dynprune.inference.speech2text import DynPruneSpeech2Text
 
     if not issubclass(inference.Speech2Text, DynPruneSpeech2Text):
         inference.Speech2Text = DynPruneSpeech2Text
 
 
 def speech2text_imported(module: ModuleType) -> None:
-    """After ``espnet_dynprune.nets.speech2text`` ran (a program that imports it before ESPnet's
+    """After ``espnet_dynprune.inference.speech2text`` ran (a program that imports it before ESPnet's
     inference module gets there while ESPnet's is still importing): install it now."""
     install_speech2text(sys.modules["espnet2.bin.s2t_inference"])
 

@@ -6,11 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from espnet_dynprune.zoo.pack import pack
-from tests.slurm_cluster import SlurmUnavailable, start_cluster
-from tests.tiny_recipe import TrainedModel, tiny_config, train_with_recipe
-from tests.zoo.tiny_release import Release, make_release
+from tests.builders.slurm_cluster import SlurmUnavailable, start_cluster
+from tests.builders.tiny_recipe import TrainedModel, tiny_config, train_with_recipe
+from tests.builders.tiny_release import Release, make_release
 
 #: Not OWSM's macaron layout, and ESPnet's layer drop, to show any E-Branchformer config trains;
 #: context dropout trains the "not known" context that language identification uses.
@@ -33,6 +34,13 @@ def keep_torch_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def speech():
+    """Three utterances of 20-dim features, of three lengths."""
+    torch.manual_seed(1)
+    return torch.randn(3, 40, 20), torch.tensor([40, 33, 25])
 
 
 @pytest.fixture
@@ -76,7 +84,7 @@ def zoo_copy(packed: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory: pytest.TempPathFactory):
-    """A real single-node Slurm for the session (tests/slurm_cluster.py); skipped, with the reason,
+    """A real single-node Slurm for the session (tests/builders/slurm_cluster.py); skipped, with the reason,
     where it cannot be installed or started."""
     try:
         cluster = start_cluster(tmp_path_factory.mktemp("slurm"))

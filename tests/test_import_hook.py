@@ -98,7 +98,7 @@ def test_default_table():
             "espnet_dynprune.registration:install_speech2text",
         ),
         (
-            "espnet_dynprune.nets.speech2text",
+            "espnet_dynprune.inference.speech2text",
             "espnet_dynprune.registration:speech2text_imported",
         ),
     )

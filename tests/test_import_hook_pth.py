@@ -125,7 +125,7 @@ def test_fresh_interpreter_start_up_is_light(require_pth):
 
 def test_importing_the_subclass_first_still_installs_it(require_pth):
     proc = _run(
-        "from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text; "
+        "from espnet_dynprune.inference.speech2text import DynPruneSpeech2Text; "
         "import espnet2.bin.s2t_inference as inference; print(inference.Speech2Text is DynPruneSpeech2Text)",
         cwd="/",
     )

@@ -1,11 +1,13 @@
 """The package's rooms import only the rooms below them (the layout table of docs/architecture.md).
 
 Bottom to top: ``gating`` (pure PyTorch), ``owsm`` (the OWSM format, torch-free) and ``whisper``
-(Whisper's weight formats, pure PyTorch); ``nets``
-(ESPnet-facing modules), ``static`` (static structured pruning: masks, distillation, export)
-and ``registration``; ``corpora`` (real corpus layouts) and ``data``
-(synthetic speech in those layouts); ``zoo`` (model-zoo dirs, configs, token lists);
-``analysis``; ``recipe`` (which may use analysis and the corpora's audio reading); ``bin`` (entry points) on top. Imports inside functions count too.
+(Whisper's weight formats, pure PyTorch); ``nets`` (what the ESPnet-facing networks share),
+``nets.layers`` (one layer under gates, under masks, or rebuilt smaller), ``nets.encoder`` and
+``nets.decoder`` (the variants users put in a config), ``models``, ``inference`` and
+``registration``; ``corpora`` (real corpus layouts) and ``data`` (synthetic speech in those
+layouts); ``zoo`` (model-zoo dirs, configs, token lists); ``analysis``; ``recipe`` (which may use
+analysis and the corpora's audio reading); ``bin`` (entry points) on top. Imports inside functions
+count too.
 """
 
 import ast
@@ -14,25 +16,38 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "espnet_dynprune"
+NETS = {"nets", "nets.layers", "nets.encoder", "nets.decoder"}
+ESPNET_FACING = {"gating", "owsm", "whisper", *NETS, "models", "inference", "registration"}
 ALLOWED = {
     "gating": set(),
     "owsm": set(),
     "whisper": set(),
     "nets": {"gating", "owsm"},
-    "static": {"gating", "owsm", "nets"},
-    "registration": {"nets", "static"},
+    "nets.layers": {"gating", "owsm", "nets"},
+    "nets.encoder": {"gating", "owsm", "whisper", "nets", "nets.layers"},
+    "nets.decoder": {"gating", "owsm", "whisper", "nets", "nets.layers"},
+    "models": {"gating", "owsm", *NETS},
+    "inference": {"gating", "owsm", *NETS, "models"},
+    "registration": {*NETS, "models", "inference"},
     "_import_hook": {"registration"},
     "corpora": {"owsm"},
     "data": {"owsm", "corpora"},
-    "zoo": {"owsm", "nets", "static", "registration"},
-    "analysis": {"gating", "owsm", "nets", "static", "registration", "zoo"},
-    "recipe": {"gating", "owsm", "nets", "static", "registration", "zoo", "analysis", "corpora"},
-    "bin": {"gating", "owsm", "whisper", "nets", "static", "registration", "zoo", "analysis", "recipe"},
+    "zoo": {"owsm", *NETS, "models", "inference", "registration"},
+    "analysis": {*ESPNET_FACING - {"whisper"}, "zoo"},
+    "recipe": {*ESPNET_FACING - {"whisper"}, "zoo", "analysis", "corpora"},
+    "bin": {*ESPNET_FACING, "zoo", "analysis", "recipe"},
 }
 
 
+def room_named(parts: tuple[str, ...]) -> str:
+    """``nets.encoder`` for ``nets/encoder/...``, else the first part (``nets`` for ``nets/x.py``)."""
+    if parts[0] == "nets" and len(parts) > 2 and parts[1] in ("layers", "encoder", "decoder"):
+        return f"nets.{parts[1]}"
+    return parts[0].removesuffix(".py")
+
+
 def room_of(path: Path) -> str:
-    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+    return room_named(path.relative_to(PACKAGE).parts)
 
 
 def imported_rooms(path: Path) -> set:
@@ -44,7 +59,7 @@ def imported_rooms(path: Path) -> set:
         for name in names:
             parts = name.split(".")
             if parts[0] == "espnet_dynprune" and len(parts) > 1:
-                rooms.add(parts[1])
+                rooms.add(room_named(tuple(parts[1:])))
     return rooms
 
 

@@ -25,10 +25,10 @@ import torch
 from espnet_dynprune.analysis.clock import now, round_robin
 from espnet_dynprune.analysis.flops import FlopCounter, forced
 from espnet_dynprune.analysis.owsm_architecture import owsm_pair, owsm_static
-from espnet_dynprune.nets.batch_beam_search import batch_beam_search
-from espnet_dynprune.nets.batched_decoding import encode_in_chunks
+from espnet_dynprune.inference.batch_beam_search import batch_beam_search
+from espnet_dynprune.inference.batched_decoding import encode_in_chunks
+from espnet_dynprune.inference.precision import parse_precisions, set_precision
 from espnet_dynprune.nets.espnet_compat import SEARCHES_SEVERAL_UTTERANCES, BatchBeamSearch
-from espnet_dynprune.nets.precision import parse_precisions, set_precision
 
 PARTS = ("encoder", "decoder", "both")
 SPARSITIES = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)

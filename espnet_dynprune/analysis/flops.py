@@ -42,7 +42,7 @@ import torch
 
 from espnet_dynprune.analysis.macs import Call, count_macs
 from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
-from espnet_dynprune.nets.source_attention import project_source
+from espnet_dynprune.nets.layers.source_attention import project_source
 from espnet_dynprune.owsm.datadir import context_of, read_map
 from espnet_dynprune.owsm.symbols import NOTIME
 

@@ -107,12 +107,11 @@ def owsm_pair(size: Union[str, Path], seed: int = 0) -> tuple[torch.nn.Module, t
 def owsm_static(size: Union[str, Path], dyn: torch.nn.Module, sparsity: float, seed: int = 0) -> torch.nn.Module:
     """``dyn`` (a dynprune OWSM ``size`` model) with its encoder and its decoder each statically
     pruned at ``sparsity`` of their prunable parameters: masks preset without training
-    (:func:`~espnet_dynprune.static.preset_masks.preset_masks`), exported, and rebuilt as a dynprune
+    (:func:`~espnet_dynprune.analysis.preset_masks.preset_masks`), exported, and rebuilt as a dynprune
     model on those layers (new gate predictors; force the gates on to run it dense)."""
-    from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
-    from espnet_dynprune.static.export import export_decoder, export_encoder
-    from espnet_dynprune.static.preset_masks import preset_masks
-    from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
+    from espnet_dynprune.analysis.preset_masks import preset_masks
+    from espnet_dynprune.nets.decoder.transformer_prunable import TransformerPrunableDecoder, export_decoder
+    from espnet_dynprune.nets.encoder.e_branchformer_prunable import EBranchformerPrunableEncoder, export_encoder
 
     stock = strip_pruning(owsm_config(size, True, list(dyn.token_list)))
     parts = {

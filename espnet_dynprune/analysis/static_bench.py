@@ -4,8 +4,8 @@ The question it answers: does the exported (physically smaller) encoder get the 
 GMAC promise, or do the odd shapes pruning leaves (heads of different widths, padded for the
 attention products; skinny matrices) eat it? No trained model is needed: the OWSM size's
 encoder (its ``encoder_conf`` from conf/, ESPnet's keys only) gets random weights (seeded),
-:func:`~espnet_dynprune.static.preset_masks.preset_masks` sets its masks at each sparsity, and
-:func:`~espnet_dynprune.static.export.export_encoder` makes the pruned encoder. The dense
+:func:`~espnet_dynprune.analysis.preset_masks.preset_masks` sets its masks at each sparsity, and
+:func:`~espnet_dynprune.nets.encoder.e_branchformer_prunable.export_encoder` makes the pruned encoder. The dense
 reference is ESPnet's ``EBranchformerEncoder`` with the same weights.
 
 All encoders run round-robin in one process on the same features (``frames`` 80-dim frames,
@@ -32,10 +32,9 @@ from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 from espnet_dynprune.analysis.clock import Phases, now, round_robin
 from espnet_dynprune.analysis.macs import count_macs
 from espnet_dynprune.analysis.owsm_architecture import config_file
-from espnet_dynprune.nets.pruned_attention import PrunedMultiHeadedAttention
-from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
-from espnet_dynprune.static.export import export_encoder
-from espnet_dynprune.static.preset_masks import preset_masks
+from espnet_dynprune.analysis.preset_masks import preset_masks
+from espnet_dynprune.nets.encoder.e_branchformer_prunable import EBranchformerPrunableEncoder, export_encoder
+from espnet_dynprune.nets.layers.pruned_attention import PrunedMultiHeadedAttention
 from espnet_dynprune.zoo.finetune_config import strip_pruning
 
 DENSE = "dense (ESPnet)"
@@ -155,7 +154,7 @@ def measured(encoders: Dict[str, torch.nn.Module], times: Dict[str, Phases], fea
 
 def load_zoo_model(path: Union[str, Path]) -> torch.nn.Module:
     """The S2T model of a model-zoo dir (stock or pruned classes), loaded strictly, in eval."""
-    from espnet_dynprune.static.export_model import build_s2t_model
+    from espnet_dynprune.models.export import build_s2t_model
     from espnet_dynprune.zoo.model_zoo import ModelZooDir
 
     zoo = ModelZooDir.load(path)

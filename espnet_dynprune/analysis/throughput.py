@@ -32,8 +32,8 @@ import torch
 from espnet_dynprune.analysis.bench import Bench, Config
 from espnet_dynprune.analysis.clock import round_robin
 from espnet_dynprune.analysis.peak_memory import peak_working_bytes, weight_bytes
+from espnet_dynprune.inference.precision import config_name, parse_config
 from espnet_dynprune.nets.espnet_compat import SEARCHES_SEVERAL_UTTERANCES
-from espnet_dynprune.nets.precision import config_name, parse_config
 
 LADDER = ("stock:1",) + (("stock:8",) if SEARCHES_SEVERAL_UTTERANCES else ()) + (
     "dense:1", "dense:8", "dense:8/1", "0.5:8/1", "0.5:8/1:bf16:fp32", "0.5:8/1:bf16:int8")

@@ -18,7 +18,7 @@ from espnet_dynprune.analysis.bench import PARTS, SPARSITIES, Bench, configurati
 from espnet_dynprune.analysis.bench_report import markdown, targets
 from espnet_dynprune.analysis.environment import machine
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
-from espnet_dynprune.nets.precision import PRECISIONS, parse_precisions
+from espnet_dynprune.inference.precision import PRECISIONS, parse_precisions
 
 
 def float_list(text: str) -> List[float]:

@@ -4,8 +4,8 @@
         --s2t_model_file exp/prune/latest.pth --output_dir exp/prune/zoo
 
 Reads the ``model: distill_prune`` training run (its masks' inference values), removes what they
-remove (``espnet_dynprune.static.export``), checks that each smaller part (encoder, decoder)
-computes what the masked one did, and writes the model-zoo layout ``--pretrained_model`` takes (``zoo.pack``), with
+remove (``export_encoder`` / ``export_decoder``, beside the prunable encoder and decoder), checks that
+each smaller part (encoder, decoder) computes what the masked one did, and writes the model-zoo layout ``--pretrained_model`` takes (``zoo.pack``), with
 ``export_report.json`` beside ``meta.yaml``. Prints parameters and file sizes before and after.
 """
 
@@ -23,9 +23,9 @@ import torch
 import yaml
 from espnet2.utils.types import str2bool
 
+from espnet_dynprune.models.export import export_model
 from espnet_dynprune.nets.checkpoint import read_state
 from espnet_dynprune.registration import register_s2t
-from espnet_dynprune.static.export_model import export_model
 from espnet_dynprune.zoo.pack import pack
 
 TOLERANCE = 1e-4  # float32: the folded weights round differently from mask-times-activation

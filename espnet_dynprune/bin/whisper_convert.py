@@ -28,6 +28,7 @@ import torch
 import yaml
 
 from espnet_dynprune.nets.config_names import WHISPER_NAME
+from espnet_dynprune.nets.context_vocabulary import MULTILINGUAL_VOCAB
 from espnet_dynprune.whisper.checkpoint import WhisperCheckpoint, read_checkpoint, sha256_of
 from espnet_dynprune.whisper.packages import PACKAGES, locate
 
@@ -37,7 +38,6 @@ CHECKPOINT = "whisper.pt"
 TOKENS = "tokens.txt"
 CONFIG = "config.yaml"
 REPORT = "conversion.json"
-MULTILINGUAL_VOCAB = 51865  # English-only models have 51864
 
 
 def token_type(checkpoint: WhisperCheckpoint) -> str:

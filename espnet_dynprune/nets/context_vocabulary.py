@@ -1,4 +1,4 @@
-"""Language and task symbols of an OWSM token list, as gate-predictor indices.
+"""Language and task symbols of an OWSM token list (or Whisper's prompt tokens), as gate-predictor indices.
 
 OWSM prefixes every target with ``<lang><task>`` (e.g. ``<fra><st_eng>``).
 The context-aware gate predictor embeds these two symbols; this module maps
@@ -93,3 +93,27 @@ class ContextVocabulary(torch.nn.Module):
                     f"found {name!r} where a {what} symbol belongs: decided with the gate predictor's "
                     f"\"not known\" context (valid: {' '.join(valid)})"
                 )
+
+
+MULTILINGUAL_VOCAB = 51865  # Whisper's rule: a vocabulary this large is a multilingual model's
+SOT = "<|startoftranscript|>"
+TASKS = ("<|transcribe|>", "<|translate|>")
+
+
+def whisper_context_vocabulary(vocab_size: int) -> ContextVocabulary:
+    """Whisper's language and task tokens, with the ids openai-whisper's tokenizer gives them."""
+    from whisper.tokenizer import LANGUAGES, get_tokenizer
+
+    tokenizer = get_tokenizer(multilingual=vocab_size >= MULTILINGUAL_VOCAB)
+    last = max(tokenizer.translate, tokenizer.transcribe)
+    if vocab_size <= last:
+        raise ValueError(
+            f"decoder_conf gate_predictor: context reads Whisper's language and task tokens, but a vocabulary "
+            f"of {vocab_size} tokens (a re-initialised embedding) has none (ids {tokenizer.sot} to {last}): "
+            f"use gate_predictor: speech or none"
+        )
+    hf = tokenizer.tokenizer
+    known = min(vocab_size, len(hf))
+    names = hf.convert_ids_to_tokens(list(range(known))) + [f"<|id {i}|>" for i in range(known, vocab_size)]
+    symbols = ContextSymbols(tuple(f"<|{code}|>" for code in LANGUAGES), TASKS)
+    return ContextVocabulary(names, SOT, symbols)

@@ -24,7 +24,7 @@ import torch
 
 from espnet_dynprune.analysis.clock import now, round_robin
 from espnet_dynprune.analysis.scoring import normalise_task, read_references, score
-from espnet_dynprune.nets.precision import DecodeConfig, config_name, parse_config
+from espnet_dynprune.inference.precision import DecodeConfig, config_name, parse_config
 from espnet_dynprune.owsm.datadir import context_of, read_map
 from espnet_dynprune.recipe.decode import _read_speech, decode_records, load_speech2text, parse_gates
 

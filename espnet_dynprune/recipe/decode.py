@@ -49,8 +49,8 @@ from espnet2.utils.config_argparse import ArgumentParser
 from espnet2.utils.types import int_or_none, str2bool
 
 from espnet_dynprune.analysis.gate_patterns import Pattern, read_pattern
+from espnet_dynprune.inference.precision import PRECISIONS, apply_precision
 from espnet_dynprune.nets.checkpoint import checkpoint_size
-from espnet_dynprune.nets.precision import PRECISIONS, apply_precision
 from espnet_dynprune.owsm.datadir import audio_sha1, context_of, files_sha1, read_map, stat_sha1
 from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
 
@@ -95,7 +95,7 @@ def load_speech2text(s2t_train_config: PathLike, s2t_model_file: PathLike, beam_
                      ngpu: int = 0, gates: GateSpec = None, encoder_precision: str = "fp32",
                      decoder_precision: str = "fp32"):
     """ESPnet's Speech2Text (the plugin's context-aware one) with the gate pattern and each part's
-    precision (:mod:`espnet_dynprune.nets.precision`) applied."""
+    precision (:mod:`espnet_dynprune.inference.precision`) applied."""
     from espnet2.bin.s2t_inference import Speech2Text
 
     from espnet_dynprune.registration import register_all

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence
 
-from espnet_dynprune.nets.batched_decoding import dynprune_decoder
+from espnet_dynprune.inference.batched_decoding import dynprune_decoder
 
 
 def gate_record(model, row: int = 0) -> Dict[str, dict]:
@@ -40,7 +40,7 @@ def gate_record(model, row: int = 0) -> Dict[str, dict]:
 @contextmanager
 def _replaced(owner, name: str, value) -> Iterator[None]:
     """``owner.name`` is ``value`` inside; afterwards what it was (an instance attribute set before,
-    e.g. a bf16 entry of :mod:`espnet_dynprune.nets.precision`, comes back)."""
+    e.g. a bf16 entry of :mod:`espnet_dynprune.inference.precision`, comes back)."""
     own = vars(owner)
     had, old = name in own, own.get(name)
     setattr(owner, name, value)

@@ -23,10 +23,10 @@ from its OWSM ``text`` prefix: ``<fra><st_eng>`` -> ``<|fr|> <|translate|>``), n
   (counted in ``timing.json`` as ``batches_redone``). The seconds of a batch are shared out evenly
   over its utterances (``seconds_per_utt_is`` says so);
 - ``...:whisper`` after either (``dynprune:8:whisper``): ESPnet's search with Whisper's stopping and
-  ranking rules (:mod:`espnet_dynprune.nets.whisper_search`): not ESPnet's hypotheses any more;
+  ranking rules (:mod:`espnet_dynprune.inference.whisper_search`): not ESPnet's hypotheses any more;
 - ``...:int8`` after either (``dynprune:8:whisper:int8``): the encoder's and decoder's linear layers
   (the decoder's vocabulary projection included) in dynamic int8
-  (:func:`espnet_dynprune.nets.precision.set_precision`);
+  (:func:`espnet_dynprune.inference.precision.set_precision`);
 - ``faster_whisper:<compute_type>``: faster-whisper's ``WhisperModel`` on the CTranslate2 files the
   model was converted from (no VAD, temperature 0 without fallback, not conditioned on earlier
   text), ``float32`` or ``int8``.
@@ -52,8 +52,8 @@ import torch
 
 from espnet_dynprune.corpora.audio_io import decode
 from espnet_dynprune.corpora.languages import from_iso639_3
-from espnet_dynprune.nets.precision import set_precision
-from espnet_dynprune.nets.whisper_search import use_whisper_search
+from espnet_dynprune.inference.precision import set_precision
+from espnet_dynprune.inference.whisper_search import use_whisper_search
 from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.owsm.symbols import parse_target
 

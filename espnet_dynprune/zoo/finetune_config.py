@@ -106,9 +106,9 @@ def _own_keys(cls: type, skip: tuple = ()) -> List[str]:
 
 def gating_keys() -> Dict[str, List[str]]:
     """The pruning keys: ``{"encoder": [...], "decoder": [...], "model": [...]}``."""
-    from espnet_dynprune.nets.dynprune_s2t_model import DynPruneS2TModel
-    from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
-    from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
+    from espnet_dynprune.models.dynprune import DynPruneS2TModel
+    from espnet_dynprune.nets.decoder.transformer_dynprune import TransformerDynPruneDecoder
+    from espnet_dynprune.nets.encoder.e_branchformer_dynprune import EBranchformerDynPruneEncoder
 
     return {
         "encoder": _own_keys(EBranchformerDynPruneEncoder, ("input_size", "layer_sizes")),  # sizes: the model's
@@ -119,9 +119,9 @@ def gating_keys() -> Dict[str, List[str]]:
 
 def static_keys() -> Dict[str, List[str]]:
     """The keys of ``prune: static*`` (``teacher_init`` is set to the pretrained model file)."""
-    from espnet_dynprune.static.distill_prune_model import DistillPruneS2TModel
-    from espnet_dynprune.static.e_branchformer_prunable import EBranchformerPrunableEncoder
-    from espnet_dynprune.static.transformer_prunable import TransformerPrunableDecoder
+    from espnet_dynprune.models.distill_prune import DistillPruneS2TModel
+    from espnet_dynprune.nets.decoder.transformer_prunable import TransformerPrunableDecoder
+    from espnet_dynprune.nets.encoder.e_branchformer_prunable import EBranchformerPrunableEncoder
 
     return {
         "encoder": _own_keys(EBranchformerPrunableEncoder, ("input_size",)),
@@ -132,7 +132,7 @@ def static_keys() -> Dict[str, List[str]]:
 
 def magnitude_keys() -> Dict[str, List[str]]:
     """The keys of ``prune: magnitude`` (all of the model's)."""
-    from espnet_dynprune.static.magnitude_prune_model import MagnitudePruneS2TModel
+    from espnet_dynprune.models.magnitude_prune import MagnitudePruneS2TModel
 
     return {"encoder": [], "decoder": [], "model": _own_keys(MagnitudePruneS2TModel)}
 

@@ -8,7 +8,7 @@ import pytest
 
 from espnet_dynprune.analysis import results_table, score_decodes
 from espnet_dynprune.recipe import decode
-from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
+from tests.builders.tiny_decoding import write_test_set, write_tiny_model
 
 
 @pytest.fixture(scope="module")

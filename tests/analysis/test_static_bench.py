@@ -69,7 +69,7 @@ def test_cli_rejects_a_sparsity_out_of_range(tiny_size):
 def test_cli_times_trained_model_zoo_dirs_against_the_first(tmp_path, capsys):
     import shutil
 
-    from tests.tiny_recipe import RECIPE
+    from tests.builders.tiny_recipe import RECIPE
 
     standin, out = str(RECIPE / "standin"), tmp_path / "zoo.json"
     copy = str(shutil.copytree(standin, tmp_path / "copy"))

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from espnet_dynprune.data.espeak import read_wav
-from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text
+from espnet_dynprune.inference.speech2text import DynPruneSpeech2Text
 from espnet_dynprune.owsm.datadir import read_lines, read_map
-from tests.tiny_recipe import TrainedModel
+from tests.builders.tiny_recipe import TrainedModel
 
 if TYPE_CHECKING:
     from espnet2.bin.s2t_inference import Speech2Text

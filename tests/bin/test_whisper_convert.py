@@ -15,10 +15,11 @@ import yaml
 
 from espnet_dynprune.bin.whisper_convert import compare, convert
 from espnet_dynprune.corpora.audio_io import decode
-from espnet_dynprune.nets.whisper_dynprune import WhisperDynPruneDecoder
-from espnet_dynprune.nets.whisper_dynprune_encoder import WhisperDynPruneEncoder
-from espnet_dynprune.nets.whisper_local import LocalWhisperDecoder, LocalWhisperEncoder
-from espnet_dynprune.nets.whisper_search import use_whisper_search
+from espnet_dynprune.inference.whisper_search import use_whisper_search
+from espnet_dynprune.nets.decoder.whisper_dynprune import WhisperDynPruneDecoder
+from espnet_dynprune.nets.decoder.whisper_local import LocalWhisperDecoder
+from espnet_dynprune.nets.encoder.whisper_dynprune import WhisperDynPruneEncoder
+from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
 from espnet_dynprune.recipe.whisper_decode import build
 from espnet_dynprune.whisper.checkpoint import read_checkpoint
 from espnet_dynprune.whisper.packages import locate

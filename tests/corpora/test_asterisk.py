@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from espnet_dynprune.corpora.asterisk import clean, read_asterisk, read_transcripts, split_of, transcript_path
-from tests.corpora.fixtures import make_asterisk
+from tests.builders.corpus_files import make_asterisk
 
 KEYS = [f"prompt-{i}" for i in range(40)]
 EN = [(k, f"Please press {i}.") for i, k in enumerate(KEYS)] + [

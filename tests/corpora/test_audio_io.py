@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from espnet_dynprune.corpora.audio_io import AAC_FRAME, AudioError, decode
-from tests.corpora.fixtures import needs_ffmpeg, overwrite_middle, stretch_sample_times, write_talk_m4a, write_tone
+from tests.builders.corpus_files import needs_ffmpeg, overwrite_middle, stretch_sample_times, write_talk_m4a, write_tone
 
 
 @needs_ffmpeg

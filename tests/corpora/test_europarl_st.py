@@ -18,7 +18,7 @@ from espnet_dynprune.corpora.europarl_st import (
     segment_files,
     write_split,
 )
-from tests.corpora.fixtures import make_europarl_split, needs_ffmpeg
+from tests.builders.corpus_files import make_europarl_split, needs_ffmpeg
 
 ROWS = [
     ("fr.2008.3-14", 0.5, 1.5, "bonjour madame la présidente", "good morning madam president"),

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from espnet_dynprune.corpora import filter_lengths as fl
-from espnet_dynprune.corpora import format_audio as fa
+from espnet_dynprune.corpora import filter_lengths as fl, format_audio as fa
 from espnet_dynprune.owsm.datadir import Utterance, read_map, write_datadir
-from tests.corpora.fixtures import needs_ffmpeg, write_tone
+from tests.builders.corpus_files import needs_ffmpeg, write_tone
 
 
 def _dump(tmp_path: Path) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from espnet_dynprune.corpora import fleurs as fl
 from espnet_dynprune.corpora.fleurs import read_fleurs, read_split, read_tsv
-from tests.corpora.fixtures import make_fleurs_split
+from tests.builders.corpus_files import make_fleurs_split
 
 
 def _root(tmp_path: Path) -> Path:

@@ -12,7 +12,7 @@ import soundfile
 
 from espnet_dynprune.corpora import format_audio as fa
 from espnet_dynprune.owsm.datadir import Segment, Utterance, read_map, write_datadir
-from tests.corpora.fixtures import needs_ffmpeg, overwrite_middle, write_talk_m4a, write_tone
+from tests.builders.corpus_files import needs_ffmpeg, overwrite_middle, write_talk_m4a, write_tone
 
 
 def _utt(spk: str, rest: str, task: str, wav: Path, seg=None) -> Utterance:

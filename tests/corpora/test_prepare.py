@@ -9,7 +9,7 @@ import pytest
 from espnet_dynprune.corpora import prepare as prepare_mod
 from espnet_dynprune.corpora.format_audio import format_audio
 from espnet_dynprune.owsm.datadir import read_map, read_segments
-from tests.corpora.fixtures import make_europarl_split, make_fleurs_split, make_voxforge_session, needs_ffmpeg
+from tests.builders.corpus_files import make_europarl_split, make_fleurs_split, make_voxforge_session, needs_ffmpeg
 
 
 def _corpora(tmp_path: Path) -> dict:

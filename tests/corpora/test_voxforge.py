@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from espnet_dynprune.corpora.voxforge import assign_speakers, read_language, read_voxforge
-from tests.corpora.fixtures import make_voxforge_session
+from tests.builders.corpus_files import make_voxforge_session
 
 
 def test_reads_both_prompt_formats(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

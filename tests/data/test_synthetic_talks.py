@@ -16,7 +16,7 @@ from espnet_dynprune.corpora.europarl_st import read_segments
 from espnet_dynprune.data import synthetic_talks
 from espnet_dynprune.data.espeak import Speaker
 from espnet_dynprune.data.sentences import make_pair
-from tests.corpora.fixtures import needs_ffmpeg
+from tests.builders.corpus_files import needs_ffmpeg
 
 SPEAKERS = [Speaker("fra", "m3"), Speaker("fra", "f2")]
 

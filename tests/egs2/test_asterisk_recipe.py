@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_recipe import run_recipe
+from tests.builders.tiny_recipe import run_recipe
 
 RECIPE = Path(__file__).resolve().parents[2] / "egs2" / "asterisk" / "asr1"
 MADE = ("data", "dump", "exp", "downloads", "results")

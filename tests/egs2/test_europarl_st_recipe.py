@@ -15,8 +15,8 @@ import pytest
 import torch
 import yaml
 
-from tests.slurm_cluster import PARTITION, SlurmCluster
-from tests.tiny_recipe import copy_recipe, recipe_env, run_recipe, tiny_config, write_yaml
+from tests.builders.slurm_cluster import PARTITION, SlurmCluster
+from tests.builders.tiny_recipe import copy_recipe, recipe_env, run_recipe, tiny_config, write_yaml
 
 TINY_CORPUS = "--train 6 --dev 2 --test 2 --fleurs_train 4 --fleurs_dev 2 --fleurs_test 2"
 TEST_SETS = "test_epst_fra_asr test_epst_fra_st_eng"

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from espnet_dynprune.zoo.finetune_config import finetune_config
-from tests.tiny_recipe import RECIPE
+from tests.builders.tiny_recipe import RECIPE
 
 CONFS = sorted(p for p in (RECIPE / "conf").glob("*.yaml") if p.name.startswith(("finetune_", "static_prune_")))
 

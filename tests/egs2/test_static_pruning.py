@@ -15,7 +15,7 @@ import yaml
 
 from espnet_dynprune.data.espeak import read_wav
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
-from tests.tiny_recipe import RECIPE, TrainedModel, run_recipe, write_yaml
+from tests.builders.tiny_recipe import RECIPE, TrainedModel, run_recipe, write_yaml
 
 STANDIN = RECIPE / "standin"
 TINY_STATIC = {

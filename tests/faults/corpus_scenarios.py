@@ -9,16 +9,13 @@ from typing import List, Optional, Tuple
 import numpy as np
 import soundfile
 
-from espnet_dynprune.corpora import filter_lengths as fl
-from espnet_dynprune.corpora import format_audio as fa
-from espnet_dynprune.corpora.europarl_st import read_split as read_europarl_split
-from espnet_dynprune.corpora.europarl_st import segment_files
-from espnet_dynprune.corpora.fleurs import read_split as read_fleurs_split
-from espnet_dynprune.corpora.fleurs import tsv_path
+from espnet_dynprune.corpora import filter_lengths as fl, format_audio as fa
+from espnet_dynprune.corpora.europarl_st import read_split as read_europarl_split, segment_files
+from espnet_dynprune.corpora.fleurs import read_split as read_fleurs_split, tsv_path
 from espnet_dynprune.corpora.prepare import prepare
 from espnet_dynprune.corpora.voxforge import read_language as read_voxforge_language
 from espnet_dynprune.owsm.datadir import Segment, Utterance, read_map, write_datadir
-from tests.corpora.fixtures import (
+from tests.builders.corpus_files import (
     make_europarl_split,
     make_fleurs_split,
     make_voxforge_session,

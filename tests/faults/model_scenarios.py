@@ -15,10 +15,10 @@ from espnet_dynprune.recipe import decode
 from espnet_dynprune.zoo import model_zoo, token_list
 from espnet_dynprune.zoo.check_lengths import check_lengths
 from espnet_dynprune.zoo.finetune_config import finetune_config
-from tests.corpora.fixtures import write_tone
+from tests.builders.corpus_files import write_tone
+from tests.builders.tiny_s2t import build_model
 from tests.faults.context import Ctx, raises
 from tests.faults.corpus_scenarios import asr_utt, stage3
-from tests.nets.tiny_s2t import build_model
 
 # ==================================================================== configs and models
 

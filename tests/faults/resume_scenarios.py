@@ -13,9 +13,9 @@ import pytest
 from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.recipe import decode
 from espnet_dynprune.zoo import model_zoo
+from tests.builders.tiny_decoding import decode_argv, write_test_set, write_tiny_model
+from tests.builders.tiny_recipe import RECIPE
 from tests.faults.context import Ctx, raises
-from tests.recipe.tiny_decoding import decode_argv, write_test_set, write_tiny_model
-from tests.tiny_recipe import RECIPE
 
 # ==================================================================== resumption
 

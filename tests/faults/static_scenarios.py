@@ -6,13 +6,13 @@ import torch
 import yaml
 
 from espnet_dynprune.bin.export_pruned import export
-from espnet_dynprune.nets.e_branchformer_pruned import EBranchformerPrunedEncoder
-from espnet_dynprune.nets.transformer_pruned import TransformerPrunedDecoder
+from espnet_dynprune.nets.decoder.transformer_pruned import TransformerPrunedDecoder
+from espnet_dynprune.nets.encoder.e_branchformer_pruned import EBranchformerPrunedEncoder
 from espnet_dynprune.zoo.finetune_config import finetune_config
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
+from tests.builders.tiny_nets import DECODER_CONF, ENCODER_CONF
+from tests.builders.tiny_recipe import RECIPE
 from tests.faults.context import Ctx, raises
-from tests.nets.tiny_nets import DECODER_CONF, ENCODER_CONF
-from tests.tiny_recipe import RECIPE
 
 STANDIN = RECIPE / "standin"  # selfattn + absolute positions: what static pruning supports
 

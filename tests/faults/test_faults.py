@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple
 import pytest
 import torch
 
-from tests.faults import corpus_scenarios as corpus
-from tests.faults import model_scenarios as models
-from tests.faults import resume_scenarios as resume
-from tests.faults import static_scenarios as static
+from tests.builders.tiny_decoding import write_tiny_model
+from tests.faults import (
+    corpus_scenarios as corpus,
+    model_scenarios as models,
+    resume_scenarios as resume,
+    static_scenarios as static,
+)
 from tests.faults.context import Ctx, assert_test_exists
-from tests.recipe.tiny_decoding import write_tiny_model
 
 if TYPE_CHECKING:
     from espnet2.bin.s2t_inference import Speech2Text
@@ -376,7 +378,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def speech2text(tiny_model: Tuple[Path, Path]) -> "Speech2Text":
     """ESPnet's own Speech2Text class on the tiny model (beam 2, short hypotheses: milliseconds a call)."""
-    from espnet_dynprune.nets.speech2text import DynPruneSpeech2Text
+    from espnet_dynprune.inference.speech2text import DynPruneSpeech2Text
     from espnet_dynprune.registration import register_s2t
 
     register_s2t()

@@ -11,9 +11,9 @@ import itertools
 import pytest
 import torch
 
-from espnet_dynprune.nets.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+from espnet_dynprune.nets.decoder.transformer_dynprune import TransformerDynPruneDecoder
+from espnet_dynprune.nets.encoder.e_branchformer_dynprune import EBranchformerDynPruneEncoder
 from espnet_dynprune.nets.espnet_compat import BatchBeamSearch, BeamSearch
-from espnet_dynprune.nets.transformer_dynprune import TransformerDynPruneDecoder
 
 INPUT_LAYERS = ["linear", "conv2d", "conv2d2", "conv2d6", "conv2d8", "embed"]
 POSITIONS = [("legacy", "abs_pos", "selfattn"), ("latest", "rel_pos", "rel_selfattn"),

@@ -15,7 +15,7 @@ from espnet_dynprune.owsm.datadir import (
     read_segments,
     write_datadir,
 )
-from tests.recipe.tiny_decoding import write_test_set
+from tests.builders.tiny_decoding import write_test_set
 
 
 def _utt(utt_id: str, wav: str, segment=None) -> Utterance:

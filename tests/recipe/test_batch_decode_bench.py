@@ -7,7 +7,7 @@ import json
 import pytest
 
 from espnet_dynprune.recipe import batch_decode_bench
-from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
+from tests.builders.tiny_decoding import write_test_set, write_tiny_model
 
 
 def test_batch_sizes_side_by_side_with_the_same_hypotheses(tmp_path, capsys):

@@ -9,8 +9,7 @@ import pytest
 
 from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.recipe import decode
-from tests.recipe.tiny_decoding import decode_argv as argv
-from tests.recipe.tiny_decoding import write_test_set, write_tiny_model
+from tests.builders.tiny_decoding import decode_argv as argv, write_test_set, write_tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from espnet_dynprune.recipe import grid
-from tests.tiny_recipe import RECIPE
+from tests.builders.tiny_recipe import RECIPE
 
 
 def test_the_paper_grid_expands_round_robin_into_unique_runsh_calls():

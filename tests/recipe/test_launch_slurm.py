@@ -1,4 +1,4 @@
-"""The launcher's ``--backend slurm`` against a real single-node Slurm (tests/slurm_cluster.py):
+"""The launcher's ``--backend slurm`` against a real single-node Slurm (tests/builders/slurm_cluster.py):
 job arrays and their logs, a failing task, the job's environment, cancellation."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slurm_cluster import PARTITION, SlurmCluster
+from tests.builders.slurm_cluster import PARTITION, SlurmCluster
 
 PY = sys.executable
 

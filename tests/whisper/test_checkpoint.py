@@ -11,7 +11,7 @@ import torch
 from whisper.model import ModelDimensions, Whisper
 
 from espnet_dynprune.whisper.checkpoint import read_checkpoint, read_ctranslate2, read_openai
-from tests.whisper.ct2_files import whisper_spec_variables, write_model_bin
+from tests.builders.ct2_files import whisper_spec_variables, write_model_bin
 
 DIMS = ModelDimensions(n_mels=80, n_audio_ctx=30, n_audio_state=16, n_audio_head=2, n_audio_layer=2,
                        n_vocab=60, n_text_ctx=12, n_text_state=16, n_text_head=2, n_text_layer=2)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from espnet_dynprune.whisper.ctranslate2_format import read_model_bin
-from tests.whisper.ct2_files import write_model_bin
+from tests.builders.ct2_files import write_model_bin
 
 VARIABLES = {
     "encoder/conv1/weight": np.arange(12, dtype="<f2").reshape(4, 3),

@@ -5,8 +5,7 @@ import torch
 import yaml
 
 from espnet_dynprune.zoo.model_zoo import ModelZooDir, ModelZooError
-
-from .tiny_release import Release
+from tests.builders.tiny_release import Release
 
 CONFIG = "exp/s2t_train_tiny/config.yaml"
 

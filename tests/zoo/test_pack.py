@@ -7,8 +7,7 @@ import yaml
 
 from espnet_dynprune.zoo import pack as pack_module
 from espnet_dynprune.zoo.model_zoo import ModelZooDir, ModelZooError
-
-from .tiny_release import Release
+from tests.builders.tiny_release import Release
 
 
 def test_layout_is_minimal_and_dir_relative(packed: Path) -> None:
