@@ -9,14 +9,23 @@ the page, one CSV per table into ``<output dir>/results/tables/`` and the PNG fi
 ``<output dir>/results/figures/``. Experiments of the grid (``<raw_dir>/grid.json``) with no raw
 result yet are listed as not run, so a partial grid never reads as a complete one; a raw result
 made from another spec than the grid's now (stale) is listed and left out of every table.
+
+The page follows ESPnet's and icefall's RESULTS.md: an environment block first, then per table the
+command that produced it, the table, its figure and a one-line conclusion. The header is the
+hand-written part: its ``<!-- name -->`` lines open named parts the renderer places
+(:func:`header_parts`): ``environment``, the facts recorded by hand for raw results that predate
+the ``environment`` record, and ``caption:<table>``, each table's conclusion.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import functools
+import json
 import logging
+import re
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -24,22 +33,29 @@ from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, 
 from espnet_dynprune.analysis.paper_rows import (DEFAULT_DATA, Row, all_rows, baseline, column_name, joint_model,
                                                  table_rows, test_set_order, timing_passes, without)
 
-COLUMNS = (
-    "Columns: WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set; **s/utt**: decode seconds per utterance "
-    "(beam 5, one thread) measured by `python -m espnet_dynprune.recipe.timing` on the first utterances of every "
-    "test set with nothing else running, all models in turn (blank: its model was not kept to be timed; *N% "
-    "same*: only N% of the timed hypotheses were the grid's: a re-trained model of the same spec was timed, not "
-    "the one scored); "
-    "*s/utt in grid*: the whole test set as the grid decoded it, beside another training job (not a speed "
-    "comparison; *batched*: decoded several utterances at once, each batch's time shared out); GFLOPs: fvcore, "
-    "1 multiply-add = 1 flop, per utterance: *stock-style* counts output tokens + 1 beam steps with the source K/V "
-    "re-projected at every step for every hypothesis, as ESPnet's stock decoder runs them (the papers' convention), "
-    "*as run* the decoder calls this decoder really made (K/V once; batched: each batch's calls shared out, the "
-    "rows of utterances that had ended included); "
-    "enc/dec sparsity: the realised fraction of gated modules skipped (*weights*: of the pruned Linear weights "
-    "zero, for magnitude pruning and PARP, as the model decoded); train+decode min: the experiment's wall "
-    "clock in the grid (*resumed*: only the last attempt's, an earlier one having done part of the work).\n"
-)
+COLUMNS = """Columns:
+
+- WER (%, ASR) and BLEU (ST, sacrebleu 13a) per test set.
+- **s/utt**: decode seconds per utterance (beam 5, one thread) measured by `python -m
+  espnet_dynprune.recipe.timing` on the first utterances of every test set with nothing else running, all
+  models in turn (blank: its model was not kept to be timed; *N% same*: only N% of the timed hypotheses were
+  the grid's: a re-trained model of the same spec was timed, not the one scored).
+- *s/utt in grid*: the whole test set as the grid decoded it, beside another training job (not a speed
+  comparison; *batched*: decoded several utterances at once, each batch's time shared out).
+- GFLOPs: fvcore, 1 multiply-add = 1 flop, per utterance: *stock-style* counts output tokens + 1 beam steps
+  with the source K/V re-projected at every step for every hypothesis, as ESPnet's stock decoder runs them
+  (the papers' convention); *as run* the decoder calls this decoder really made (K/V once; batched: each
+  batch's calls shared out, the rows of utterances that had ended included).
+- enc/dec sparsity: the realised fraction of gated modules skipped (*weights*: of the pruned Linear weights
+  zero, for magnitude pruning and PARP, as the model decoded).
+- train+decode min: the experiment's wall clock in the grid (*resumed*: only the last attempt's, an earlier
+  one having done part of the work).
+"""
+SIGNIFICANCE = (f"Difference tables: paired bootstrap over utterances "
+                f"({significance.SAMPLES} resamples), WER {{diff [95% CI]}}, BLEU {{diff (p)}}; * = a non-zero "
+                f"difference at p < {significance.ALPHA} (WER: and its 95% interval without 0); "
+                f"{significance.IDENTICAL}: the same hypothesis for every utterance; *same BLEU*: other "
+                f"hypotheses, the same score (no p-value).\n")
 TABLES = {
     "baseline": "Baselines: the pretrained model and dense fine-tuning",
     "dynamic": "Context-aware dynamic pruning (encoder, decoder, joint) at each target sparsity",
@@ -54,6 +70,74 @@ COUNTERPARTS = {
     "more_data": (without, "With the extra data minus without it (the same experiment on the default setup alone)"),
     "ablation": (joint_model, "Each ablation minus the context-aware joint model at the same target it changes"),
 }
+CONTEXT = "context"  # the caption key of the context-dependence section
+#: ``<!-- name -->`` on a line of its own opens a named part of the header, up to the next one or the end.
+HEADER_PART = re.compile(r"^<!-- ([\w:-]+) -->[ \t]*$", re.MULTILINE)
+#: An environment record's fields (:func:`espnet_dynprune.analysis.environment.machine`), labelled as ESPnet does.
+ENVIRONMENT_FIELDS = (("python", "python version"), ("espnet", "espnet version"),
+                      ("torch", "pytorch version"), ("commit", "git commit"), ("platform", "machine"),
+                      ("cpu", "CPU"), ("threads", "torch threads"), ("gpu", "GPU"))
+
+
+def header_parts(header: str) -> tuple[str, Dict[str, str]]:
+    """(the header's page text, its named parts): one hand-written file holds every fact the
+    renderer cannot compute, each once; a misspelt name fails rather than dropping its text."""
+    pieces = HEADER_PART.split(header)
+    names = pieces[1::2]
+    known = {"environment", *(f"caption:{t}" for t in (*TABLES, CONTEXT))}
+    wrong = sorted({n for n in names if n not in known or names.count(n) > 1})
+    if wrong:
+        raise ValueError(f"header parts {wrong} are unknown or repeated; each may appear once of {sorted(known)}")
+    return pieces[0], {n: text.strip() for n, text in zip(names, pieces[2::2])}
+
+
+def _results(names: Sequence[str], total: int) -> str:
+    return f"all {total} raw results" if len(names) == total else f"{len(names)} of {total} ({', '.join(names)})"
+
+
+def environment_block(records: Sequence[dict], fallback: str = "") -> str:
+    """ESPnet's "Environments" block: the newest result's date, each distinct ``environment`` record of
+    the raw results, and for results that predate the record the header's facts recorded by hand."""
+    lines = ["## Environments\n"]
+    dates = [r["meta"]["finished"] for r in records if r["meta"].get("finished")]
+    if dates:
+        lines.append(f"- date: `{max(dates)}` (the newest raw result)")
+    groups: Dict[str, List[str]] = {}
+    for r in records:
+        env = r["meta"].get("environment")
+        groups.setdefault(json.dumps(env, sort_keys=True) if env else "", []).append(r["meta"]["name"])
+    for key, names in groups.items():
+        if key:
+            env = json.loads(key)
+            lines.append(f"- recorded with {_results(names, len(records))}:")
+            lines += [f"  - {label}: `{env[field] or ('none' if field == 'gpu' else 'unknown')}`"
+                      for field, label in ENVIRONMENT_FIELDS if field in env]
+    if "" in groups:
+        lines.append(f"- {_results(groups[''], len(records))} predate the environment record: "
+                     + ("recorded by hand, not by the grid:" if fallback else "no environment is known."))
+        lines += ["  " + line if line else "" for line in fallback.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def name_patterns(names: Sequence[str], grid: Sequence[str]) -> List[str]:
+    """``names`` as few ``--only`` patterns: a sweep's targets (two or more) as one ``<sweep>_*`` where
+    that matches nothing of ``grid`` outside ``names``, so the command runs exactly these experiments."""
+    names = list(dict.fromkeys(names))  # a table's experiment has a row per gate pattern
+    sweeps = [re.sub(r"_\d+(\.\d+)?$", "_*", n) for n in names]
+    patterns = [s if sweeps.count(s) > 1 and set(fnmatch.filter(grid, s)) <= set(names) else n
+                for n, s in zip(names, sweeps)]
+    patterns = list(dict.fromkeys(patterns))
+    return [p for p in patterns if not any(q != p and fnmatch.fnmatchcase(p, q) for q in patterns)]
+
+
+def command(names: Sequence[str], grid: Sequence[str], grid_file: Optional[str], timing: Optional[dict]) -> str:
+    """The one line, run in the recipe, that makes a table's numbers: its experiments, then their times."""
+    only = " ".join(f"'{p}'" if "*" in p else p for p in name_patterns(names, grid))
+    line = "python -m espnet_dynprune.recipe.grid" + (f" --grid {grid_file}" if grid_file else "") + f" --only {only}"
+    if timing:
+        line += (f" && python -m espnet_dynprune.recipe.timing --utts_per_set {timing['utts_per_set']} "
+                 f"--repeats {timing['repeats']}")
+    return f"```sh\n{line}\n```\n"
 
 
 def _f(value: Optional[float], fmt: str = "{:.2f}") -> str:
@@ -219,41 +303,44 @@ def grid_status(raw_dir: Path, records: List[dict]) -> tuple[List[dict], List[st
 
 
 def render(raw_dir: Path, output: Path, header: str = "") -> str:
+    body, named = header_parts(header)
+    heading, _, lead = body.partition("\n") if body.startswith("# ") else ("# Results", "", body)
     records, status = grid_status(raw_dir, raw_results.load(raw_dir))
-    rows = all_rows(records, raw_results.read_timing(raw_dir))
+    timing = raw_results.read_timing(raw_dir)
+    rows = all_rows(records, timing)
+    manifest = raw_results.read_manifest(raw_dir)
+    grid = [e["name"] for e in manifest["experiments"]] if manifest else [r["meta"]["name"] for r in records]
+    run = functools.partial(command, grid=grid, grid_file=manifest and manifest["grid"])
     references = functools.lru_cache(maxsize=None)(lambda test_set: raw_results.references(raw_dir, test_set))
     out_dir = output.parent
-    tables = out_dir / "results" / "tables"
     passes = pass_letters(rows)
-    parts = [header or "# Results\n", *status, COLUMNS]
+    parts = [heading + "\n", environment_block(records, named.get("environment", ""))]
+    parts += [lead.strip("\n") + "\n"] if lead.strip() else []
+    parts += ["## Reading the tables\n", *status, COLUMNS, SIGNIFICANCE]
     if passes:
         parts.append("Timing passes (the letter after each s/utt; times compare within one pass only, another "
                      "may have found the machine busier): "
                      + "; ".join(f"{letter} = {p}" for p, letter in passes.items()) + ".\n")
-    dense = {data: baseline(rows, data) for data in {r.data for r in rows}}
-    dense = {k: v for k, v in dense.items() if v is not None}
+    dense = {data: b for data in {r.data for r in rows} if (b := baseline(rows, data)) is not None}
     for table, title in TABLES.items():
         mine = table_rows(rows, table)
         if not any(r.table == table for r in mine):
             continue
+        own = [r for r in mine if r.table == table]
         find, difference = COUNTERPARTS.get(table, (None, ""))
         if find:  # the experiments changed (each once), after the baselines
             others = list({id(c): c for r in mine if (c := find(rows, r)) is not None}.values())
             mine = [r for r in mine if r.is_baseline] + others + [r for r in mine if not r.is_baseline]
         headers, body = results_table(mine, passes)
-        write_csv(tables / f"{table}.csv", headers, body)
-        parts += [f"## {title}\n", markdown_table(headers, body),
-                  f"CSV: [results/tables/{table}.csv](results/tables/{table}.csv)\n"]
+        write_csv(out_dir / "results" / "tables" / f"{table}.csv", headers, body)
+        timed = timing.get("settings") if any(r.timing_pass for r in own) else None  # the timing pass measured them
+        parts += [f"## {title}\n", run([r.experiment for r in own], timing=timed),
+                  markdown_table(headers, body), f"CSV: [results/tables/{table}.csv](results/tables/{table}.csv)\n"]
         sig = significance_table(references, [r for r in mine if not r.is_baseline or table == "baseline"],
                                  lambda r: dense.get(r.data))
         if sig:
-            parts += [f"Difference against dense fine-tuning, paired bootstrap over utterances "
-                      f"({significance.SAMPLES} resamples): WER {{diff [95% CI]}}, BLEU {{diff (p)}}; "
-                      f"* = a non-zero difference at p < {significance.ALPHA} (WER: and its 95% interval without 0); "
-                      f"{significance.IDENTICAL}: the same hypothesis for every utterance; "
-                      f"*same BLEU*: other hypotheses, "
-                      f"the same score (no p-value).\n", sig]
-        sig = find and significance_table(references, [r for r in mine if r.table == table], lambda r: find(rows, r))
+            parts += ["Difference against dense fine-tuning (paired bootstrap):\n", sig]
+        sig = find and significance_table(references, own, lambda r: find(rows, r))
         if sig:
             parts += [f"{difference}:\n", sig]
         fixed = {r.experiment: r for r in mine if r.gates == "most_frequent"}
@@ -268,11 +355,12 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             name = f"results/figures/{table}_vs_sparsity.png"
             caption = paper_figures.curves(curve_rows, dense.get(curve_rows[0].data), out_dir / name)
             parts.append(f"![{table} vs sparsity]({name})\n\n*{caption}*\n")
+        parts += [f"**Conclusion:** {named[f'caption:{table}']}\n"] if f"caption:{table}" in named else []
     gated = [r for r in rows if r.gates == "predicted" and any(e["gate_names"] for e in r.sets.values())]
     labels = distinct_labels(gated)
     dependence = {label: dependence_of(r) for label, r in zip(labels, gated)}
     if dependence:
-        parts += ["## Context dependence of the gates\n",
+        parts += ["## Context dependence of the gates\n", run([r.experiment for r in gated], timing=None),
                   "Distinct gate patterns (one per part and utterance) and the mutual information between "
                   "pattern and language / task over all decoded test utterances (bits; the bound is the "
                   "entropy of the language or task: equal means the pattern determines it).\n",
@@ -287,6 +375,7 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
             name = f"results/figures/gates_{r.experiment}.png"
             caption = paper_figures.heatmaps(dependence[label], label, out_dir / name)
             parts.append(f"![gates of {r.experiment}]({name})\n\n*{label}: {caption}*\n")
+        parts += [f"**Conclusion:** {named[f'caption:{CONTEXT}']}\n"] if f"caption:{CONTEXT}" in named else []
     text = "\n".join(parts)
     output.write_text(text, encoding="utf-8")
     return text

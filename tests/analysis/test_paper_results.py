@@ -149,3 +149,75 @@ def test_two_gated_rows_of_one_label_keep_apart_in_the_context_tables(raw: Path)
     context = page.split("## Context dependence of the gates")[1]
     labels = {line.split(" | ")[0][2:] for line in context.splitlines() if line.startswith("| context-aware")}
     assert {"context-aware (joint) 0.3", "context-aware (joint) 0.3 [lowres]"} <= labels
+
+
+HEADER = """# Fixture
+
+Setup text.
+
+<!-- environment -->
+- pytorch version: `2.11.0` (by hand)
+
+<!-- caption:dynamic -->
+The joint model holds up.
+"""
+ENVIRONMENT = {"platform": "Linux-6.8-x86_64", "cpu": "AMD EPYC 7B13", "threads": 2, "python": "3.12.3",
+               "torch": "2.11.0", "espnet": "202511", "gpu": None, "commit": "0123456789ab+dirty"}
+
+
+def _environments(page: str) -> str:
+    return page.split("## Environments\n")[1].split("\n## ")[0].split("Setup text.")[0]
+
+
+def test_without_environment_records_the_header_s_hand_recorded_environment_stands_in(raw: Path):
+    stale = json.loads((raw / "stale_run.json").read_text())
+    stale["meta"]["finished"] = "2027-01-01T00:00:00"  # a newer result, but a stale one: not on the page
+    (raw / "stale_run.json").write_text(json.dumps(stale))
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md", header=HEADER)
+    assert page.startswith("# Fixture\n\n## Environments\n")  # first after the title, before the setup
+    block = _environments(page)
+    assert "- date: `2026-12-02T08:54:22` (the newest raw result)" in block
+    assert "- all 3 raw results predate the environment record: recorded by hand, not by the grid:" in block
+    assert "  - pytorch version: `2.11.0` (by hand)" in block
+    assert "<!--" not in page and "recorded with" not in block
+    without = paper_results.render(raw, raw.parent.parent / "RESULTS.md", header="# Fixture\n")
+    assert "predate the environment record: no environment is known." in without
+
+
+def test_each_distinct_environment_record_is_listed_with_its_results(raw: Path):
+    for name, commit in (("dense", "0123456789ab+dirty"), ("pretrained", "0123456789ab+dirty"),
+                         ("dynprune_both_0.3", "ba9876543210")):
+        record = json.loads((raw / f"{name}.json").read_text())
+        record["meta"]["environment"] = {**ENVIRONMENT, "commit": commit}
+        (raw / f"{name}.json").write_text(json.dumps(record))
+    block = _environments(paper_results.render(raw, raw.parent.parent / "RESULTS.md", header=HEADER))
+    assert "- recorded with 2 of 3 (dense, pretrained):" in block
+    assert "- recorded with 1 of 3 (dynprune_both_0.3):" in block
+    first, second = block.split("- recorded with ")[1:]
+    assert "  - git commit: `0123456789ab+dirty`" in first and "  - git commit: `ba9876543210`" in second
+    for line in ("  - pytorch version: `2.11.0`", "  - espnet version: `202511`", "  - python version: `3.12.3`",
+                 "  - CPU: `AMD EPYC 7B13`", "  - torch threads: `2`", "  - GPU: `none`"):
+        assert line in first
+    assert "by hand" not in block  # every result has its record: the fallback is not needed
+
+
+def test_each_table_has_its_command_and_the_header_s_conclusion_and_a_misspelt_part_fails(raw: Path):
+    page = paper_results.render(raw, raw.parent.parent / "RESULTS.md", header=HEADER)
+    dynamic = page.split("## Context-aware dynamic pruning")[1].split("\n## ")[0]
+    assert dynamic.startswith(" (encoder, decoder, joint) at each target sparsity\n\n```sh\npython -m "
+                              "espnet_dynprune.recipe.grid --grid conf/paper_grid.yaml --only dynprune_both_0.3 && "
+                              "python -m espnet_dynprune.recipe.timing --utts_per_set 3 --repeats 1\n```\n")
+    assert dynamic.rstrip().endswith("**Conclusion:** The joint model holds up.")
+    assert "**Conclusion:**" not in page.split("## Context-aware dynamic pruning")[0]  # no caption for baseline
+    with pytest.raises(ValueError, match="caption:dynamc"):
+        paper_results.render(raw, raw.parent.parent / "RESULTS.md",
+                             header=HEADER.replace("caption:dynamic", "caption:dynamc"))
+
+
+def test_a_sweep_becomes_one_pattern_only_where_it_matches_nothing_else():
+    grid = ["dyn_0.1", "dyn_0.5", "dyn_extra_0.5", "static_0.7", "static_0.7_dyn", "other_0.1", "other_0.3"]
+    assert paper_results.name_patterns(["other_0.3", "other_0.1", "other_0.3"], grid) == ["other_*"]
+    assert paper_results.name_patterns(["dyn_0.1", "dyn_0.5"], grid) == ["dyn_0.1", "dyn_0.5"]  # dyn_* runs more
+    assert paper_results.name_patterns(["dyn_extra_0.5", "dyn_0.5", "dyn_0.1"], grid) == ["dyn_*"]
+    assert paper_results.name_patterns(["static_0.7", "static_0.7_dyn", "other_0.1"], grid) == \
+        ["static_0.7", "static_0.7_dyn", "other_0.1"]  # one of a sweep: its own name
