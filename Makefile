@@ -128,7 +128,7 @@ paper-grid: sysdeps venv
 	  && python -m espnet_dynprune.recipe.timing
 
 paper-results: venv
-	. $(abspath $(VENV))/bin/activate && cd $(RECIPE) && python -m espnet_dynprune.analysis.paper_results \
+	. $(abspath $(VENV))/bin/activate && cd $(RECIPE) && python -m espnet_dynprune.recipe.paper_results \
 	  --raw_dir results/raw --header results/header.md --output RESULTS.md
 
 docs: venv

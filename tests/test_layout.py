@@ -29,12 +29,13 @@ ALLOWED = {
     "models": {"gating", "owsm", *NETS},
     "inference": {"gating", "owsm", *NETS, "models"},
     "registration": {*NETS, "models", "inference"},
+    "logs": set(),
     "_import_hook": {"registration"},
     "corpora": {"owsm"},
     "data": {"owsm", "corpora"},
     "zoo": {"owsm", *NETS, "models", "inference", "registration"},
     "analysis": {*ESPNET_FACING - {"whisper"}, "zoo"},
-    "recipe": {*ESPNET_FACING - {"whisper"}, "zoo", "analysis", "corpora"},
+    "recipe": {*ESPNET_FACING - {"whisper"}, "zoo", "analysis", "corpora", "data"},
     "bin": {*ESPNET_FACING, "zoo", "analysis", "recipe"},
 }
 
@@ -70,5 +71,16 @@ MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or 
 def test_module_imports_only_rooms_below_its_own(path):
     room = room_of(path)
     assert room in ALLOWED, f"{room}: a room the layout does not name"
-    above = imported_rooms(path) - ALLOWED[room] - {room}
+    above = imported_rooms(path) - ALLOWED[room] - {room, "logs"}  # one log format, for every command
     assert not above, f"{path.relative_to(PACKAGE)} ({room}) imports {sorted(above)}"
+
+
+COMMAND_ROOMS = ("bin", "recipe")  # user commands and recipe stages; library rooms have no entry point
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if room_of(p) not in COMMAND_ROOMS],
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_library_modules_have_no_entry_point(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    mains = [node for node in tree.body if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)]
+    assert not mains, f"{path.relative_to(PACKAGE)}: a command belongs in bin/ (or a recipe stage in recipe/)"

@@ -1,6 +1,6 @@
 """Gate patterns of a decoding: which modules ran, per utterance, and how much they depend on context.
 
-``python -m espnet_dynprune.analysis.gate_patterns --decode_root EXP/decode_beam5_gates_predicted
+``python -m espnet_dynprune.recipe.gate_patterns --decode_root EXP/decode_beam5_gates_predicted
 --write_most_frequent EXP/most_frequent_gates.json``
 
 A pattern is one part's keep flags in gate order (``"1101..."``: 1 = the module ran). The paper
@@ -14,12 +14,11 @@ A pattern file is ``{part: {gate: keep}}``, the ``gates`` record of ``gates.json
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple, Union
 
 PathLike = Union[str, Path]
 Pattern = Dict[str, Dict[str, bool]]  # part -> gate -> keep
@@ -165,18 +164,3 @@ def write_most_frequent(decode_root: PathLike, output: PathLike) -> Pattern:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(pattern, indent=1) + "\n", encoding="utf-8")
     return pattern
-
-
-def main(argv: Optional[Sequence[str]] = None) -> Pattern:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--decode_root", type=Path, required=True, help="a stage-12 decode dir (predicted gates)")
-    parser.add_argument("--write_most_frequent", type=Path, required=True, help="pattern file to write")
-    args = parser.parse_args(argv)
-    pattern = write_most_frequent(args.decode_root, args.write_most_frequent)
-    for part, gates in pattern.items():
-        print(f"{part}: {as_string(gates)} ({sum(not k for k in gates.values())} of {len(gates)} skipped)")
-    return pattern
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Render RESULTS.md (tables, figures, captions, statistics) from the raw results of the grid.
 
-``cd egs2/europarl_st/s2t1 && python -m espnet_dynprune.analysis.paper_results --raw_dir
+``cd egs2/europarl_st/s2t1 && python -m espnet_dynprune.recipe.paper_results --raw_dir
 results/raw --header results/header.md --output RESULTS.md``
 
 Seconds, no model loaded: everything comes from ``<raw_dir>/*.json``
@@ -19,19 +19,27 @@ the ``environment`` record, and ``caption:<table>``, each table's conclusion.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import fnmatch
 import functools
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from espnet_dynprune.analysis import gate_patterns, paper_figures, raw_results, significance
-from espnet_dynprune.analysis.paper_rows import (DEFAULT_DATA, Row, all_rows, baseline, column_name, joint_model,
-                                                 table_rows, test_set_order, timing_passes, without)
+from espnet_dynprune.analysis.paper_rows import (
+    DEFAULT_DATA,
+    Row,
+    all_rows,
+    baseline,
+    column_name,
+    joint_model,
+    table_rows,
+    test_set_order,
+    timing_passes,
+    without,
+)
 
 COLUMNS = """Columns:
 
@@ -379,20 +387,3 @@ def render(raw_dir: Path, output: Path, header: str = "") -> str:
     text = "\n".join(parts)
     output.write_text(text, encoding="utf-8")
     return text
-
-
-def main(argv: Optional[Sequence[str]] = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--raw_dir", type=Path, default=Path("results/raw"))
-    parser.add_argument("--header", type=Path, default=None, help="markdown put first (setup, commands)")
-    parser.add_argument("--output", type=Path, default=Path("RESULTS.md"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    header = args.header.read_text(encoding="utf-8") if args.header else ""
-    text = render(args.raw_dir, args.output, header)
-    logging.info(f"wrote {args.output} ({len(text)} characters)")
-    return text
-
-
-if __name__ == "__main__":
-    main()

@@ -15,11 +15,10 @@ anyone (:mod:`espnet_dynprune.analysis.paper_results`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 from espnet_dynprune.analysis.gate_patterns import as_string
 from espnet_dynprune.analysis.scoring import normalise_task, read_hypotheses, read_references
@@ -167,18 +166,3 @@ def recollect(raw_dir: PathLike, recipe_dir: PathLike) -> List[str]:
             write(collect_experiment(exp, record["meta"]), raw_dir, recipe_dir)
             redone.append(record["meta"]["name"])
     return redone
-
-
-def main(argv: Optional[Sequence[str]] = None) -> List[str]:
-    parser = argparse.ArgumentParser(description="Collect the raw results of a grid's experiments again")
-    parser.add_argument("--raw_dir", type=Path, default=Path("results/raw"))
-    parser.add_argument("--recipe_dir", type=Path, default=Path("."))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    redone = recollect(args.raw_dir, args.recipe_dir)
-    logging.info(f"collected again: {redone}")
-    return redone
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Results tables over experiments: quality, speed, GFLOPs and realised sparsity.
 
-``python -m espnet_dynprune.analysis.results_table --exp_dirs exp/a exp/b --output_dir exp/results``
+``python -m espnet_dynprune.recipe.results_table --exp_dirs exp/a exp/b --output_dir exp/results``
 
 Reads what stages 12-13 write for every test set of every decoding of every
 experiment, ``EXP/decode_<tag>/<test_set>/``:
@@ -20,7 +20,6 @@ that does not apply to the task (BLEU of an ASR set) stays blank.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
@@ -162,18 +161,3 @@ def results_table(exp_dirs: Sequence[PathLike], output_dir: PathLike) -> str:
     (output_dir / "results.md").write_text(text, encoding="utf-8")
     write_csv(rows, output_dir / "results.csv")
     return text
-
-
-def main(argv: Optional[Sequence[str]] = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--exp_dirs", type=Path, nargs="+", required=True)
-    parser.add_argument("--output_dir", type=Path, required=True, help="where results.md/.csv go")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    text = results_table(**vars(args))
-    print(text)
-    return text
-
-
-if __name__ == "__main__":
-    main()

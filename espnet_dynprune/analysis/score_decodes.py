@@ -1,6 +1,6 @@
 """Stage 13: score every decoded test set and count its GFLOPs, in one process.
 
-``python -m espnet_dynprune.analysis.score_decodes --decode_roots EXP/decode_beam5_gates_*
+``python -m espnet_dynprune.recipe.score_decodes --decode_roots EXP/decode_beam5_gates_*
 exp/pretrained/decode_beam5_gates_* [--test_sets test_epst_fra_asr ...]``
 
 A decode root is what stage 12 writes for one model and gate pattern: one dir per test set.
@@ -17,14 +17,11 @@ by model, so each model is loaded once (seconds for a real one) and freed before
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
-
-import torch
 
 from espnet_dynprune.analysis import flops, scoring
 from espnet_dynprune.owsm.symbols import symbol_name
@@ -100,25 +97,3 @@ def score_decodes(decode_roots: Sequence[PathLike], test_sets: Optional[Sequence
                 records[d.decode_dir]["flops"] = flops.flops_of_decode(
                     d.decode_dir, d.data_dir, max_utts=max_utts, output=d.decode_dir / "flops.json", models=loaded)
     return list(records.values())
-
-
-def main(argv: Optional[Sequence[str]] = None) -> List[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--decode_roots", type=Path, nargs="+", required=True,
-                        help="stage 12 decode dirs (one per model x gate pattern), each with one dir per test set")
-    parser.add_argument("--test_sets", nargs="+", default=None, help="only these test sets (default: all decoded)")
-    parser.add_argument("--max_utts", type=int, default=20, help="utterances whose gates the GFLOPs average")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    torch.set_num_threads(1)  # one job of several: stay on one core
-    records = score_decodes(**vars(args))
-    for r in records:
-        for name, signature in r["result"].get("signatures", {}).items():
-            print(f"sacrebleu {name} signature: {signature}")
-        print(f"{r['decode_dir']} <{r['language']}><{r['task']}>: {scoring.summary_line(r['result'])}, "
-              f"GFLOPs {r['flops']['gflops']['total']:.4g}")
-    return records
-
-
-if __name__ == "__main__":
-    main()

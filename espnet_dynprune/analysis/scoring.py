@@ -1,6 +1,6 @@
 """Stage 13 scoring: WER/CER for ASR (jiwer), BLEU/chrF for ST (sacrebleu).
 
-``python -m espnet_dynprune.analysis.scoring --ref_text DUMP/text --hyp_text DECODE/text
+``python -m espnet_dynprune.bin.score --ref_text DUMP/text --hyp_text DECODE/text
 --task asr --output DECODE/result.json``
 
 Why a fixed, documented normalisation for ASR: WER otherwise mostly measures
@@ -15,9 +15,7 @@ both tasks.
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import unicodedata
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -162,22 +160,3 @@ def summary_line(result: dict) -> str:
     if result["task"] == "asr":
         return f"{head} WER {result['wer']:.2f} CER {result['cer']:.2f}"
     return f"{head} BLEU {result['bleu']:.2f} chrF {result['chrf']:.2f}"
-
-
-def main(argv: Optional[Sequence[str]] = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ref_text", type=Path, required=True, help="OWSM text of the test set")
-    parser.add_argument("--hyp_text", type=Path, required=True, help="decode output: utt hypothesis")
-    parser.add_argument("--task", required=True, help="asr or st_xxx (e.g. st_eng)")
-    parser.add_argument("--output", type=Path, default=None, help="result.json to write")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    result = score_files(**vars(args))
-    for name, signature in result.get("signatures", {}).items():
-        print(f"sacrebleu {name} signature: {signature}")
-    print(summary_line(result))
-    return result
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Recipe stage 13 for Whisper: score every system's decoding, with intervals, speed and a table.
 
-``python -m espnet_dynprune.analysis.whisper_results --decode_dir exp/whisper_base/decode
+``python -m espnet_dynprune.recipe.whisper_results --decode_dir exp/whisper_base/decode
 --test_dirs dump/raw/test_asterisk_* --output results/whisper_base.json``
 
 For each test set and each system that :mod:`espnet_dynprune.recipe.whisper_decode` wrote: WER
@@ -13,7 +13,6 @@ and the ratio of each to the first system's), all from the same run. Writes JSON
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import statistics
@@ -103,26 +102,3 @@ def collect(decode_dir: str, test_dirs: Sequence[str], systems: Sequence[str]) -
     """Scores of every test set; ``systems`` are decode_dir's subdirs, the baseline first."""
     system_dirs = [Path(decode_dir) / s.replace(":", "_") for s in systems]
     return {Path(t).name: score_set(Path(t), system_dirs) for t in test_dirs}
-
-
-def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--decode_dir", required=True, help="--out_dir of recipe.whisper_decode")
-    parser.add_argument("--test_dirs", nargs="+", required=True)
-    parser.add_argument("--systems", default="espnet,faster_whisper:float32,faster_whisper:int8",
-                        help="comma-separated, the baseline of the paired tests first")
-    parser.add_argument("--output", required=True, help="JSON file to write")
-    return parser
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    args = get_parser().parse_args(argv)
-    results = collect(args.decode_dir, args.test_dirs, [s.strip() for s in args.systems.split(",") if s.strip()])
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(markdown(results), end="")
-
-
-if __name__ == "__main__":
-    main()

@@ -19,6 +19,7 @@ from espnet_dynprune.analysis.bench_report import markdown, targets
 from espnet_dynprune.analysis.environment import machine
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 from espnet_dynprune.inference.precision import PRECISIONS, parse_precisions
+from espnet_dynprune.logs import configure_logging
 
 
 def float_list(text: str) -> List[float]:
@@ -64,7 +65,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    configure_logging()
     logging.getLogger("espnet").setLevel(logging.WARNING)
     parts = [p for p in args.parts.split(",") if p]
     unknown = set(parts) - set(PARTS)

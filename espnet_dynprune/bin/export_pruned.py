@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 import yaml
 from espnet2.utils.types import str2bool
 
+from espnet_dynprune.logs import configure_logging
 from espnet_dynprune.models.export import export_model
 from espnet_dynprune.nets.checkpoint import read_state
 from espnet_dynprune.registration import register_s2t
@@ -80,7 +80,7 @@ def summary(report: dict) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    configure_logging()
     args = get_parser().parse_args(argv)
     report = export(**vars(args))
     print(summary(report))

@@ -23,9 +23,9 @@ import torch
 
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 from espnet_dynprune.analysis.static_bench import bench_size, bench_zoo_dirs, markdown, targets, trained_targets
-from espnet_dynprune.analysis.zoo_decode_bench import bench_zoo_decoding
-from espnet_dynprune.analysis.zoo_decode_bench import markdown as decode_markdown
+from espnet_dynprune.analysis.zoo_decode_bench import bench_zoo_decoding, markdown as decode_markdown
 from espnet_dynprune.bin.bench import float_list, new_report
+from espnet_dynprune.logs import configure_logging
 from espnet_dynprune.registration import register_s2t
 
 
@@ -52,7 +52,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    configure_logging()
     logging.getLogger("espnet").setLevel(logging.WARNING)
     bad = [s for s in args.sparsities if not 0.0 <= s < 1.0]
     if bad:

@@ -25,6 +25,7 @@ from espnet_dynprune.analysis.bench import Bench
 from espnet_dynprune.analysis.owsm_architecture import owsm_sizes
 from espnet_dynprune.analysis.throughput import LADDER, markdown, measure, parse_rung, precisions_needed, profile
 from espnet_dynprune.bin.bench import add_utterance_arguments, new_report
+from espnet_dynprune.logs import configure_logging
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -54,7 +55,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = get_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    configure_logging()
     logging.getLogger("espnet").setLevel(logging.WARNING)
     if args.utterances < 1:
         raise SystemExit(f"--utterances must be >= 1, got {args.utterances}")

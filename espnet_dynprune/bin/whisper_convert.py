@@ -27,6 +27,7 @@ from typing import Dict, Optional, Sequence
 import torch
 import yaml
 
+from espnet_dynprune.logs import configure_logging
 from espnet_dynprune.nets.config_names import WHISPER_NAME
 from espnet_dynprune.nets.context_vocabulary import MULTILINGUAL_VOCAB
 from espnet_dynprune.whisper.checkpoint import WhisperCheckpoint, read_checkpoint, sha256_of
@@ -144,7 +145,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    configure_logging()
     convert(**vars(get_parser().parse_args(argv)))
 
 

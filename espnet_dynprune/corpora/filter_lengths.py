@@ -8,15 +8,14 @@ the wavs stay where stage 3 wrote them. Every drop is counted and logged per rea
 
 Usage::
 
-    python -m espnet_dynprune.corpora.filter_lengths --in_dir dump/raw/org/train --out_dir dump/raw/train
+    python -m espnet_dynprune.recipe.filter_lengths --in_dir dump/raw/org/train --out_dir dump/raw/train
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Union
 
 from espnet_dynprune.corpora.checks import Skips
 from espnet_dynprune.corpora.format_audio import write_dump
@@ -59,18 +58,3 @@ def filter_lengths(
     write_dump(in_dir, out_dir, kept, {u: num_samples[u] for u in kept})
     logger.info("%s: %d of %d utterances", out_dir, len(kept), len(wav_scp))
     return out_dir
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--in_dir", required=True, help="dump dir of stage 3 (dump/raw/org/<set>)")
-    parser.add_argument("--out_dir", required=True, help="dump dir to write (dump/raw/<set>)")
-    parser.add_argument("--min_duration", type=float, default=0.1, help="drop utterances shorter than this (s)")
-    parser.add_argument("--max_duration", type=float, default=30.0, help="drop utterances longer than this (s)")
-    parser.add_argument("--sample_rate", type=int, default=16000, help="sample rate of the dump dir's wavs (Hz)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    filter_lengths(**vars(parser.parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main()

@@ -24,25 +24,22 @@ any other redoes it and logs what changed.
 
 Usage::
 
-    python -m espnet_dynprune.corpora.format_audio --in_dir data/train --out_dir dump/raw/train --nj 4
+    python -m espnet_dynprune.recipe.format_audio --in_dir data/train --out_dir dump/raw/train --nj 4
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Tuple, Union
 
 from espnet_dynprune.corpora.audio_io import AudioError, decode, write_wav
 from espnet_dynprune.corpora.checks import Skips
-from espnet_dynprune.owsm.datadir import (
-    WHOLE_FILE_END, audio_sha1, files_sha1, read_map, read_segments, write_map,
-)
+from espnet_dynprune.owsm.datadir import WHOLE_FILE_END, audio_sha1, files_sha1, read_map, read_segments, write_map
 
 logger = logging.getLogger(__name__)
 
@@ -221,23 +218,3 @@ def write_dump(in_dir: Path, out_dir: Path, wav_scp: Dict[str, str], num_samples
         write_map(out_dir / "spk2utt", {s: " ".join(us) for s, us in spk2utt.items()})
     (out_dir / "feats_type").write_text("raw\n", encoding="utf-8")
     (out_dir / "audio_format").write_text("wav\n", encoding="utf-8")
-
-
-def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--in_dir", required=True, help="Kaldi data dir (stage 1 output)")
-    parser.add_argument("--out_dir", required=True, help="dump dir to write (wavs under out_dir/data)")
-    parser.add_argument("--nj", type=int, default=2, help="worker processes")
-    parser.add_argument("--sample_rate", type=int, default=16000, help="output sample rate (Hz)")
-    parser.add_argument("--max_duration", type=float, default=30.0, help="drop utterances longer than this (s)")
-    parser.add_argument("--min_duration", type=float, default=0.1, help="drop utterances shorter than this (s)")
-    return parser
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    format_audio(**vars(get_parser().parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main()

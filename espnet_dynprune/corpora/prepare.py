@@ -8,28 +8,23 @@ empty corpus root switches that corpus off; at least one is required. Audio is o
 
 Usage::
 
-    python -m espnet_dynprune.corpora.prepare --out_dir data --europarl_st /db/v1.1 \\
+    python -m espnet_dynprune.recipe.prepare_data --out_dir data --europarl_st /db/v1.1 \\
         --europarl_st_langs fr,de,it --tasks asr,st --fleurs /db/fleurs --fleurs_langs hu,bg
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Union
 
-from espnet_dynprune.corpora.asterisk import CORPUS as ASTERISK
-from espnet_dynprune.corpora.asterisk import read_asterisk
-from espnet_dynprune.corpora.europarl_st import CORPUS as EPST
-from espnet_dynprune.corpora.europarl_st import read_europarl_st
-from espnet_dynprune.corpora.fleurs import CORPUS as FLEURS
-from espnet_dynprune.corpora.fleurs import read_fleurs
-from espnet_dynprune.corpora.voxforge import CORPUS as VOXFORGE
-from espnet_dynprune.corpora.voxforge import read_voxforge
+from espnet_dynprune.corpora.asterisk import CORPUS as ASTERISK, read_asterisk
+from espnet_dynprune.corpora.europarl_st import CORPUS as EPST, read_europarl_st
+from espnet_dynprune.corpora.fleurs import CORPUS as FLEURS, read_fleurs
 from espnet_dynprune.corpora.languages import parse_langs
 from espnet_dynprune.corpora.naming import name_test_set, parse_tasks
+from espnet_dynprune.corpora.voxforge import CORPUS as VOXFORGE, read_voxforge
 from espnet_dynprune.owsm.datadir import Utterance, write_datadir
 
 logger = logging.getLogger(__name__)
@@ -93,30 +88,3 @@ def prepare(
         logger.info("%s: %d utterances, %d speakers", out / name, len(utts), len({u.speaker for u in utts}))
     (out / TEST_SETS_FILE).write_text("".join(f"{name}\n" for name in sorted(tests)), encoding="utf-8")
     return written
-
-
-def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out_dir", default="data", help="where the data dirs go")
-    parser.add_argument("--europarl_st", default="", help="Europarl-ST v1.1 root (db.sh EUROPARL_ST); empty: off")
-    parser.add_argument("--europarl_st_langs", default="fr,de,it", help="source languages (2-letter, comma-separated)")
-    parser.add_argument("--tasks", default="asr,st", help="asr and/or st (into English), comma-separated")
-    parser.add_argument("--fleurs", default="", help="FLEURS root (db.sh FLEURS); empty: off")
-    parser.add_argument("--fleurs_langs", default="hu,bg", help="FLEURS languages (2-letter, comma-separated)")
-    parser.add_argument("--voxforge", default="", help="VoxForge root (db.sh VOXFORGE); empty: off")
-    parser.add_argument("--voxforge_langs", default="bg", help="VoxForge languages (2-letter, comma-separated)")
-    parser.add_argument("--voxforge_dev_fraction", type=float, default=0.05, help="share of speakers for dev")
-    parser.add_argument("--voxforge_test_fraction", type=float, default=0.05, help="share of speakers for test")
-    parser.add_argument("--asterisk", default="", help="Asterisk prompts root (db.sh ASTERISK, /usr/share); empty: off")
-    parser.add_argument("--asterisk_langs", default="en,es,fr,it,ru", help="prompt languages (2-letter, comma-separated)")
-    parser.add_argument("--asterisk_voices", default="", help="only these voice dirs (comma-separated); empty: all")
-    return parser
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
-    prepare(**vars(get_parser().parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main()

@@ -16,12 +16,11 @@ A run whose arguments and corpus match the manifest returns at once; anything el
 
 Usage::
 
-    python -m espnet_dynprune.data.synthetic_voxforge --corpus downloads/mini --langs fr,de,it
+    python -m espnet_dynprune.recipe.synthetic_voxforge --corpus downloads/mini --langs fr,de,it
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import logging
@@ -35,11 +34,24 @@ from typing import Any, Dict, List, Optional, Sequence
 import soundfile
 
 from espnet_dynprune.corpora import voxforge
-from espnet_dynprune.corpora.languages import check_langs, parse_langs, to_iso639_3
-from espnet_dynprune.data.espeak import (SAMPLE_RATE, Speaker, SynthesisJob, pad_with_noise, speaker_pool,
-                                         synthesize_many)
-from espnet_dynprune.data.mini_corpus import (FLEURS_SOURCES, GENERATOR, NOISE_DBFS, FramePool, draw_frames,
-                                              split_pools, write_manifest)
+from espnet_dynprune.corpora.languages import check_langs, to_iso639_3
+from espnet_dynprune.data.espeak import (
+    SAMPLE_RATE,
+    Speaker,
+    SynthesisJob,
+    pad_with_noise,
+    speaker_pool,
+    synthesize_many,
+)
+from espnet_dynprune.data.mini_corpus import (
+    FLEURS_SOURCES,
+    GENERATOR,
+    NOISE_DBFS,
+    FramePool,
+    draw_frames,
+    split_pools,
+    write_manifest,
+)
 from espnet_dynprune.data.sentences import render
 
 SUBDIR = "voxforge"
@@ -153,27 +165,3 @@ def generate_voxforge(
     manifest = {"generator": __name__, "complete": True, "arguments": arguments, "counts": counts}
     write_manifest(out, manifest)
     return manifest
-
-
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, required=True, help="the mini corpus (its manifest.json)")
-    parser.add_argument("--langs", default="fr,de,it", help="comma-separated languages (ASR only)")
-    parser.add_argument("--speakers", type=int, default=10, help="speakers per language")
-    parser.add_argument("--sessions", type=int, default=2, help="sessions per speaker")
-    parser.add_argument("--prompts", type=int, default=10, help="prompts per session")
-    parser.add_argument("--num_workers", type=int, default=4, help="parallel espeak-ng processes")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    try:
-        langs = parse_langs(args.langs, "--langs", FLEURS_SOURCES)
-    except ValueError as exc:
-        parser.error(str(exc))
-    manifest = generate_voxforge(args.corpus, langs, speakers=args.speakers, sessions=args.sessions,
-                                 prompts=args.prompts, num_workers=args.num_workers)
-    print(f"{args.corpus / SUBDIR}: " + ", ".join(f"{k} {v['prompts']} prompts" for k, v in manifest["counts"].items()))
-    return manifest
-
-
-if __name__ == "__main__":
-    main()

@@ -50,6 +50,7 @@ from espnet2.utils.types import int_or_none, str2bool
 
 from espnet_dynprune.analysis.gate_patterns import Pattern, read_pattern
 from espnet_dynprune.inference.precision import PRECISIONS, apply_precision
+from espnet_dynprune.logs import configure_logging
 from espnet_dynprune.nets.checkpoint import checkpoint_size
 from espnet_dynprune.owsm.datadir import audio_sha1, context_of, files_sha1, read_map, stat_sha1
 from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
@@ -391,7 +392,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Optional[dict]]:
     data_dirs, output_dirs = args.pop("data_dir"), args.pop("output_dir")
     if len(data_dirs) != len(output_dirs):
         parser.error(f"{len(data_dirs)} --data_dir but {len(output_dirs)} --output_dir: give one per test set")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    configure_logging()
     model = LazySpeech2Text(args["num_threads"], gates=parse_gates(args["gates"]), **{
         k: args[k] for k in ("s2t_train_config", "s2t_model_file", "beam_size", "ctc_weight", "maxlenratio",
                              "minlenratio", "ngpu", "encoder_precision", "decoder_precision")})  # fmt: skip

@@ -35,6 +35,7 @@ from espnet2.utils.types import str2bool
 
 from espnet_dynprune.analysis import raw_results
 from espnet_dynprune.analysis.environment import machine
+from espnet_dynprune.logs import configure_logging
 
 KEYS = {"name", "table", "method", "part", "s2t_config", "prune_conf", "sweep", "static_prune_config",
         "inference_gates", "pretrained_only", "data"}
@@ -251,7 +252,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     parser.add_argument("--only", nargs="+", default=None, help="fnmatch patterns of experiment names")
     parser.add_argument("--dry_run", type=str2bool, default=False)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    configure_logging()
     recipe = args.recipe_dir.resolve()
     cores = len(os.sched_getaffinity(0))
     jobs = max(1, min(args.jobs, cores))

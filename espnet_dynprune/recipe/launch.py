@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from espnet_dynprune.logs import configure_logging
+
 BACKENDS = ("local", "slurm")
 #: Kaldi-style options and the sbatch flag each maps to (``--gpu`` is handled apart: gres).
 _SLURM_FLAGS = {"mem": "--mem", "num_threads": "--cpus-per-task", "time": "--time", "partition": "--partition",
@@ -190,7 +192,7 @@ def run_slurm(spec: JobSpec) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s launch %(levelname)s: %(message)s")
+    configure_logging()
     spec = parse(sys.argv[1:] if argv is None else argv)
     return run_local(spec) if spec.backend == "local" else run_slurm(spec)
 

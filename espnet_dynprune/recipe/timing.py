@@ -32,6 +32,7 @@ import torch
 from espnet_dynprune.analysis import raw_results
 from espnet_dynprune.analysis.clock import round_robin
 from espnet_dynprune.analysis.scoring import strip_special_tokens
+from espnet_dynprune.logs import configure_logging
 from espnet_dynprune.recipe.decode import _read_speech, load_speech2text, parse_gates
 from espnet_dynprune.recipe.utterance_records import decode_utterance
 
@@ -141,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--utts_per_set", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    configure_logging()
     result = timing(args.recipe_dir, args.raw_dir, args.utts_per_set, args.repeats)
     for name, run in sorted(result["runs"].items()):
         for decode, entry in run["decodes"].items():

@@ -54,6 +54,7 @@ from espnet_dynprune.corpora.audio_io import decode
 from espnet_dynprune.corpora.languages import from_iso639_3
 from espnet_dynprune.inference.precision import set_precision
 from espnet_dynprune.inference.whisper_search import use_whisper_search
+from espnet_dynprune.logs import configure_logging
 from espnet_dynprune.owsm.datadir import read_map
 from espnet_dynprune.owsm.symbols import parse_target
 
@@ -304,7 +305,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    configure_logging()
     decode_all(**vars(get_parser().parse_args(argv)))
 
 

@@ -7,9 +7,8 @@ transcript. Dump dirs carry ``utt2num_samples`` (stage 3), which makes the check
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import yaml
 
@@ -43,15 +42,3 @@ def check_lengths(config: PathLike, data_dirs: Sequence[PathLike]) -> float:
                              f"in {config}; raise it or drop long utterances (run.sh --max_wav_duration)")
         worst = max(worst, seconds)
     return worst
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True, help="s2t_train config with preprocessor_conf")
-    parser.add_argument("--data_dirs", type=Path, nargs="+", required=True, help="dump dirs with utt2num_samples")
-    args = parser.parse_args(argv)
-    print(f"longest utterance: {check_lengths(args.config, args.data_dirs):.2f} s")
-
-
-if __name__ == "__main__":
-    main()

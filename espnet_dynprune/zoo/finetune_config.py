@@ -47,7 +47,6 @@ were trained on them: do not pass a new ``--normalize_conf`` to s2t_train.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import inspect
 import logging
@@ -56,7 +55,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import yaml
-from espnet2.utils.types import str2bool
 
 from espnet_dynprune.nets.config_names import (
     DECODER_NAME,
@@ -349,28 +347,3 @@ def finetune_config(
     pending.replace(output)
     logging.info("wrote %s", output)
     return output
-
-
-def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pretrained_model", required=True, help="model-zoo directory (meta.yaml inside)")
-    parser.add_argument("--s2t_config", required=True, help="fine-tuning YAML (keys: see above)")
-    parser.add_argument("--output", required=True, help="merged s2t_train config to write")
-    parser.add_argument(
-        "--check_weights", type=str2bool, default=False, help="build the model and load the weights strictly"
-    )
-    parser.add_argument("--check_lengths_of", nargs="+", default=(), metavar="DUMP_DIR",
-                        help="dump dirs (utt2num_samples) whose utterances must fit the config's speech_length")
-    return parser
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    args = get_parser().parse_args(argv)
-    output = finetune_config(**vars(args))
-    zoo = ModelZooDir.load(args.pretrained_model)
-    print(f"--config {output} --init_param {zoo.model_file}")
-
-
-if __name__ == "__main__":
-    main()

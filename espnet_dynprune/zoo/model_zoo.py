@@ -26,7 +26,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import yaml
 
@@ -230,25 +230,3 @@ class ModelZooDir:
         dtype = dtype or torch.float32
         half = (torch.float16, torch.bfloat16)
         return {k: v.to(dtype) if v.dtype in half else v for k, v in state.items()}
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """``--print model_file`` (or config, bpemodel, token_list, stats_file) for shell scripts;
-    ``--write_config PATH`` writes the config with absolute paths (decodable from anywhere)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Validate a model-zoo directory and print its parts.")
-    parser.add_argument("--pretrained_model", type=Path, required=True)
-    parser.add_argument("--print", dest="field", choices=PRINTABLE, default=None)
-    parser.add_argument("--write_config", type=Path, default=None)
-    args = parser.parse_args(argv)
-    zoo = ModelZooDir.load(args.pretrained_model)
-    if args.write_config is not None:
-        args.write_config.parent.mkdir(parents=True, exist_ok=True)
-        args.write_config.write_text(yaml.safe_dump(zoo.load_config(), sort_keys=False), encoding="utf-8")
-    if args.field is not None:
-        print(getattr(zoo, args.field))
-
-
-if __name__ == "__main__":
-    main()

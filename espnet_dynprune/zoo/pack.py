@@ -18,7 +18,6 @@ and :meth:`ModelZooDir.state_dict` upcast on load.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import shutil
@@ -29,7 +28,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
 import yaml
-from espnet2.utils.types import str2bool
 
 from espnet_dynprune.zoo.model_zoo import (
     CONFIG_KEY,
@@ -201,25 +199,3 @@ def pack(
     _write_yaml(root / "meta.yaml", meta)
     logging.info("packed %s and %s into %s", config_path, model_path, root)
     return ModelZooDir.load(root)
-
-
-def get_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--s2t_train_config", required=True, help="config.yaml written by s2t_train")
-    parser.add_argument("--s2t_model_file", required=True, help="weights (*.pth state dict)")
-    parser.add_argument("--output_dir", required=True, help="new or empty directory to write")
-    parser.add_argument("--stats_file", default=None, help="feats_stats.npz (default: the config's)")
-    parser.add_argument("--half", type=str2bool, default=False, help="store weights as fp16")
-    parser.add_argument("--provenance", default=None, help="free text stored in meta.yaml")
-    return parser
-
-
-def main(argv: Optional[List[str]] = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    zoo = pack(**vars(get_parser().parse_args(argv)))
-    size = sum(p.stat().st_size for p in zoo.root.rglob("*") if p.is_file())
-    print(f"wrote {zoo.root} ({size / 1e6:.1f} MB): config {zoo.config}, model {zoo.model_file}")
-
-
-if __name__ == "__main__":
-    main()

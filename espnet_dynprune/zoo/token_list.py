@@ -16,7 +16,7 @@ where the spm user-defined symbols come first in the spm vocabulary, so ``<na>``
 ``<na> <nospeech> <lang>... <asr> <st_xxx>... <notimestamps> <0.00> ... <30.00>``. The result
 works with ``--token_type bpe --bpemodel bpe.model --token_list tokens.txt``.
 
-``python -m espnet_dynprune.zoo.token_list --pretrained_model DIR --output_dir data/token_list
+``python -m espnet_dynprune.recipe.token_list --pretrained_model DIR --output_dir data/token_list
 --check_text dump/raw/train/text`` copies ``bpe.model`` and ``tokens.txt`` to
 ``output_dir/<name of the pretrained token dir>/``; ``--pretrained_model none --nbpe 300``
 trains ``output_dir/bpe_unigram300/`` on ``--check_text`` instead. Either prints that dir.
@@ -24,7 +24,6 @@ trains ``output_dir/bpe_unigram300/`` on ``--check_text`` instead. Either prints
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,28 +161,3 @@ def train_from_text(text_files: Sequence[PathLike], out_dir: PathLike, num_piece
     if not langs:
         raise ValueError(f"{[str(p) for p in text_files]}: no line starts with an OWSM <lang><task> prefix")
     return train_token_list(texts.values(), out_dir, langs=langs, tasks=tasks, num_pieces=num_pieces)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pretrained_model", required=True,
-                        help=f"model-zoo directory, or {NO_PRETRAINED!r} to train a new token list")
-    parser.add_argument("--output_dir", type=Path, required=True, help="e.g. data/token_list")
-    parser.add_argument("--check_text", type=Path, default=None,
-                        help="OWSM text whose <symbols> must be tokens (the training text for a new list)")
-    parser.add_argument("--nbpe", type=int, default=None, help="pieces of a new token list (with --pretrained_model none)")
-    args = parser.parse_args(argv)
-    if args.pretrained_model == NO_PRETRAINED:
-        if args.nbpe is None or args.check_text is None:
-            parser.error(f"--pretrained_model {NO_PRETRAINED} trains a token list: give --nbpe and --check_text")
-        out = train_from_text([args.check_text], args.output_dir / f"bpe_unigram{args.nbpe}", args.nbpe).tokens.parent
-    else:
-        if args.nbpe is not None:
-            parser.error("--nbpe trains a new token list, but a pretrained model's is never retrained")
-        out = copy_token_list(args.pretrained_model, args.output_dir, args.check_text)
-    print(out)
-    return out
-
-
-if __name__ == "__main__":
-    main()

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from espnet_dynprune.analysis import flops
+from espnet_dynprune.bin import flops as flops_command
 from tests.builders.tiny_decoding import write_test_set, write_tiny_model
 
 
@@ -108,7 +109,7 @@ def test_cli_averages_the_decisions_of_real_utterances(models, counter, tmp_path
         for u, keep in patterns.items()))
     again = tmp_path / "decode_again"  # a second test set of the same model: one process, one load
     shutil.copytree(decode_dir, again)
-    result, result_again = flops.main(["--s2t_train_config", str(config), "--s2t_model_file", str(model_file),
+    result, result_again = flops_command.main(["--s2t_train_config", str(config), "--s2t_model_file", str(model_file),
                                        "--decode_dir", str(decode_dir), str(again), "--data_dir", str(data), str(data),
                                        "--beam_size", "3", "--max_utts", "2"])
     expected = (counter.utterance(3, "on")["total"] + counter.utterance(3, "off")["total"]) / 2
@@ -120,5 +121,5 @@ def test_cli_averages_the_decisions_of_real_utterances(models, counter, tmp_path
     assert json.loads((decode_dir / "flops.json").read_text()) == result
     assert json.loads((again / "flops.json").read_text()) == result_again == result
     with pytest.raises(SystemExit):
-        flops.main(["--decode_dir", str(decode_dir), str(again), "--data_dir", str(data)])
+        flops_command.main(["--decode_dir", str(decode_dir), str(again), "--data_dir", str(data)])
 

@@ -7,6 +7,7 @@ import json
 import logging
 
 from espnet_dynprune.analysis import results_table
+from espnet_dynprune.recipe import results_table as results_table_command
 
 
 def write_json(path, data):
@@ -43,7 +44,7 @@ def test_tables_from_two_experiments(tmp_path, caplog, capsys):
                   0.25, 6.0, 0.5, skip=("flops.json",))
     (b / "decode_gates_predicted" / "logdir").mkdir()  # the decoding JOB array's logs: not a test set
     with caplog.at_level(logging.WARNING):
-        text = results_table.main(["--exp_dirs", str(a), str(b), "--output_dir", str(tmp_path / "results")])
+        text = results_table_command.main(["--exp_dirs", str(a), str(b), "--output_dir", str(tmp_path / "results")])
     assert "test_fra_asr/flops.json is missing" in caplog.text
     assert "## Overview" in text and "## dense" in text and "## dynprune" in text
     assert text == (tmp_path / "results" / "results.md").read_text() and text in capsys.readouterr().out

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from espnet_dynprune.analysis import results_table, score_decodes
-from espnet_dynprune.recipe import decode
+from espnet_dynprune.recipe import decode, score_decodes as score_decodes_command
 from tests.builders.tiny_decoding import write_test_set, write_tiny_model
 
 
@@ -30,7 +30,7 @@ def test_scores_and_flops_of_every_decoded_test_set(decoded, monkeypatch, capsys
     work, root = decoded
     loads, real_load = [], S2TTask.build_model_from_file
     monkeypatch.setattr(S2TTask, "build_model_from_file", lambda *a, **kw: loads.append(a) or real_load(*a, **kw))
-    records = score_decodes.main(["--decode_roots", str(root), str(work / "exp" / "decode_unmatched_*"),
+    records = score_decodes_command.main(["--decode_roots", str(root), str(work / "exp" / "decode_unmatched_*"),
                                   "--max_utts", "2"])
     assert [(r["language"], r["task"]) for r in records] == [("fra", "asr"), ("fra", "st_eng")]
     assert len(loads) == 1  # one model: loaded once for both test sets

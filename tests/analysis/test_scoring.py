@@ -8,6 +8,7 @@ import pytest
 import sacrebleu
 
 from espnet_dynprune.analysis import scoring
+from espnet_dynprune.bin import score as scoring_command
 
 
 def write(path, lines):
@@ -29,7 +30,7 @@ def test_wer_and_cer_after_normalisation_with_an_empty_hypothesis(tmp_path):
     ref = write(tmp_path / "ref", ["a <fra><asr><notimestamps> Le Conseil, vote.",
                                    "b <fra><asr><notimestamps> Merci beaucoup"])
     hyp = write(tmp_path / "hyp", ["a le conseil votes", "b"])
-    result = scoring.main(["--ref_text", str(ref), "--hyp_text", str(hyp), "--task", "asr",
+    result = scoring_command.main(["--ref_text", str(ref), "--hyp_text", str(hyp), "--task", "asr",
                            "--output", str(tmp_path / "result.json")])
     assert result["wer"] == pytest.approx(100 * 3 / 5)  # 1 substitution + 2 deletions of 5 words
     assert (result["substitutions"], result["deletions"], result["insertions"]) == (1, 2, 0)
@@ -42,7 +43,7 @@ def test_st_uses_sacrebleu_defaults_and_prints_signatures(tmp_path, capsys):
     hyps = ["The Council voted.", "Thanks a lot <eng>"]
     ref = write(tmp_path / "ref", [f"u{i} <fra><st_eng><notimestamps> {r}" for i, r in enumerate(refs)])
     hyp = write(tmp_path / "hyp", [f"u{i} {h}" for i, h in enumerate(hyps)])
-    result = scoring.main(["--ref_text", str(ref), "--hyp_text", str(hyp), "--task", "<st_eng>"])
+    result = scoring_command.main(["--ref_text", str(ref), "--hyp_text", str(hyp), "--task", "<st_eng>"])
     clean = ["The Council voted.", "Thanks a lot"]
     assert result["bleu"] == pytest.approx(sacrebleu.corpus_bleu(clean, [refs]).score)
     assert result["chrf"] == pytest.approx(sacrebleu.corpus_chrf(clean, [refs]).score)

@@ -19,6 +19,7 @@ from typing import Any, Dict, Mapping, Optional
 import yaml
 
 from espnet_dynprune.owsm.datadir import read_map
+from espnet_dynprune.recipe import model_zoo as model_zoo_command
 from espnet_dynprune.zoo import model_zoo
 from espnet_dynprune.zoo.finetune_config import deep_merge
 
@@ -104,7 +105,7 @@ def train_with_recipe(
                "--europarl_st_langs", europarl_st_langs, "--fleurs_langs", "", "--mini_corpus_opts", mini_corpus_opts,
                "--out", "zoo")  # fmt: skip
     decode_config = recipe / "exp" / "zoo_config.yaml"
-    model_zoo.main(["--pretrained_model", str(recipe / "zoo"), "--write_config", str(decode_config)])
+    model_zoo_command.main(["--pretrained_model", str(recipe / "zoo"), "--write_config", str(decode_config)])
     return TrainedModel(
         recipe=recipe,
         exp_dir=work / "train",

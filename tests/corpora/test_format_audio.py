@@ -12,6 +12,7 @@ import soundfile
 
 from espnet_dynprune.corpora import format_audio as fa
 from espnet_dynprune.owsm.datadir import Segment, Utterance, read_map, write_datadir
+from espnet_dynprune.recipe import format_audio as format_audio_command
 from tests.builders.corpus_files import needs_ffmpeg, overwrite_middle, write_talk_m4a, write_tone
 
 
@@ -84,8 +85,8 @@ def test_max_duration_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 @needs_ffmpeg
 def test_workers_give_the_same_dump(tmp_path: Path) -> None:
     in_dir = _data_dir(tmp_path)
-    fa.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "one"), "--nj", "1"])
-    fa.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "two"), "--nj", "2"])
+    format_audio_command.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "one"), "--nj", "1"])
+    format_audio_command.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "two"), "--nj", "2"])
     one, two = (read_map(tmp_path / d / "utt2num_samples") for d in ("one", "two"))
     assert one == two and len(one) == 4
 

@@ -9,6 +9,7 @@ import pytest
 from espnet_dynprune.corpora import prepare as prepare_mod
 from espnet_dynprune.corpora.format_audio import format_audio
 from espnet_dynprune.owsm.datadir import read_map, read_segments
+from espnet_dynprune.recipe import prepare_data
 from tests.builders.corpus_files import make_europarl_split, make_fleurs_split, make_voxforge_session, needs_ffmpeg
 
 
@@ -33,7 +34,7 @@ def _corpora(tmp_path: Path) -> dict:
 def test_prepare_then_format(tmp_path: Path) -> None:
     roots = _corpora(tmp_path)
     out = tmp_path / "data"
-    prepare_mod.main(
+    prepare_data.main(
         ["--out_dir", str(out), "--europarl_st", roots["europarl_st"], "--europarl_st_langs", "fr,it",
          "--fleurs", roots["fleurs"], "--fleurs_langs", "hu", "--voxforge", roots["voxforge"],
          "--voxforge_dev_fraction", "0.25", "--voxforge_test_fraction", "0.25"]

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_dynprune.data import synthetic_talks
 from espnet_dynprune.corpora import fleurs as fl
-from espnet_dynprune.data import mini_corpus, sentences
+from espnet_dynprune.data import mini_corpus, sentences, synthetic_talks
 from espnet_dynprune.data.espeak import Speaker
+from espnet_dynprune.recipe import mini_corpus as mini_corpus_command
 
 needs_tools = pytest.mark.skipif(
     shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
@@ -89,7 +89,7 @@ def test_unknown_language_is_named(tmp_path: Path, capsys: pytest.CaptureFixture
     with pytest.raises(ValueError, match="--fleurs_train/--fleurs_dev/--fleurs_test: dev size 0"):
         mini_corpus.generate_mini_corpus(tmp_path, fleurs_dev=0)
     with pytest.raises(SystemExit):
-        mini_corpus.main(["--out", str(tmp_path), "--fleurs_langs", "hu,zz"])
+        mini_corpus_command.main(["--out", str(tmp_path), "--fleurs_langs", "hu,zz"])
     assert "--fleurs_langs: unknown language 'zz'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing written on bad input
 
@@ -206,7 +206,7 @@ def test_resume_and_regenerate(tmp_path: Path) -> None:
     first = mini_corpus.generate_mini_corpus(tmp_path, **small)
     m4a = next((tmp_path / "europarl_st" / "v1.1" / "it" / "audios").iterdir())
     stamp = m4a.stat().st_mtime_ns
-    again = mini_corpus.main(["--out", str(tmp_path), "--europarl_langs", "it", "--fleurs_langs", "",
+    again = mini_corpus_command.main(["--out", str(tmp_path), "--europarl_langs", "it", "--fleurs_langs", "",
                               "--train", "3", "--dev", "1", "--test", "1"])  # fmt: skip
     assert again.reused and again.manifest == first.manifest and m4a.stat().st_mtime_ns == stamp
 

@@ -12,6 +12,7 @@ import soundfile
 from espnet_dynprune.corpora import voxforge
 from espnet_dynprune.data import mini_corpus, sentences, synthetic_voxforge
 from espnet_dynprune.data.espeak import speaker_pool
+from espnet_dynprune.recipe import synthetic_voxforge as synthetic_voxforge_command
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is needed (apt-get install espeak-ng)")
 CORPUS = dict(europarl_langs=[], fleurs_langs=["bg"], fleurs_train=4, fleurs_dev=2, fleurs_test=2)
@@ -55,7 +56,7 @@ def test_sentences_come_from_the_train_pool_and_voices_are_new(corpus: Path) -> 
 def test_a_matching_rerun_is_a_no_op_and_a_changed_one_regenerates(corpus: Path) -> None:
     wav = next((corpus / "voxforge" / "fr").rglob("*.wav"))
     stamp = wav.stat().st_mtime_ns
-    again = synthetic_voxforge.main(["--corpus", str(corpus), "--langs", "fr,it", "--speakers", "3",
+    again = synthetic_voxforge_command.main(["--corpus", str(corpus), "--langs", "fr,it", "--speakers", "3",
                                      "--sessions", "2", "--prompts", "2", "--num_workers", "2"])
     assert wav.stat().st_mtime_ns == stamp and again["counts"]["fr"]["prompts"] == 12
 

@@ -155,7 +155,7 @@ def test_the_grid_runs_resumes_and_renders_its_results_page(recipe: Path) -> Non
     timed = timing["runs"]["dyn_0.5"]["decodes"]["decode_beam5_gates_most_frequent"]
     assert timed["utts"] == 2 and timed["same_hypotheses"] == 1.0 and timed["seconds_per_utt"] > 0
     assert set(timing["runs"]) == {"stand_in", "dense", "dyn_0.5"}
-    run_recipe(recipe, "python", "-m", "espnet_dynprune.analysis.paper_results", "--raw_dir", "results/raw",
+    run_recipe(recipe, "python", "-m", "espnet_dynprune.recipe.paper_results", "--raw_dir", "results/raw",
                "--output", "RESULTS.md")
     page = (recipe / "RESULTS.md").read_text()
     assert "**Not run yet** (1 of the 4 experiments of `conf/tiny_grid.yaml`): later_0.9" in page

@@ -14,8 +14,8 @@ import pytest
 from espnet_dynprune.data import mini_corpus
 from espnet_dynprune.data.espeak import pad_with_noise, read_wav, speaker_pool, synthesize
 from espnet_dynprune.data.sentences import render
+from espnet_dynprune.recipe.model_zoo import main as model_zoo_main
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
-from espnet_dynprune.zoo.model_zoo import main as model_zoo_main
 
 STANDIN = Path(__file__).resolve().parents[2] / "egs2" / "europarl_st" / "s2t1" / "standin"
 

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from espnet_dynprune.data.espeak import read_wav
+from espnet_dynprune.recipe import model_zoo as model_zoo_command
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
 from tests.builders.tiny_recipe import RECIPE, TrainedModel, run_recipe, write_yaml
 
@@ -88,9 +89,7 @@ def _test_wav(trained: TrainedModel) -> np.ndarray:
 
 def test_stock_speech2text_decodes_the_exported_model_as_the_masked_one(static_run, trained_dynprune, tmp_path) -> None:
     zoo_config = tmp_path / "zoo_config.yaml"
-    from espnet_dynprune.zoo import model_zoo
-
-    model_zoo.main(["--pretrained_model", str(static_run / "zoo"), "--write_config", str(zoo_config)])
+    model_zoo_command.main(["--pretrained_model", str(static_run / "zoo"), "--write_config", str(zoo_config)])
     exported = _speech2text(zoo_config, ModelZooDir.load(static_run / "zoo").model_file)
     masked_config = tmp_path / "masked.yaml"
     config = yaml.safe_load((static_run / "config.yaml").read_text(encoding="utf-8"))

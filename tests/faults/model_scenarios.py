@@ -11,8 +11,8 @@ import torch
 import yaml
 
 from espnet_dynprune.nets.checkpoint import CheckpointMismatchError, load_pretrained
-from espnet_dynprune.recipe import decode
-from espnet_dynprune.zoo import model_zoo, token_list
+from espnet_dynprune.recipe import decode, token_list as token_list_command
+from espnet_dynprune.zoo import model_zoo
 from espnet_dynprune.zoo.check_lengths import check_lengths
 from espnet_dynprune.zoo.finetune_config import finetune_config
 from tests.builders.corpus_files import write_tone
@@ -127,13 +127,13 @@ def symbol_not_a_token(ctx: Ctx) -> None:
     args = _check_text(ctx, b"u1 <fra><asr><notimestamps> a\nu7 <hun><asr><notimestamps> b\n")
     with raises(ValueError, f"{ctx.tmp / 'text'} uses symbols that are not in the pretrained token list: "
                             "<hun> (first in u7)"):
-        token_list.main(args)
+        token_list_command.main(args)
 
 
 def check_text_not_utf8(ctx: Ctx) -> None:
     args = _check_text(ctx, "u1 <fra><asr><notimestamps> caf\xe9\n".encode("latin-1"))
     with raises(ValueError, f"{ctx.tmp / 'text'}:1: not UTF-8 text"):
-        token_list.main(args)
+        token_list_command.main(args)
 
 
 def speech2text_unknown_language(ctx: Ctx) -> None:

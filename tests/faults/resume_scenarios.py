@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 import pytest
 
 from espnet_dynprune.owsm.datadir import read_map
-from espnet_dynprune.recipe import decode
+from espnet_dynprune.recipe import decode, model_zoo as model_zoo_command
 from espnet_dynprune.zoo import model_zoo
 from tests.builders.tiny_decoding import decode_argv, write_test_set, write_tiny_model
 from tests.builders.tiny_recipe import RECIPE
@@ -127,7 +127,7 @@ def stage11_lookup_fails(ctx: Ctx) -> None:
     bpe = next(zoo.rglob("bpe.model"))
     bpe.unlink()
     with raises(model_zoo.ModelZooError, f"model-zoo directory {zoo} is incomplete", str(bpe)):
-        model_zoo.main(["--pretrained_model", str(zoo), "--print", "model_file"])
+        model_zoo_command.main(["--pretrained_model", str(zoo), "--print", "model_file"])
 
 
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 import yaml
 
-from espnet_dynprune.zoo.finetune_config import finetune_config, main, merge_finetune_config, verify_weights
+from espnet_dynprune.recipe.finetune_config import main
+from espnet_dynprune.zoo.finetune_config import finetune_config, merge_finetune_config, verify_weights
 from espnet_dynprune.zoo.model_zoo import ModelZooDir
 
 FINETUNE = {

@@ -5,6 +5,7 @@ import pytest
 import torch
 import yaml
 
+from espnet_dynprune.recipe import pack as pack_command
 from espnet_dynprune.zoo import pack as pack_module
 from espnet_dynprune.zoo.model_zoo import ModelZooDir, ModelZooError
 from tests.builders.tiny_release import Release
@@ -66,12 +67,12 @@ def test_cli_writes_provenance_and_refuses_a_nonempty_dir(release: Release, tmp_
         "--stats_file", str(release.stats_file), "--output_dir", str(tmp_path / "zoo"),
         "--half", "true", "--provenance", "run.sh --stage 11 conf/tuning/x.yaml",
     ]  # fmt: skip
-    pack_module.main(argv)
+    pack_command.main(argv)
     assert "wrote" in capsys.readouterr().out
     zoo = ModelZooDir.load(tmp_path / "zoo")
     assert zoo.meta["provenance"] == "run.sh --stage 11 conf/tuning/x.yaml" and zoo.meta["dtype"] == "float16"
     with pytest.raises(FileExistsError, match="not empty"):
-        pack_module.main(argv)
+        pack_command.main(argv)
 
 
 def test_missing_sources_listed(release: Release, tmp_path: Path) -> None:

@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from espnet_dynprune.data import sentences
-from espnet_dynprune.owsm.datadir import Utterance, read_map, write_datadir
+from espnet_dynprune.owsm.datadir import Utterance, read_lines, read_map, write_datadir
 from espnet_dynprune.owsm.token_layout import owsm_special_symbols
+from espnet_dynprune.recipe import model_zoo as model_zoo_command
+from espnet_dynprune.recipe.token_list import main
 from espnet_dynprune.zoo import model_zoo
-from espnet_dynprune.owsm.datadir import read_lines
-from espnet_dynprune.zoo.token_list import copy_token_list, main, train_token_list
+from espnet_dynprune.zoo.token_list import copy_token_list, train_token_list
 
 
 def test_copies_bpe_model_and_tokens_and_accepts_known_symbols(packed: Path, tmp_path: Path) -> None:
@@ -37,7 +38,7 @@ def test_symbol_missing_from_the_token_list_is_named(packed: Path, tmp_path: Pat
 
 
 def test_model_zoo_cli_prints_and_writes_an_absolute_config(packed: Path, tmp_path: Path, capsys) -> None:
-    model_zoo.main(["--pretrained_model", str(packed), "--print", "model_file", "--write_config", str(tmp_path / "c.yaml")])
+    model_zoo_command.main(["--pretrained_model", str(packed), "--print", "model_file", "--write_config", str(tmp_path / "c.yaml")])
     assert Path(capsys.readouterr().out.strip()) == model_zoo.ModelZooDir.load(packed).model_file
     config = yaml.safe_load((tmp_path / "c.yaml").read_text(encoding="utf-8"))
     assert Path(config["bpemodel"]).is_absolute() and Path(config["bpemodel"]).is_file()

@@ -41,7 +41,7 @@ decode_tag="decode_beam${beam_size}$([ "${max_utts}" -gt 0 ] && echo "_first${ma
 
 if run_stage 1; then
     log "Stage 1: Asterisk prompts (${ASTERISK}) -> ${data_dir}"
-    python -m espnet_dynprune.corpora.prepare --out_dir "${data_dir}" --asterisk "${ASTERISK}" \
+    python -m espnet_dynprune.recipe.prepare_data --out_dir "${data_dir}" --asterisk "${ASTERISK}" \
         --asterisk_langs "${langs// /,}" --asterisk_voices "${voices// /,}" --tasks "${tasks// /,}"
 fi
 
@@ -50,7 +50,7 @@ test_sets=$(tr '\n' ' ' < "${data_dir}/test_sets.txt")
 if run_stage 3; then
     log "Stage 3: audio -> ${dumpdir}/raw (16 kHz mono wav)"
     for dset in ${train_sets} ${test_sets}; do
-        python -m espnet_dynprune.corpora.format_audio --in_dir "${data_dir}/${dset}" \
+        python -m espnet_dynprune.recipe.format_audio --in_dir "${data_dir}/${dset}" \
             --out_dir "${dumpdir}/raw/${dset}" --nj "${nj}"
     done
 fi
@@ -95,7 +95,7 @@ if run_stage 13; then
         log "Stage 13: scoring Whisper ${model} -> ${results_dir}/zero_shot_${model}_${decode_tag}.json"
         cp "exp/whisper_${model}/conversion.json" "${results_dir}/conversion_${model}.json"
         # shellcheck disable=SC2046
-        python -m espnet_dynprune.analysis.whisper_results --decode_dir "exp/whisper_${model}/${decode_tag}" \
+        python -m espnet_dynprune.recipe.whisper_results --decode_dir "exp/whisper_${model}/${decode_tag}" \
             --test_dirs $(model_sets "${model}") --systems "$(model_systems "${model}")" \
             --output "${results_dir}/zero_shot_${model}_${decode_tag}.json"
     done

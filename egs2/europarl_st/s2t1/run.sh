@@ -29,7 +29,7 @@ fleurs_langs=""                 # add-on, e.g. "hu bg"
 voxforge_langs=""               # add-on, e.g. "bg"
 tasks="asr st"
 mini_corpus_opts=""             # without db.sh corpora: options of the mini corpus ...
-mini_voxforge_opts=""           # ... and of its VoxForge part (python -m espnet_dynprune.data.synthetic_voxforge)
+mini_voxforge_opts=""           # ... and of its VoxForge part (python -m espnet_dynprune.recipe.synthetic_voxforge)
 data_dir=data
 dumpdir=dump
 min_wav_duration=0.1
@@ -101,11 +101,11 @@ fi
 if run_stage 3; then
     log "Stage 3: audio -> ${dumpdir}/raw (16 kHz mono wav; train/dev to ${dumpdir}/raw/org for stage 4)"
     for dset in train dev; do
-        python -m espnet_dynprune.corpora.format_audio --in_dir "${data_dir}/${dset}" \
+        python -m espnet_dynprune.recipe.format_audio --in_dir "${data_dir}/${dset}" \
             --out_dir "${dumpdir}/raw/org/${dset}" --nj "${nj}" --min_duration 0 --max_duration inf
     done
     for dset in ${test_sets}; do  # stage 4 leaves test sets alone (as in s2t.sh): limits here
-        python -m espnet_dynprune.corpora.format_audio --in_dir "${data_dir}/${dset}" \
+        python -m espnet_dynprune.recipe.format_audio --in_dir "${data_dir}/${dset}" \
             --out_dir "${dumpdir}/raw/${dset}" --nj "${nj}" \
             --min_duration "${min_wav_duration}" --max_duration "${max_wav_duration}"
     done
@@ -114,7 +114,7 @@ fi
 if run_stage 4; then
     log "Stage 4: train/dev utterances of ${min_wav_duration}-${max_wav_duration} s -> ${dumpdir}/raw/{train,dev}"
     for dset in train dev; do
-        python -m espnet_dynprune.corpora.filter_lengths --in_dir "${dumpdir}/raw/org/${dset}" \
+        python -m espnet_dynprune.recipe.filter_lengths --in_dir "${dumpdir}/raw/org/${dset}" \
             --out_dir "${dumpdir}/raw/${dset}" --min_duration "${min_wav_duration}" --max_duration "${max_wav_duration}"
     done
 fi
@@ -122,11 +122,11 @@ fi
 if run_stage 5; then
     if [ "${pretrained_model}" = none ]; then
         log "Stage 5: new token list, BPE ${nbpe} on ${dumpdir}/raw/train/text -> ${bpe_dir}"
-        python -m espnet_dynprune.zoo.token_list --pretrained_model none --nbpe "${nbpe}" \
+        python -m espnet_dynprune.recipe.token_list --pretrained_model none --nbpe "${nbpe}" \
             --output_dir "${token_dir}" --check_text "${dumpdir}/raw/train/text"
     else
         log "Stage 5: token list of ${pretrained_model} -> ${token_dir} (never retrained for fine-tuning)"
-        python -m espnet_dynprune.zoo.token_list --pretrained_model "${pretrained_model}" \
+        python -m espnet_dynprune.recipe.token_list --pretrained_model "${pretrained_model}" \
             --output_dir "${token_dir}" --check_text "${dumpdir}/raw/train/text"
     fi
 fi
@@ -163,13 +163,13 @@ train() {
 }
 if [ -n "${static_prune_config}" ] && run_stage 6; then
     log "Stage 6: distillation-pruning config (${static_prune_config} on ${pretrained_model}), length check and shape stats"
-    python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${pretrained_model}" \
+    python -m espnet_dynprune.recipe.finetune_config --pretrained_model "${pretrained_model}" \
         --s2t_config "${static_prune_config}" --output "${static_exp}/prune_config.yaml" --check_weights true \
         --check_lengths_of "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     collect_stats "${static_exp}/prune_config.yaml" "${static_exp}_stats"
 fi
 if [ -n "${static_prune_config}" ] && run_stage 7; then
-    model_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" --print model_file)
+    model_file=$(python -m espnet_dynprune.recipe.model_zoo --pretrained_model "${pretrained_model}" --print model_file)
     log "Stage 7: distillation-pruning ${pretrained_model} -> ${static_exp} (teacher: ${model_file}; resumable)"
     train "${static_exp}/prune_config.yaml" "${static_exp}_stats" "${static_exp}" --init_param "${model_file}"
 fi
@@ -182,12 +182,12 @@ fi
 if run_stage 10; then
     if [ "${pretrained_model}" = none ]; then
         log "Stage 10: ${train_config} from scratch: length check and feature/shape stats"
-        python -m espnet_dynprune.zoo.check_lengths --config "${train_config}" \
+        python -m espnet_dynprune.recipe.check_lengths --config "${train_config}" \
             --data_dirs "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     else
         log "Stage 10: fine-tuning config (${s2t_config} on ${finetune_from}), length check and shape stats"
         # Written only once its weights load and every utterance fits its speech_length.
-        python -m espnet_dynprune.zoo.finetune_config --pretrained_model "${finetune_from}" \
+        python -m espnet_dynprune.recipe.finetune_config --pretrained_model "${finetune_from}" \
             --s2t_config "${s2t_config}" --output "${train_config}" --check_weights true \
             --check_lengths_of "${dumpdir}/raw/train" "${dumpdir}/raw/dev"
     fi
@@ -197,7 +197,7 @@ fi
 if run_stage 11; then
     if [ "${pretrained_model}" != none ]; then
         # Its own statement, so that a failed lookup stops the recipe (set -e) before training.
-        model_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${finetune_from}" --print model_file)
+        model_file=$(python -m espnet_dynprune.recipe.model_zoo --pretrained_model "${finetune_from}" --print model_file)
         train_args=(--init_param "${model_file}")
     fi
     log "Stage 11: training ${train_config} -> ${s2t_exp} (ngpu=${ngpu}, resumable)"
@@ -224,7 +224,7 @@ if run_stage 12; then
         gate_spec="${gates}"
         if [ "${gates}" = most_frequent ]; then  # needs the predicted decode (list predicted first)
             gate_spec="${s2t_exp}/most_frequent_gates.json"
-            python -m espnet_dynprune.analysis.gate_patterns --write_most_frequent "${gate_spec}" \
+            python -m espnet_dynprune.recipe.gate_patterns --write_most_frequent "${gate_spec}" \
                 --decode_root "${s2t_exp}/${inference_tag}_gates_predicted"
         fi
         decode_one "${s2t_exp}/config.yaml" "${s2t_exp}/valid.acc.ave.pth" \
@@ -232,14 +232,14 @@ if run_stage 12; then
     done
     if [ "${decode_pretrained}" = true ]; then
         log "Stage 12: decoding the pretrained model ${pretrained_model} (dense baseline)"
-        pretrained_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${pretrained_model}" \
+        pretrained_file=$(python -m espnet_dynprune.recipe.model_zoo --pretrained_model "${pretrained_model}" \
             --write_config "${pretrained_exp}/config.yaml" --print model_file)
         decode_one "${pretrained_exp}/config.yaml" "${pretrained_file}" \
             "${pretrained_exp}/${inference_tag}_gates_on" on
     fi
     if [ -n "${static_prune_config}" ]; then
         log "Stage 12: decoding the exported model ${finetune_from} (statically pruned, before fine-tuning)"
-        static_file=$(python -m espnet_dynprune.zoo.model_zoo --pretrained_model "${finetune_from}" \
+        static_file=$(python -m espnet_dynprune.recipe.model_zoo --pretrained_model "${finetune_from}" \
             --write_config "${static_exp}/zoo_config.yaml" --print model_file)
         decode_one "${static_exp}/zoo_config.yaml" "${static_file}" "${static_exp}/${inference_tag}_gates_on" on
     fi
@@ -258,8 +258,8 @@ if run_stage 13; then
         decode_roots+=("${exp}/${inference_tag}"_gates_*)
     done
     # shellcheck disable=SC2086
-    python -m espnet_dynprune.analysis.score_decodes ${test_sets:+--test_sets ${test_sets}} \
+    python -m espnet_dynprune.recipe.score_decodes ${test_sets:+--test_sets ${test_sets}} \
         --decode_roots "${decode_roots[@]}"
-    python -m espnet_dynprune.analysis.results_table --exp_dirs "${exp_dirs[@]}" --output_dir exp/results
+    python -m espnet_dynprune.recipe.results_table --exp_dirs "${exp_dirs[@]}" --output_dir exp/results
 fi
 log "Finished stages ${stage}-${stop_stage}"

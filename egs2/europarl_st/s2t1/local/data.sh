@@ -9,8 +9,8 @@ voxforge_langs=""              # VoxForge add-on (ASR only), e.g. "bg"
 tasks="asr st"                 # asr and/or st (speech translation to English)
 data_dir=data
 mini_corpus_dir=downloads/mini
-mini_corpus_opts=""            # extra options of python -m espnet_dynprune.data.mini_corpus
-mini_voxforge_opts=""          # extra options of python -m espnet_dynprune.data.synthetic_voxforge
+mini_corpus_opts=""            # extra options of python -m espnet_dynprune.recipe.mini_corpus
+mini_voxforge_opts=""          # extra options of python -m espnet_dynprune.recipe.synthetic_voxforge
 
 . ./db.sh
 . ./path.sh
@@ -23,13 +23,13 @@ if [ -z "${EUROPARL_ST}${FLEURS}${VOXFORGE}" ]; then
     # All of its languages, whatever is prepared below: one corpus serves the stand-in's
     # pretraining (all languages) and the fine-tuning runs (resumed, not regenerated).
     # shellcheck disable=SC2086
-    python -m espnet_dynprune.data.mini_corpus --out "${mini_corpus_dir}" ${mini_corpus_opts}
+    python -m espnet_dynprune.recipe.mini_corpus --out "${mini_corpus_dir}" ${mini_corpus_opts}
     EUROPARL_ST="${mini_corpus_dir}/europarl_st/v1.1"
     FLEURS="${mini_corpus_dir}/fleurs"
     if [ -n "${voxforge_langs}" ]; then
         # Its VoxForge part: other voices reading training sentences (regenerated with the corpus).
         # shellcheck disable=SC2086
-        python -m espnet_dynprune.data.synthetic_voxforge --corpus "${mini_corpus_dir}" \
+        python -m espnet_dynprune.recipe.synthetic_voxforge --corpus "${mini_corpus_dir}" \
             --langs "$(csv "${voxforge_langs}")" ${mini_voxforge_opts}
         VOXFORGE="${mini_corpus_dir}/voxforge"
     fi
@@ -48,7 +48,7 @@ epst_root=$(root_for "${europarl_st_langs}" EUROPARL_ST)
 fleurs_root=$(root_for "${fleurs_langs}" FLEURS)
 voxforge_root=$(root_for "${voxforge_langs}" VOXFORGE)
 
-python -m espnet_dynprune.corpora.prepare --out_dir "${data_dir}" --tasks "$(csv "${tasks}")" \
+python -m espnet_dynprune.recipe.prepare_data --out_dir "${data_dir}" --tasks "$(csv "${tasks}")" \
     --europarl_st "${epst_root}" --europarl_st_langs "$(csv "${europarl_st_langs}")" \
     --fleurs "${fleurs_root}" --fleurs_langs "$(csv "${fleurs_langs}")" \
     --voxforge "${voxforge_root}" --voxforge_langs "$(csv "${voxforge_langs}")"

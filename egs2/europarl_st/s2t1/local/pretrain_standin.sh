@@ -28,7 +28,7 @@ command_line="$0 $*"
     --data_dir "${work}/data" --dumpdir "${work}/dump" --s2t_exp "${work}/train"
 
 rm -rf "${out}"
-python -m espnet_dynprune.zoo.pack --s2t_train_config "${work}/train/config.yaml" \
+python -m espnet_dynprune.recipe.pack --s2t_train_config "${work}/train/config.yaml" \
     --s2t_model_file "${work}/train/valid.acc.ave.pth" --stats_file "${work}/train_stats/train/feats_stats.npz" \
     --output_dir "${out}" --half true \
     --provenance "egs2/europarl_st/s2t1: ${command_line} (config ${config}, espnet_dynprune $(git -C "${MAIN_ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown))"
