@@ -40,20 +40,6 @@ def merge_params(d: int, merge_kernel: int, branches: Number) -> Number:
     return branches * d * (merge_kernel + 1) + branches * d * d + d
 
 
-def layer_params(
-    d: int, cgmlp_kernel: int, merge_kernel: int, *, ffn1: tuple[Number, Number], attn: tuple[Number, Number, Number],
-    cgmlp: tuple[Number, Number], ffn2: tuple[Number, Number],
-) -> Number:
-    """Prunable parameters of a layer. Each module is ``(kept units..., alive)``: ``ffn1``/``ffn2``
-    ``(units, alive)``, ``attn`` ``(qk dims, vo dims, alive)``, ``cgmlp`` ``(channel pairs, alive)``;
-    ``alive`` is 0/1, or the probability that the module is kept."""
-    units = {"ffn1_units": ffn1[0], "attn_qk": attn[0], "attn_vo": attn[1], "cgmlp_channels": cgmlp[0],
-             "ffn2_units": ffn2[0]}
-    return (ffn1[1] * FFN1.params((d,), units) + attn[2] * ATTN.params((d,), units)
-            + cgmlp[1] * CGMLP.params((d, cgmlp_kernel), units) + merge_params(d, merge_kernel, attn[2] + cgmlp[1])
-            + ffn2[1] * FFN2.params((d,), units))
-
-
 def layer_units(layer: EBranchformerEncoderLayer) -> list:
     """The units this layer has (ESPnet leaves out FFN1 without ``macaron_ffn``, both FFNs without ``use_ffn``)."""
     return [ATTN, CGMLP, *(ffn for ffn in (FFN1, FFN2) if ffn.module(layer) is not None)]

@@ -375,9 +375,10 @@ class UnitMasks(torch.nn.Module):
         values = self.eval().values()
         self.train(was_training)
         sizes = self.sizes()
+        kept = sizes.as_dict()
         state: State = {}
         for unit in self.unit_list:
-            if sizes.as_dict()[unit.masks[-1]]:
+            if kept[unit.masks[-1]]:
                 whole = values.get(unit.name)
                 state.update(unit.export(layer, values, 1.0 if whole is None else float(whole)))
         self._rest_state(state, layer, sizes)

@@ -6,10 +6,26 @@ import pytest
 import torch
 from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
 
-from espnet_dynprune.nets.layers.e_branchformer_prunable_layer import GROUPS, LayerMasks, layer_params
+from espnet_dynprune.nets.layers.e_branchformer_prunable_layer import GROUPS, LayerMasks
 from espnet_dynprune.nets.layers.prunable_units import check_groups
 from espnet_dynprune.nets.layers.layer_sizes import LayerSizes
 from tests.builders.tiny_static import INPUT_SIZE, conf, prunable_params
+
+
+def layer_params(d, cgmlp_kernel, merge_kernel, *, ffn1, attn, cgmlp, ffn2):
+    """The prunable parameters of an E-Branchformer layer, written out: each module ``(kept units...,
+    alive)`` (FFN: norm, w_1, w_2; attention: norm, q, k, v, out; cgMLP: norm, channel_proj1, CSGU norm,
+    depthwise conv, channel_proj2; the merge over the branches left)."""
+    def ffn(n):
+        return 2 * d + n * (d + 1) + n * d + d
+
+    (qk, vo, attn_alive), (c, cgmlp_alive) = attn, cgmlp
+    attention = 2 * d + 2 * qk * (d + 1) + vo * (d + 1) + vo * d + d
+    gating = 2 * d + 2 * c * (d + 1) + 2 * c + c * (cgmlp_kernel + 1) + c * d + d
+    branches = attn_alive + cgmlp_alive
+    merge = branches * d * (merge_kernel + 1) + branches * d * d + d
+    return (ffn1[1] * ffn(ffn1[0]) + attn_alive * attention + cgmlp_alive * gating + merge
+            + ffn2[1] * ffn(ffn2[0]))
 
 D = 32
 
