@@ -62,7 +62,6 @@ class LayerMasks(UnitMasks):
     ) -> None:  # fmt: skip
         super().__init__(layer, layer_units(layer), groups, GROUPS, "encoder_conf", init_keep, straight_through,
                          lr_scale)
-        self.heads, self.head_dim = layer.attn.h, layer.attn.d_k
         self.merge_kernel = layer.depthwise_conv_fusion.kernel_size[0]
 
     def _rest_params(self, alive: dict[str, Number]) -> Number:

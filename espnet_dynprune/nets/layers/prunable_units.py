@@ -305,6 +305,8 @@ class UnitMasks(torch.nn.Module):
         self.unit_list = tuple(units)
         self.d = layer.size
         self.shapes = {unit.name: unit.shape(layer) for unit in units}
+        # every attention of a layer has the same head layout (what benchmarks' preset masks score per head)
+        self.heads, self.head_dim = next(self.shapes[u.name][1:] for u in units if isinstance(u, Attention))
         self.units: dict[str, int] = {}  # mask name -> number of units
         for unit in units:
             self.units.update(unit.unit_counts(layer))

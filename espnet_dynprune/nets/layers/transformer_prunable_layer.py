@@ -40,7 +40,6 @@ class DecoderLayerMasks(UnitMasks):
     ) -> None:
         super().__init__(layer, [SELF_ATTN, SRC_ATTN, FFN], groups, DECODER_GROUPS, "decoder_conf", init_keep,
                          straight_through, lr_scale)
-        self.heads, self.head_dim = layer.self_attn.h, layer.self_attn.d_k
 
 
 def masked_decoder_layer_forward(
