@@ -10,8 +10,9 @@
 #                 ESPnet 202511, Python 3.11, in its own venv .venv-202511
 #   make demo     the recipe egs2/europarl_st/s2t1/run.sh end to end on the mini
 #                 corpus and the shipped stand-in (DEMO_ARGS=... go to run.sh)
-#   make bench    OWSM v3.1 decoding speed, stock ESPnet vs dynprune (BENCH_ARGS=...)
-#   make static-bench  statically pruned OWSM v3.1 encoders vs dense (STATIC_BENCH_ARGS=...)
+#   make bench    the speed benchmark, one scope of bin.bench: throughput (default: end to end,
+#                 utterances per second, stock ESPnet vs dynprune on OWSM v3.1 shapes), encoder,
+#                 decode or experiment (BENCH=scope, BENCH_ARGS=... its options)
 #   make paper-grid     every experiment of the paper's tables (recipe conf/paper_grid.yaml), resumable,
 #                       then the clean decode timing (GRID_ARGS=... go to recipe.grid, e.g. --only 'dynprune_*')
 #   make paper-results  egs2/europarl_st/s2t1/RESULTS.md from the committed raw results (seconds)
@@ -44,15 +45,15 @@ ESPNET_TESTS := tests/test_import_hook.py tests/test_import_hook_pth.py tests/te
 EXTRAS ?= test,whisper,whisper-weights
 OPENAI_WHISPER := openai-whisper==20230308
 DEMO_ARGS ?=
+BENCH ?= throughput
 BENCH_ARGS ?=
-STATIC_BENCH_ARGS ?=
 GRID_ARGS ?=
 RECIPE := egs2/europarl_st/s2t1
 # Byte-compiled explicitly: with PYTHONDONTWRITEBYTECODE=1 an editable install
 # would otherwise recompile the start-up hook on every interpreter start.
 HOOK_SOURCES := espnet_dynprune/__init__.py espnet_dynprune/_import_hook.py
 
-.PHONY: venv sysdeps test test-202511 demo bench static-bench paper-grid paper-results docs clean
+.PHONY: venv sysdeps test test-202511 demo bench paper-grid paper-results docs clean
 
 venv: $(STAMP)
 	@$(VPY) -m compileall -q $(HOOK_SOURCES)
@@ -118,10 +119,7 @@ demo: sysdeps venv
 	. $(abspath $(VENV))/bin/activate && cd egs2/europarl_st/s2t1 && ./run.sh $(DEMO_ARGS)
 
 bench: venv
-	$(VPY) -m espnet_dynprune.bin.bench $(BENCH_ARGS)
-
-static-bench: venv
-	$(VPY) -m espnet_dynprune.bin.static_bench $(STATIC_BENCH_ARGS)
+	$(VPY) -m espnet_dynprune.bin.bench $(BENCH) $(BENCH_ARGS)
 
 paper-grid: sysdeps venv
 	. $(abspath $(VENV))/bin/activate && cd $(RECIPE) && python -m espnet_dynprune.recipe.grid $(GRID_ARGS) \

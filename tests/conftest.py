@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from espnet_dynprune.analysis import owsm_architecture
+from espnet_dynprune.zoo.finetune_config import deep_merge
 from espnet_dynprune.zoo.pack import pack
 from tests.builders.slurm_cluster import SlurmUnavailable, start_cluster
 from tests.builders.tiny_recipe import TrainedModel, tiny_config, train_with_recipe
@@ -24,6 +27,20 @@ DYNPRUNE = {
     "batch_size": 8, "max_epoch": 2, "keep_nbest_models": 1,
     "preprocessor_conf": {"speech_length": 4.0},  # the mini corpus pads to 3.95 s below
 }  # fmt: skip
+
+
+TINY_OWSM = {"output_size": 32, "attention_heads": 4, "linear_units": 64, "cgmlp_linear_units": 64, "num_blocks": 2}
+
+
+@pytest.fixture(scope="session")
+def tiny_size(tmp_path_factory) -> str:
+    """The OWSM v3.1 base drop-in config at a tiny size (any dynprune config file can be benchmarked)."""
+    config = yaml.safe_load(owsm_architecture.config_file("base").read_text())
+    decoder = {k: TINY_OWSM[k] for k in ("attention_heads", "linear_units", "num_blocks")}
+    deep_merge(config, {"encoder_conf": TINY_OWSM, "decoder_conf": decoder})
+    path = tmp_path_factory.mktemp("conf") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
 
 
 @pytest.fixture(autouse=True)

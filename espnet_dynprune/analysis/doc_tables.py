@@ -55,7 +55,7 @@ def machine(root: Path, args: Sequence[str]) -> str:
 
 
 def bench(root: Path, args: Sequence[str]) -> str:
-    """``bin.bench``'s table and targets for one size."""
+    """``bench decode``'s table and targets for one size."""
     from espnet_dynprune.analysis.bench_report import markdown
 
     path, size = args
@@ -64,7 +64,7 @@ def bench(root: Path, args: Sequence[str]) -> str:
 
 
 def throughput(root: Path, args: Sequence[str]) -> str:
-    """``bin.throughput``'s ladder for one size."""
+    """``bench throughput``'s ladder for one size."""
     from espnet_dynprune.analysis.throughput import markdown
 
     path, size = args
@@ -72,7 +72,7 @@ def throughput(root: Path, args: Sequence[str]) -> str:
 
 
 def static_bench(root: Path, args: Sequence[str]) -> str:
-    """``bin.static_bench``'s encoder table for one size, or (``zoo_dirs``) for the trained models."""
+    """``bench encoder``'s table for one size, or (``zoo_dirs``) for the trained models."""
     from espnet_dynprune.analysis.static_bench import markdown, trained_targets
 
     path, size = args
@@ -84,7 +84,7 @@ def static_bench(root: Path, args: Sequence[str]) -> str:
 
 
 def precision(root: Path, args: Sequence[str]) -> str:
-    """``recipe.batch_decode_bench`` over several test sets (one JSON each, given as a glob): one
+    """``bench experiment`` over several test sets (one JSON each, given as a glob): one
     row per configuration, a WER or BLEU column per set, and in how many sets its hypotheses
     differ from the first configuration's."""
     (pattern,) = args

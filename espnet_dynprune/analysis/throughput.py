@@ -149,9 +149,10 @@ def decode_all(bench: Bench, rung: Rung, rows: Sequence[int], steps: Optional[in
 
 
 def measure(bench: Bench, rungs: Sequence[Rung], utterances: int, repeats: int, memory: bool = True,
-            gmac: bool = False, log: Callable[[str], None] = logging.info) -> Dict[str, dict]:
-    """Per rung: median seconds for ``utterances``, utterances/s, ratio to the first rung, how many
-    hypotheses equal the first rung's, (``memory``) weights and peak working memory, and
+            gmac: bool = False, warmup: int = 0, log: Callable[[str], None] = logging.info) -> Dict[str, dict]:
+    """Per rung (after each rung's first batch for a few steps and ``warmup`` untimed rounds): median
+    seconds for ``utterances``, utterances/s, ratio to the first rung, how many hypotheses equal the
+    first rung's, (``memory``) weights and peak working memory, and
     (``gmac``) fvcore GMAC per utterance with the time/GMAC ratio of :func:`time_per_gmac`."""
     rows = list(range(utterances))
     for rung in rungs:  # warm-up: each rung's first batch, a few steps
@@ -164,7 +165,7 @@ def measure(bench: Bench, rungs: Sequence[Rung], utterances: int, repeats: int, 
         log(f"{bench.size}: {spec}: {decoded.encoder_s + decoded.decoder_s:.2f} s")
         return {"encoder": decoded.encoder_s, "decoder": decoded.decoder_s}
 
-    timed = round_robin(list(by_spec), run, repeats, warmup=0, log=lambda m: log(f"{bench.size}: {m}"))
+    timed = round_robin(list(by_spec), run, repeats, warmup=warmup, log=lambda m: log(f"{bench.size}: {m}"))
     first = rungs[0].spec
     results: Dict[str, dict] = {}
     for spec, phases in timed.items():

@@ -1,6 +1,6 @@
 """Wall-clock decoding of trained models (model-zoo dirs) side by side: encoder + beam search.
 
-``static_bench --zoo_dirs`` times encoders; a statically pruned decoder (and the whole beam
+``bench encoder --zoo_dirs`` times encoders; a statically pruned decoder (and the whole beam
 search) needs its own clock. Every model decodes the same random speech (``seconds`` at 16 kHz)
 with ESPnet's ``BatchBeamSearch`` for exactly ``steps`` steps (its ``<eos>`` logit pushed down, so
 every model emits the same number of tokens whatever it has learnt: the time is the shapes',

@@ -100,7 +100,7 @@ def encode_in_chunks(model, encode: Callable[[slice], Tuple[torch.Tensor, torch.
     (None: all at once), concatenated, without intermediate CTC outputs (not decoded here); the
     encoder's last gate decision and margins then cover every row, as one call's would. Why: on a
     CPU the encoder activations of one 30 s utterance already outgrow the caches, and B utterances
-    at once ran slower than B one by one (OWSM base, 8 utterances: 1.54x; ``bin.throughput``),
+    at once ran slower than B one by one (OWSM base, 8 utterances: 1.54x; ``bench throughput``),
     while the decoder's small per-step products gain from batching."""
     if chunk is None or chunk >= batch:
         memory, memory_lengths = encode(slice(0, batch))

@@ -3,28 +3,25 @@
 What stage 12 runs (``recipe.decode``'s per-utterance or batched path, each part at its precision)
 on a test set's real audio: the first ``utts`` utterances under each ``--configs`` entry
 ``BATCH:ENCODER:DECODER`` (e.g. ``8:fp32:int8``; one model loaded per precision pair),
-round-robin in one process (``analysis.clock``: a warm-up round, then ``repeats`` rounds; medians), one torch
-thread unless told otherwise. It prints each configuration's seconds per utterance, its ratio to
+round-robin in one process (``analysis.clock``: warm-up rounds, then ``repeats`` rounds; medians). It prints each configuration's seconds per utterance, its ratio to
 the first configuration, the test set's metric on those utterances (WER or BLEU) and whether every
 hypothesis equals the first configuration's: how to choose the recipe's ``batch_size`` and
 precisions.
 
-``python -m espnet_dynprune.recipe.batch_decode_bench --data_dir dump/raw/test_epst_fra_asr
+``python -m espnet_dynprune.bin.bench experiment --data_dir dump/raw/test_epst_fra_asr
 --s2t_train_config exp/X/config.yaml --s2t_model_file exp/X/valid.acc.ave.pth --configs 1:fp32:fp32 8:fp32:fp32``
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 
 from espnet_dynprune.analysis.clock import now, round_robin
 from espnet_dynprune.analysis.scoring import normalise_task, read_references, score
-from espnet_dynprune.inference.precision import DecodeConfig, config_name, parse_config
+from espnet_dynprune.inference.precision import DecodeConfig, config_name
 from espnet_dynprune.owsm.datadir import context_of, read_map
 from espnet_dynprune.recipe.decode import _read_speech, decode_records, load_speech2text, parse_gates
 
@@ -35,13 +32,13 @@ def _decode_all(s2t, speeches: List, lang: str, task: str, batch_size: int) -> L
 
 
 def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, configs: Sequence[DecodeConfig],
-                  utts: int = 16, repeats: int = 3, beam_size: int = 5, gates: str = "predicted",
-                  num_threads: int = 1) -> Dict[str, dict]:
+                  utts: int = 16, repeats: int = 3, warmup: int = 1, beam_size: int = 5, gates: str = "predicted",
+                  device: str = "cpu") -> Dict[str, dict]:
     """Per configuration: median seconds per utterance, ratio to the first, metric, same hypotheses."""
     from espnet2.fileio.sound_scp import SoundScpReader
 
-    torch.set_num_threads(num_threads)
-    models = {(e, d): load_speech2text(s2t_train_config, s2t_model_file, beam_size=beam_size,
+    ngpu = int(torch.device(device).type == "cuda")
+    models = {(e, d): load_speech2text(s2t_train_config, s2t_model_file, beam_size=beam_size, ngpu=ngpu,
                                        gates=parse_gates(gates), encoder_precision=e, decoder_precision=d)
               for _, e, d in configs}
     lang, task = context_of(data_dir, None, None)
@@ -54,11 +51,11 @@ def bench_configs(data_dir: Path, s2t_train_config: Path, s2t_model_file: Path, 
     texts: Dict[DecodeConfig, List[str]] = {}
 
     def run(c: DecodeConfig) -> Dict[str, float]:
-        start = now()
+        start = now(device)
         texts[c] = _decode_all(models[c[1:]], speeches, lang, task, c[0])
-        return {"per_utt": (now() - start) / len(speeches)}
+        return {"per_utt": (now(device) - start) / len(speeches)}
 
-    timed = round_robin(list(configs), run, repeats, warmup=1)
+    timed = round_robin(list(configs), run, repeats, warmup)
     first, base = configs[0], timed[configs[0]].median("per_utt")
     metric = "wer" if normalise_task(task) == "asr" else "bleu"
     return {config_name(c): {"seconds_per_utt": s.median("per_utt"), "ratio": s.median("per_utt") / base,
@@ -75,30 +72,3 @@ def markdown(results: Dict[str, dict]) -> str:
     lines += [f"| {c} | {r['seconds_per_utt']:.4f} | {r['ratio']:.2f} | {r[metric]:.2f} | "
               f"{'yes' if r['same_hypotheses'] else 'no'} |" for c, r in results.items()]
     return "\n".join(lines) + "\n"
-
-
-def main(argv: Optional[Sequence[str]] = None) -> Dict[int, dict]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data_dir", type=Path, required=True, help="an OWSM dump dir (one language x task)")
-    parser.add_argument("--s2t_train_config", type=Path, required=True)
-    parser.add_argument("--s2t_model_file", type=Path, required=True)
-    parser.add_argument("--configs", type=parse_config, nargs="+", default=[(1, "fp32", "fp32"), (8, "fp32", "fp32")],
-                        help="BATCH[:ENCODER:DECODER] precisions, e.g. 1 8 8:int8:int8 8:bf16:bf16")
-    parser.add_argument("--utts", type=int, default=16, help="the test set's first utterances (sorted)")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--beam_size", type=int, default=5)
-    parser.add_argument("--gates", default="predicted")
-    parser.add_argument("--num_threads", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=None, help="also write the results as JSON here")
-    args = vars(parser.parse_args(argv))
-    output = args.pop("output")
-    results = bench_configs(**args)
-    print(markdown(results))
-    if output is not None:
-        output.write_text(json.dumps({"settings": {k: str(v) for k, v in args.items()}, "results": results},
-                                     indent=2) + "\n", encoding="utf-8")
-    return results
-
-
-if __name__ == "__main__":
-    main()

@@ -63,6 +63,14 @@ def test_unknown_precisions_and_parts_are_named():
         precision.set_precision(torch.nn.Linear(2, 2), "ctc", "int8")
 
 
+def test_decode_configurations_read_and_name_batch_and_precisions():
+    assert precision.parse_config("8") == (8, "fp32", "fp32")
+    assert precision.config_name(precision.parse_config("8:fp32:int8")) == "8:fp32:int8"
+    for bad in ("8:fp16:fp32", "0", "x:fp32:fp32"):
+        with pytest.raises(ValueError, match=rf"'{bad}' is not BATCH\[:ENCODER:DECODER\]"):
+            precision.parse_config(bad)
+
+
 def test_recording_a_decoding_leaves_the_bf16_entries_in_place(model_files):
     from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
 
