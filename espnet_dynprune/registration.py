@@ -27,6 +27,8 @@ from espnet_dynprune.nets.config_names import (
     PRUNED_ENCODER_NAME,
     WHISPER_DYNPRUNE_NAME,
     WHISPER_NAME,
+    WHISPER_PRUNABLE_NAME,
+    WHISPER_PRUNED_NAME,
 )
 
 
@@ -45,6 +47,8 @@ def _register_nets(task: ModuleType) -> None:
     from espnet_dynprune.nets.encoder.e_branchformer_pruned import EBranchformerPrunedEncoder
     from espnet_dynprune.nets.encoder.whisper_dynprune import WhisperDynPruneEncoder
     from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
+    from espnet_dynprune.nets.encoder.whisper_prunable import WhisperPrunableEncoder
+    from espnet_dynprune.nets.encoder.whisper_pruned import WhisperPrunedEncoder
     from espnet_dynprune.nets.safe_loading import guard_espnet
 
     guard_espnet()  # model files load safely also when the start-up hook is off
@@ -58,6 +62,8 @@ def _register_nets(task: ModuleType) -> None:
     task.decoder_choices.classes[WHISPER_NAME] = LocalWhisperDecoder
     task.encoder_choices.classes[WHISPER_DYNPRUNE_NAME] = WhisperDynPruneEncoder
     task.decoder_choices.classes[WHISPER_DYNPRUNE_NAME] = WhisperDynPruneDecoder
+    task.encoder_choices.classes[WHISPER_PRUNABLE_NAME] = WhisperPrunableEncoder
+    task.encoder_choices.classes[WHISPER_PRUNED_NAME] = WhisperPrunedEncoder
 
 
 def register_s2t(module: Optional[ModuleType] = None) -> None:

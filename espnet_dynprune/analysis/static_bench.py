@@ -133,6 +133,41 @@ def bench_size(size: Union[str, Path], sparsities: Sequence[float], repeats: int
     return measured(encoders, times, feats, lengths, results)
 
 
+def bench_whisper(checkpoint: Union[str, Path], sparsities: Sequence[float], repeats: int = 3, warmup: int = 1,
+                  seconds: float = 30.0, seed: int = 0, device: str = "cpu",
+                  log: Callable[[str], None] = logging.info) -> Results:
+    """:func:`bench_size` for a real Whisper encoder (``checkpoint``: an OpenAI-format ``.pt``):
+    ESPnet's stock Whisper encoder (``whisper_local``: openai-whisper's blocks) against the
+    ``whisper_prunable`` one with masks preset at each sparsity and exported (``whisper_pruned``),
+    on ``seconds`` of random speech (30: what Whisper pads every input to)."""
+    from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
+    from espnet_dynprune.nets.encoder.whisper_prunable import WhisperPrunableEncoder, export_encoder as export_whisper
+
+    model = Path(checkpoint).stem
+    dense = LocalWhisperEncoder(whisper_model=str(checkpoint)).eval()
+    prunable = WhisperPrunableEncoder(whisper_model=str(checkpoint)).eval()
+    dev = torch.device(device)
+    encoders: Dict[str, torch.nn.Module] = {DENSE: dense.to(dev)}
+    results: Results = {DENSE: {}}
+    samples = int(seconds * 16000)
+    speech = torch.randn(1, samples, generator=torch.Generator().manual_seed(seed)).to(dev)
+    lengths = torch.full((1,), samples, dtype=torch.long, device=dev)
+    prunable.to(dev)
+    for s in sparsities:
+        name = f"pruned {s:g}"
+        realised = preset_masks(prunable, s, seed=seed)
+        pruned = export_whisper(prunable).eval()
+        with torch.inference_mode():
+            diff = (prunable(speech, lengths)[0] - pruned(speech, lengths)[0]).abs().max().item()
+        encoders[name] = pruned
+        results[name] = {"sparsity": s, "realised_sparsity": realised, "max_abs_diff_vs_masked": diff,
+                         "layer_sizes": [block.sizes.as_dict() for block in pruned.encoders.blocks]}
+        log(f"{model}: {name}: realised sparsity {realised:.3f}, export vs masked max |diff| {diff:.2e}")
+    del prunable
+    times = time_round_robin(encoders, speech, lengths, repeats, warmup, log=lambda m: log(f"{model}: {m}"))
+    return measured(encoders, times, speech, lengths, results)
+
+
 def measured(encoders: Dict[str, torch.nn.Module], times: Dict[str, Phases], feats: torch.Tensor,
              lengths: torch.Tensor, results: Results) -> Results:
     """``results`` completed with sizes, GMAC, median times and the ratios to the first encoder."""

@@ -4,9 +4,10 @@ One command on one timer (``analysis.clock``: untimed warm-up rounds, then every
 per round in turn, medians and spread, a clock that waits for the GPU); each scope prints its
 table(s) with the ratios measured side by side in that run and writes everything as JSON:
 
-  encoder     static pruning's encoders: OWSM v3.1 shapes (--sizes) with masks preset at --sparsities
-              and exported, or trained model-zoo dirs (--zoo_dirs, the first is the baseline;
-              --decode_steps also times their whole decoding), against ESPnet's dense encoder
+  encoder     static pruning's encoders: OWSM v3.1 shapes (--sizes) or real Whisper models (--whisper)
+              with masks preset at --sparsities and exported, or trained model-zoo dirs (--zoo_dirs,
+              the first is the baseline; --decode_steps also times their whole decoding), against
+              ESPnet's dense encoder
   decode      OWSM v3.1 shapes' decoding: stock ESPnet's beam search, dynprune dense (source K/V
               cached) and forced dynamic sparsities per part, static sparsities and precisions,
               a batch of mixed patterns
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -72,6 +74,8 @@ def run_encoder(args: argparse.Namespace) -> None:
     from espnet_dynprune.registration import register_s2t
 
     fractions("--sparsities", args.sparsities)
+    if args.whisper and args.zoo_dirs:
+        raise SystemExit("--whisper and --zoo_dirs: give one of them")
     if args.frames is None:
         args.frames = 600 if args.zoo_dirs else 3000
     report = Report(args)
@@ -88,6 +92,19 @@ def run_encoder(args: argparse.Namespace) -> None:
                                                            log=logging.info)
             print(zoo_decode_bench.markdown(decoding, args.decode_steps, 5), flush=True)
             report.data["zoo_dirs"]["decoding"] = decoding
+            report.save()
+        return
+    if args.whisper:
+        from espnet_dynprune.whisper.packages import openai_checkpoint
+
+        report.data["whisper"] = {}
+        for model in [m for m in args.whisper.split(",") if m]:
+            with tempfile.TemporaryDirectory() as tmp:
+                checkpoint = openai_checkpoint(model, args.cache_dir or tmp)
+                results = static_bench.bench_whisper(checkpoint, args.sparsities, args.repeats, args.warmup,
+                                                     args.seconds, args.seed, args.device)
+            print(static_bench.markdown(f"Whisper {model}", results), flush=True)
+            report.data["whisper"][model] = {"results": results, "targets": static_bench.targets(results)}
             report.save()
         return
     report.data["sizes"] = {}
@@ -178,6 +195,12 @@ def add_encoder(scopes: argparse._SubParsersAction, common: argparse.ArgumentPar
                    help="fractions of the prunable encoder parameters to remove, each in [0, 1)")
     p.add_argument("--zoo_dirs", nargs="+", default=None, metavar="DIR",
                    help="time these trained models' encoders against the first instead of --sizes")
+    p.add_argument("--whisper", default="",
+                   help="instead of --sizes: comma-separated real Whisper models (tiny.en, base: the PyPI weight "
+                        "packages; or OpenAI .pt files), ESPnet's Whisper encoder against whisper_pruned ones")
+    p.add_argument("--seconds", type=float, default=30.0, help="with --whisper: seconds of speech per call")
+    p.add_argument("--cache_dir", default="", help="with --whisper: where converted checkpoints are kept "
+                                                   "(default: a temporary directory)")
     p.add_argument("--frames", type=int, default=None,
                    help="feature frames (default: 3000 = OWSM's 30 s; with --zoo_dirs 600 = the stand-in's 6 s)")
     p.add_argument("--decode_steps", type=int, default=0,

@@ -15,3 +15,5 @@ DISTILL_MODEL_NAME = "distill_prune"
 MAGNITUDE_MODEL_NAME = "magnitude_prune"  # unstructured magnitude pruning (fixed mask or PARP)
 WHISPER_NAME = "whisper_local"  # ESPnet's Whisper encoder / decoder, built from a local checkpoint file
 WHISPER_DYNPRUNE_NAME = "whisper_dynprune"  # ESPnet's Whisper encoder / decoder, gated (decoder: cached keys/values)
+WHISPER_PRUNABLE_NAME = "whisper_prunable"  # static pruning of ESPnet's Whisper encoder: the masked student
+WHISPER_PRUNED_NAME = "whisper_pruned"  # ... and the exported, smaller encoder

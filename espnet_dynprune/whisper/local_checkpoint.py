@@ -2,7 +2,9 @@
 
 ESPnet's ``OpenAIWhisperEncoder`` / ``OpenAIWhisperDecoder`` check ``whisper_model`` against
 ``whisper.available_models()`` before openai-whisper's ``load_model``, which itself accepts a
-path; this context lets the check pass for an existing file.
+path; :func:`local_checkpoint` lets the check pass for an existing file. A statically pruned
+encoder holds every weight in its own model file: :func:`encoder_architecture` builds it from its
+dimensions, reading no checkpoint.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import pickle
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from types import SimpleNamespace
+from typing import Iterator, Mapping
 
 
 @contextmanager
@@ -36,3 +39,30 @@ def local_checkpoint(whisper_model: str, cls: str) -> Iterator[None]:
         raise ValueError(f"{cls}: {path} is not an OpenAI-format Whisper checkpoint: {exc}") from exc
     finally:
         whisper.available_models = names
+
+
+
+#: ``whisper.model.ModelDimensions`` fields of the audio encoder.
+ENCODER_DIMS = ("n_mels", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer")
+
+
+@contextmanager
+def encoder_architecture(whisper_model: str, dims: Mapping[str, int], cls: str) -> Iterator[None]:
+    """While ESPnet's encoder constructor runs, ``whisper.load_model(whisper_model)`` builds an
+    untrained audio encoder of ``dims`` (:data:`ENCODER_DIMS`) and reads no file: for a model whose
+    weights all come from its own model file, so that it rebuilds from its config alone."""
+    import whisper
+    from whisper.model import AudioEncoder
+
+    valid = isinstance(dims, Mapping) and set(dims) == set(ENCODER_DIMS) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in dims.values())
+    if not valid:
+        raise ValueError(f"{cls}: encoder_conf whisper_dims must map each of {list(ENCODER_DIMS)} to an integer "
+                         f"> 0, got {dims!r}")
+    names, load = whisper.available_models, whisper.load_model
+    whisper.available_models = lambda: [*names(), whisper_model]
+    whisper.load_model = lambda *_, **__: SimpleNamespace(encoder=AudioEncoder(*(dims[k] for k in ENCODER_DIMS)))
+    try:
+        yield
+    finally:
+        whisper.available_models, whisper.load_model = names, load

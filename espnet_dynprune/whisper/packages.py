@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
-from espnet_dynprune.whisper.checkpoint import sha256_of
+from espnet_dynprune.whisper.checkpoint import read_checkpoint, sha256_of
 
 #: The files of a faster-whisper directory besides ``model.bin``, copied when parts are joined.
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json")
@@ -116,3 +116,16 @@ def locate(model: str, cache_dir: Union[str, Path]) -> Path:
     if digest != package.sha256:
         raise ValueError(f"{directory / 'model.bin'}: sha256 {digest}, expected {package.sha256} for {model}")
     return directory
+
+
+def openai_checkpoint(model: str, directory: Union[str, Path]) -> Path:
+    """``model`` as the OpenAI-format ``.pt`` ESPnet's Whisper classes read: a path to one is
+    returned as it is; a Whisper of the packages is converted into ``directory/<model>.pt`` (once)."""
+    if Path(model).is_file():
+        return Path(model)
+    path = Path(directory) / f"{model}.pt"
+    if not path.is_file():
+        partial = path.with_suffix(".pt.partial")
+        read_checkpoint(locate(model, directory)).save(partial)
+        partial.replace(path)
+    return path

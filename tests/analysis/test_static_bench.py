@@ -2,7 +2,7 @@
 
 import pytest
 
-from espnet_dynprune.analysis.static_bench import DENSE, bench_size, encoder_conf
+from espnet_dynprune.analysis.static_bench import DENSE, bench_size, bench_whisper, encoder_conf
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,20 @@ def test_unpruned_export_counts_what_dense_counts(results):
 def test_exported_encoders_compute_what_the_masked_ones_do(results):
     for name in ("pruned 0", "pruned 0.5", "pruned 0.7"):
         assert results[name]["max_abs_diff_vs_masked"] <= 1e-4
+
+
+def test_a_whisper_encoder_is_timed_against_espnet_s_stock_one(tmp_path):
+    from whisper.model import ModelDimensions
+
+    from tests.builders.tiny_whisper import write_checkpoint
+
+    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
+                           n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
+    checkpoint = str(write_checkpoint(tmp_path / "whisper.pt", dims))
+    results = bench_whisper(checkpoint, [0.0, 0.6], repeats=1, warmup=0, seconds=1.0, log=lambda _: None)
+    assert list(results) == [DENSE, "pruned 0", "pruned 0.6"]
+    assert results["pruned 0"]["params_M"] == pytest.approx(results[DENSE]["params_M"])
+    assert abs(results["pruned 0.6"]["realised_sparsity"] - 0.6) <= 0.01
+    assert results["pruned 0.6"]["gmac_ratio"] < 1 and results["pruned 0.6"]["param_reduction"] > 0.3
+    assert all(results[n]["max_abs_diff_vs_masked"] <= 1e-4 for n in ("pruned 0", "pruned 0.6"))
+    assert len(results["pruned 0.6"]["layer_sizes"]) == 2

@@ -23,9 +23,9 @@ from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
 from espnet_dynprune.recipe.whisper_decode import build
 from espnet_dynprune.whisper.checkpoint import read_checkpoint
 from espnet_dynprune.whisper.packages import locate
+from tests.builders.tiny_whisper import PROMPT, real_prompt
 
-#: A real recording (Allison, the English Asterisk voice; make sysdeps installs it) and its transcript.
-PROMPT = Path("/usr/share/asterisk/sounds/en_US_f_Allison/agent-alreadyon.wav")
+#: What the real prompt (tests.builders.tiny_whisper.PROMPT) says.
 SAID = "That agent is already logged on. Please enter your agent number followed by the pound key."
 
 
@@ -38,9 +38,8 @@ def tiny_en(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
-    assert PROMPT.is_file(), f"{PROMPT} missing: make sysdeps installs asterisk-core-sounds-en-wav"
     assert soundfile.info(str(PROMPT)).samplerate == 8000
-    return decode(str(PROMPT), 16000).astype(np.float32) / 32768
+    return real_prompt()
 
 
 def test_conversion_writes_an_espnet_model_dir(tiny_en: Path) -> None:

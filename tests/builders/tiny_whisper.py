@@ -1,7 +1,8 @@
-"""A random-weight OpenAI Whisper checkpoint file, as ``whisper_local`` and ``whisper_dynprune`` read them."""
+"""What the Whisper tests read: a random-weight OpenAI checkpoint file, a real recorded prompt."""
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from whisper.model import ModelDimensions, Whisper
 
@@ -14,3 +15,15 @@ def write_checkpoint(path: Path, dims: ModelDimensions) -> Path:
         model.decoder.positional_embedding.normal_(std=0.01)
     torch.save({"dims": vars(dims), "model_state_dict": model.state_dict()}, path)
     return path
+
+
+#: A real recording (Allison, the English Asterisk voice; make sysdeps installs it).
+PROMPT = Path("/usr/share/asterisk/sounds/en_US_f_Allison/agent-alreadyon.wav")
+
+
+def real_prompt() -> np.ndarray:
+    """``PROMPT`` at 16 kHz, float32 in [-1, 1)."""
+    from espnet_dynprune.corpora.audio_io import decode
+
+    assert PROMPT.is_file(), f"{PROMPT} missing: make sysdeps installs asterisk-core-sounds-en-wav"
+    return decode(str(PROMPT), 16000).astype("float32") / 32768

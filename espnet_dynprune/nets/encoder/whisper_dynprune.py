@@ -15,51 +15,19 @@ ASR model). Self-attention runs in torch's ``scaled_dot_product_attention``; wit
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import Optional
 
 import torch
 from typeguard import typechecked
 
 from espnet_dynprune.gating.decision import GateDecision
 from espnet_dynprune.nets.context_vocabulary import TASKS
-from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
+from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder, blocks_run_by
 from espnet_dynprune.nets.layers.dynprune_part import DynPrunePart
 from espnet_dynprune.nets.layers.transformer_dynprune_layer import FFN, SELF_ATTN
 from espnet_dynprune.nets.layers.whisper_dynprune_block import encoder_unit_macs_per_frame, gated_encoder_block
 
 MODULE_TYPES = (SELF_ATTN, FFN)
-
-
-class _GatedBlocks(torch.nn.Module):
-    """Stands in for ``encoders.blocks`` while ESPnet's ``whisper_encode`` iterates over them: the
-    first block's input decides the gates, then each block runs gated. Holds no parameters."""
-
-    def __init__(self, encoder: "WhisperDynPruneEncoder", blocks: torch.nn.ModuleList,
-                 valid_frames: Optional[torch.Tensor]) -> None:
-        super().__init__()
-        self.__dict__.update(_encoder=encoder, _blocks=blocks)  # not submodules: they stay where they are
-        self.valid_frames = valid_frames
-        self.decision: Optional[GateDecision] = None
-
-    def __len__(self) -> int:
-        return len(self._blocks)
-
-    def __iter__(self) -> Iterator[Callable[[torch.Tensor], torch.Tensor]]:
-        return (self._runner(i) for i in range(len(self)))
-
-    def _runner(self, i: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        def run(x: torch.Tensor) -> torch.Tensor:
-            encoder = self._encoder
-            if self.decision is None:
-                valid = None
-                if self.valid_frames is not None:
-                    valid = torch.arange(x.size(1), device=x.device)[None, :] < self.valid_frames[:, None].to(x.device)
-                self.decision = encoder.gate_predictor(x, valid, *encoder.encoder_context)
-            gates = encoder.gate_index(i, SELF_ATTN), encoder.gate_index(i, FFN)
-            return gated_encoder_block(self._blocks[i], x, self.decision, gates)
-
-        return run
 
 
 class WhisperDynPruneEncoder(LocalWhisperEncoder, DynPrunePart):
@@ -110,25 +78,27 @@ class WhisperDynPruneEncoder(LocalWhisperEncoder, DynPrunePart):
         )
         self.gate_predictor.bind_context(len(LANGUAGES), len(TASKS))  # Whisper's, whatever the token list
 
-    @contextmanager
-    def _gated(self, valid_frames: Optional[torch.Tensor]) -> Iterator[None]:
-        """ESPnet's ``whisper_encode`` inside runs the gated blocks (see :class:`_GatedBlocks`)."""
-        blocks = self.encoders.blocks
-        self.encoders._modules["blocks"] = _GatedBlocks(self, blocks, valid_frames)
-        try:
-            yield
-        finally:
-            self.encoders._modules["blocks"] = blocks
-
     def whisper_encode(self, input: torch.Tensor, ilens: Optional[torch.Tensor] = None):
         """ESPnet's ``whisper_encode`` (convolutions, positional embedding, dropout, final norm),
-        its blocks gated; ``ilens`` (mel frames) tell the gates which frames are real."""
-        valid = None
+        its blocks gated: the first block's input decides the gates, ``ilens`` (mel frames) tell the
+        gates which frames are real."""
+        valid_frames = None
         if ilens is not None:  # frames after conv2 (conv1 keeps the length), at most the positions
             conv = self.encoders.conv2
             frames = (ilens + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1
-            valid = frames.clamp(max=self.encoders.positional_embedding.size(0))
-        with self._gated(valid):
+            valid_frames = frames.clamp(max=self.encoders.positional_embedding.size(0))
+        decision: Optional[GateDecision] = None
+
+        def run(i: int, block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+            nonlocal decision
+            if decision is None:
+                valid = None
+                if valid_frames is not None:
+                    valid = torch.arange(x.size(1), device=x.device)[None, :] < valid_frames[:, None].to(x.device)
+                decision = self.gate_predictor(x, valid, *self.encoder_context)
+            return gated_encoder_block(block, x, decision, (self.gate_index(i, SELF_ATTN), self.gate_index(i, FFN)))
+
+        with blocks_run_by(self, run):
             return super().whisper_encode(input, ilens)
 
     def unit_costs(self, decision: GateDecision, num_frames: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 One record per layer type, read from YAML with checks that name the entry (``from_dict``):
 :class:`LayerSizes` for an E-Branchformer encoder layer, :class:`DecoderLayerSizes` for a
-Transformer decoder layer. Attention is described per kept head: ``*_qk`` query/key dims and
+Transformer decoder layer, :class:`WhisperBlockSizes` for a Whisper encoder block. Attention is described per kept head: ``*_qk`` query/key dims and
 ``*_vo`` value/output dims (a head with no value dim left is gone; an empty list, the whole
 attention module); FFNs and the cgMLP by their intermediate units (0: the module is gone).
 
@@ -92,6 +92,16 @@ class DecoderLayerSizes(_Sizes):
     ffn_units: int = 0
 
 
+@dataclass
+class WhisperBlockSizes(_Sizes):
+    """One Whisper encoder block (``encoder_conf: layer_sizes`` entries of ``whisper_pruned``)."""
+
+    heads = ("attn",)
+    attn_qk: list[int] = field(default_factory=list)
+    attn_vo: list[int] = field(default_factory=list)
+    mlp_units: int = 0
+
+
 def check_supported(conf: Mapping[str, Any], supported: Mapping[str, tuple], espnet_class: type, part: str,
                     name: str) -> None:
     """Raise naming the ``<part>_conf`` key whose value (given, or ``espnet_class``'s default) the
@@ -116,7 +126,7 @@ def check_loaded_sizes(part: str, layers: str):
     """A ``_register_load_state_dict_pre_hook(..., with_module=True)`` hook for the pruned
     ``part`` (``encoder`` / ``decoder``) whose layers are ``module.<layers>``. Keys that pruning
     adds to a stock model (a gate predictor's) may be absent."""
-    layer_key = re.compile(rf"^{layers}\.(\d+)\.")
+    layer_key = re.compile(rf"^{re.escape(layers)}\.(\d+)\.")
 
     def hook(module: torch.nn.Module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors) -> None:
         own = {k: v.shape for k, v in module.state_dict().items()}

@@ -43,10 +43,11 @@ class PrunablePart:
     @torch.no_grad()
     def _exported(self, layers: str, build: Callable[[list[dict]], torch.nn.Module]) -> torch.nn.Module:
         """The smaller part: ``build(layer_sizes)`` loaded with what the inference masks keep of each
-        layer (``layers``: the attribute of the layer list) and everything outside the layers as is."""
+        layer (``layers``: the path of the layer list, ``encoders.blocks`` say) and everything outside
+        the layers as is."""
         state = {k: v for k, v in self.state_dict().items() if not k.startswith((f"{layers}.", "layer_masks."))}
         layer_sizes = []
-        for i, (layer, masks) in enumerate(zip(getattr(self, layers), self.layer_masks)):
+        for i, (layer, masks) in enumerate(zip(self.get_submodule(layers), self.layer_masks)):
             sizes, kept = masks.pruned_state(layer)
             layer_sizes.append(sizes.as_dict())
             state.update({f"{layers}.{i}.{k}": v for k, v in kept.items()})

@@ -13,7 +13,10 @@ Units, with the ``prune_groups`` entries of their masks:
 - :class:`Attention`: per head, each query/key and each value/output dimension (``attn_qk``,
   ``attn_vo``: finer than whole heads) and itself whole (``attn``);
 - :class:`ConvGatingMLP`: the CSGU channels, each a value channel paired with its gate channel, which
-  the CSGU multiplies channel by channel (``cgmlp_channels``), and itself whole (``cgmlp``).
+  the CSGU multiplies channel by channel (``cgmlp_channels``), and itself whole (``cgmlp``);
+- :class:`WhisperAttention`, :class:`WhisperMLP`: the same for openai-whisper's block (its
+  ``MultiHeadAttention``, whose key projection has no bias, and its ``mlp``), exported into the
+  same smaller modules.
 
 A unit with nothing left is removed whole, its norm and biases included, in training as in export,
 so the masked layer and the exported one compute the same function. Counts take floats (the
@@ -95,9 +98,13 @@ class Unit:
     def unit_counts(self, layer: torch.nn.Module) -> dict[str, int]:
         raise NotImplementedError
 
+    def width(self, layer: torch.nn.Module) -> int:
+        """The layer's model dimension (what its pre-norm normalises)."""
+        return getattr(layer, self.norm).normalized_shape[0]
+
     def shape(self, layer: torch.nn.Module) -> tuple[int, ...]:
-        """What :meth:`params` needs of the layer besides the kept units."""
-        return (layer.size,)
+        """What :meth:`params` needs of the layer besides the kept units (the width first)."""
+        return (self.width(layer),)
 
     def params(self, shape: tuple[int, ...], units: dict[str, Number]) -> Number:
         """Parameters of the module (its pre-norm included) with ``units`` kept."""
@@ -132,12 +139,13 @@ class FeedForward(Unit):
     attribute: str = "feed_forward"
     kind: ClassVar[str] = "ffn"
     groups: ClassVar[tuple[str, ...]] = ("units",)
+    linears: ClassVar[tuple[str, str]] = ("w_1", "w_2")  # the module's attributes, in the exported one too
 
     def module(self, layer: torch.nn.Module) -> Optional[torch.nn.Module]:
         return getattr(layer, self.attribute)
 
     def unit_counts(self, layer: torch.nn.Module) -> dict[str, int]:
-        return {self.masks[0]: self.module(layer).w_1.out_features}
+        return {self.masks[0]: getattr(self.module(layer), self.linears[0]).out_features}
 
     def params(self, shape: tuple[int, ...], units: dict[str, Number]) -> Number:
         (d,), n = shape, units[self.masks[0]]
@@ -152,34 +160,69 @@ class FeedForward(Unit):
         return x + ff_scale * layer.dropout(self.scaled(ffn.w_2(ffn.dropout(h)), values))
 
     def export(self, layer: torch.nn.Module, values: Values, whole: float) -> State:
-        ffn, prefix, state = self.module(layer), self.attribute, {}
-        index, kept = kept_units(values.get(self.masks[0]), ffn.w_1.out_features)
+        (first, second), state = self.linears, {}
+        w_1, w_2 = (getattr(self.module(layer), name) for name in self.linears)
+        index, kept = kept_units(values.get(self.masks[0]), w_1.out_features)
         copy_norm(state, self.norm, getattr(layer, self.norm))
-        state[f"{prefix}.w_1.weight"] = ffn.w_1.weight[index]
-        state[f"{prefix}.w_1.bias"] = ffn.w_1.bias[index]
-        state[f"{prefix}.w_2.weight"] = ffn.w_2.weight[:, index] * kept * whole
-        state[f"{prefix}.w_2.bias"] = ffn.w_2.bias * whole
+        prefix = self.attribute
+        state[f"{prefix}.{first}.weight"] = w_1.weight[index]
+        state[f"{prefix}.{first}.bias"] = w_1.bias[index]
+        state[f"{prefix}.{second}.weight"] = w_2.weight[:, index] * kept * whole
+        state[f"{prefix}.{second}.bias"] = w_2.bias * whole
         return state
 
 
 @dataclass(frozen=True)
+class WhisperMLP(FeedForward):
+    """openai-whisper's pre-norm ``mlp`` (``Linear``, ``GELU``, ``Linear``); its export is the same
+    ``nn.Sequential``, smaller."""
+
+    attribute: str = "mlp"
+    linears: ClassVar[tuple[str, str]] = ("0", "2")
+
+    def residual(self, layer: torch.nn.Module, x: torch.Tensor, values: Values) -> torch.Tensor:
+        """``x`` plus the MLP's output under ``values`` (Whisper's block has no dropout)."""
+        mlp = self.module(layer)
+        h = mlp[1](mlp[0](getattr(layer, self.norm)(x)))
+        if values.get(self.masks[0]) is not None:
+            h = h * values[self.masks[0]]
+        return x + self.scaled(mlp[2](h), values)
+
+
+@dataclass(frozen=True)
 class Attention(Unit):
-    """A pre-norm ESPnet ``MultiHeadedAttention`` at layer attribute ``name`` (absolute positions)."""
+    """A pre-norm ESPnet ``MultiHeadedAttention`` at layer attribute ``name`` (absolute positions).
+    Exported into a :class:`~espnet_dynprune.nets.layers.pruned_attention.PrunedMultiHeadedAttention`."""
 
     kind: ClassVar[str] = "attn"
     groups: ClassVar[tuple[str, ...]] = ("qk", "vo")
+    projections: ClassVar[tuple[str, ...]] = ("linear_q", "linear_k", "linear_v", "linear_out")
+    key_bias: ClassVar[bool] = True
+
+    def head_layout(self, attn: torch.nn.Module) -> tuple[int, int]:
+        """(heads, dims per head)."""
+        return attn.h, attn.d_k
+
+    def projected(self, attn: torch.nn.Module) -> tuple[torch.nn.Linear, ...]:
+        """The query, key, value and output projections."""
+        return tuple(getattr(attn, name) for name in self.projections)
+
+    def attend(
+        self, attn: torch.nn.Module, v: torch.Tensor, scores: torch.Tensor, mask: Optional[torch.Tensor]
+    ) -> torch.Tensor:  # fmt: skip
+        """Softmax of the scores over ``v``, through the output projection."""
+        return attn.forward_attention(v, scores, mask)
 
     def unit_counts(self, layer: torch.nn.Module) -> dict[str, int]:
-        attn = self.module(layer)
-        return {mask: attn.h * attn.d_k for mask in self.masks}
+        heads, head_dim = self.head_layout(self.module(layer))
+        return {mask: heads * head_dim for mask in self.masks}
 
     def shape(self, layer: torch.nn.Module) -> tuple[int, ...]:
-        attn = self.module(layer)
-        return layer.size, attn.h, attn.d_k
+        return self.width(layer), *self.head_layout(self.module(layer))
 
     def params(self, shape: tuple[int, ...], units: dict[str, Number]) -> Number:
         d, (qk, vo) = shape[0], (units[mask] for mask in self.masks)
-        return 2 * d + 2 * qk * (d + 1) + vo * (d + 1) + vo * d + d  # norm, q, k, v, out
+        return 2 * d + qk * (d + 1) + qk * (d + self.key_bias) + vo * (d + 1) + vo * d + d  # norm, q, k, v, out
 
     def sizes(self, shape: tuple[int, ...], kept: Kept, alive: bool) -> dict[str, Any]:
         """Per kept head (one with a value dim left), its query/key and value/output dims."""
@@ -196,39 +239,64 @@ class Attention(Unit):
         ``memory`` when given: source attention); a query/key mask zeroes a dim's share of every
         score, a value/output mask the dim's value."""
         attn, h = self.module(layer), getattr(layer, self.norm)(x)
-        batch = h.size(0)
+        (heads_n, head_dim), batch = self.head_layout(attn), h.size(0)
+        linear_q, linear_k, linear_v, _ = self.projected(attn)
 
         def heads(y: torch.Tensor, units: Optional[torch.Tensor]) -> torch.Tensor:
-            y = y.view(batch, -1, attn.h, attn.d_k)
+            y = y.view(batch, -1, heads_n, head_dim)
             if units is not None:
-                y = y * units.view(attn.h, attn.d_k)
+                y = y * units.view(heads_n, head_dim)
             return y.transpose(1, 2)
 
         source = h if memory is None else memory
-        q = heads(attn.linear_q(h), values.get(self.masks[0]))
-        k = heads(attn.linear_k(source), None)
-        v = heads(attn.linear_v(source), values.get(self.masks[1]))
-        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(attn.d_k)
-        return self.scaled(attn.forward_attention(v, scores, mask), values)
+        q = heads(linear_q(h), values.get(self.masks[0]))
+        k = heads(linear_k(source), None)
+        v = heads(linear_v(source), values.get(self.masks[1]))
+        scores = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(head_dim)
+        return self.scaled(self.attend(attn, v, scores, mask), values)
 
     def export(self, layer: torch.nn.Module, values: Values, whole: float) -> State:
+        """Under ``PrunedMultiHeadedAttention``'s names (``linear_q``, ``linear_k``, ``linear_v``, ``linear_out``)."""
         attn, prefix, state = self.module(layer), self.name, {}
-        dk = attn.d_k
-        qk_index, qk_kept = kept_units(values.get(self.masks[0]), attn.h * dk)
-        vo_index, vo_kept = kept_units(values.get(self.masks[1]), attn.h * dk)
+        heads, dk = self.head_layout(attn)
+        linear_q, linear_k, linear_v, linear_out = self.projected(attn)
+        qk_index, qk_kept = kept_units(values.get(self.masks[0]), heads * dk)
+        vo_index, vo_kept = kept_units(values.get(self.masks[1]), heads * dk)
         heads_left = torch.tensor(sorted({int(i) // dk for i in vo_index}))
         in_left_head = torch.isin(qk_index // dk, heads_left)
         qk_index, qk_kept = qk_index[in_left_head], qk_kept[in_left_head]
         copy_norm(state, self.norm, getattr(layer, self.norm))
-        state[f"{prefix}.linear_q.weight"] = attn.linear_q.weight[qk_index] * qk_kept[:, None]
-        state[f"{prefix}.linear_q.bias"] = attn.linear_q.bias[qk_index] * qk_kept
-        state[f"{prefix}.linear_k.weight"] = attn.linear_k.weight[qk_index]
-        state[f"{prefix}.linear_k.bias"] = attn.linear_k.bias[qk_index]
-        state[f"{prefix}.linear_v.weight"] = attn.linear_v.weight[vo_index]
-        state[f"{prefix}.linear_v.bias"] = attn.linear_v.bias[vo_index]
-        state[f"{prefix}.linear_out.weight"] = attn.linear_out.weight[:, vo_index] * vo_kept * whole
-        state[f"{prefix}.linear_out.bias"] = attn.linear_out.bias * whole
+        state[f"{prefix}.linear_q.weight"] = linear_q.weight[qk_index] * qk_kept[:, None]
+        state[f"{prefix}.linear_q.bias"] = linear_q.bias[qk_index] * qk_kept
+        state[f"{prefix}.linear_k.weight"] = linear_k.weight[qk_index]
+        if self.key_bias:
+            state[f"{prefix}.linear_k.bias"] = linear_k.bias[qk_index]
+        state[f"{prefix}.linear_v.weight"] = linear_v.weight[vo_index]
+        state[f"{prefix}.linear_v.bias"] = linear_v.bias[vo_index]
+        state[f"{prefix}.linear_out.weight"] = linear_out.weight[:, vo_index] * vo_kept * whole
+        state[f"{prefix}.linear_out.bias"] = linear_out.bias * whole
         return state
+
+
+@dataclass(frozen=True)
+class WhisperAttention(Attention):
+    """openai-whisper's pre-norm ``MultiHeadAttention`` (``query``, ``key`` without bias, ``value``,
+    ``out``; its scale of (d / heads)^-1/4 on queries and keys is 1 / sqrt(d / heads) on the scores)."""
+
+    projections: ClassVar[tuple[str, ...]] = ("query", "key", "value", "out")
+    key_bias: ClassVar[bool] = False
+
+    def head_layout(self, attn: torch.nn.Module) -> tuple[int, int]:
+        return attn.n_head, attn.query.out_features // attn.n_head
+
+    def attend(
+        self, attn: torch.nn.Module, v: torch.Tensor, scores: torch.Tensor, mask: Optional[torch.Tensor]
+    ) -> torch.Tensor:  # fmt: skip
+        """As Whisper: an additive ``mask`` (causal, decoder) on the scores, softmax in float32."""
+        if mask is not None:
+            scores = scores + mask[: scores.size(-2), : scores.size(-1)]
+        weights = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+        return attn.out((weights @ v).transpose(1, 2).flatten(start_dim=2))
 
 
 @dataclass(frozen=True)
@@ -242,7 +310,7 @@ class ConvGatingMLP(Unit):
         return {self.masks[0]: self.module(layer).channel_proj2.in_features}
 
     def shape(self, layer: torch.nn.Module) -> tuple[int, ...]:
-        return layer.size, self.module(layer).csgu.conv.kernel_size[0]
+        return self.width(layer), self.module(layer).csgu.conv.kernel_size[0]
 
     def params(self, shape: tuple[int, ...], units: dict[str, Number]) -> Number:
         (d, kernel), c = shape, units[self.masks[0]]
@@ -303,8 +371,8 @@ class UnitMasks(torch.nn.Module):
         super().__init__()
         check_groups(groups, valid, where)
         self.unit_list = tuple(units)
-        self.d = layer.size
         self.shapes = {unit.name: unit.shape(layer) for unit in units}
+        self.d = self.shapes[units[0].name][0]
         # every attention of a layer has the same head layout (what benchmarks' preset masks score per head)
         self.heads, self.head_dim = next(self.shapes[u.name][1:] for u in units if isinstance(u, Attention))
         self.units: dict[str, int] = {}  # mask name -> number of units

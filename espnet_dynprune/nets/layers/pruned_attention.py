@@ -40,11 +40,13 @@ class PrunedMultiHeadedAttention(torch.nn.Module):
         vo_dims: per head, the value/output dims kept (each >= 1).
         head_dim: ``d_k`` of the unpruned model, for the score scale.
         dropout_rate: attention dropout.
+        key_bias: whether the key projection has a bias (Whisper's has none).
     """
 
     def __init__(
-        self, size: int, qk_dims: Sequence[int], vo_dims: Sequence[int], head_dim: int, dropout_rate: float
-    ) -> None:
+        self, size: int, qk_dims: Sequence[int], vo_dims: Sequence[int], head_dim: int, dropout_rate: float,
+        key_bias: bool = True,
+    ) -> None:  # fmt: skip
         super().__init__()
         if len(qk_dims) != len(vo_dims) or not vo_dims:
             raise ValueError(f"need one qk and one vo size per head, got qk {list(qk_dims)}, vo {list(vo_dims)}")
@@ -55,7 +57,7 @@ class PrunedMultiHeadedAttention(torch.nn.Module):
         self.scale = 1.0 / math.sqrt(head_dim)
         self.dropout_rate = dropout_rate
         self.linear_q = torch.nn.Linear(size, sum(self.qk_dims))
-        self.linear_k = torch.nn.Linear(size, sum(self.qk_dims))
+        self.linear_k = torch.nn.Linear(size, sum(self.qk_dims), bias=key_bias)
         self.linear_v = torch.nn.Linear(size, sum(self.vo_dims))
         self.linear_out = torch.nn.Linear(sum(self.vo_dims), size)
         self.width = max(max(self.qk_dims), max(self.vo_dims))  # of every head's q, k and v
