@@ -12,7 +12,9 @@ import yaml
 from espnet_dynprune.analysis import owsm_architecture
 from espnet_dynprune.zoo.finetune_config import deep_merge
 from espnet_dynprune.zoo.pack import pack
+from tests.builders.corpus_files import make_voxforge_corpus
 from tests.builders.slurm_cluster import SlurmUnavailable, start_cluster
+from tests.builders.tiny_decoding import write_test_set, write_tiny_model
 from tests.builders.tiny_recipe import TrainedModel, tiny_config, train_with_recipe
 from tests.builders.tiny_release import Release, make_release
 
@@ -109,3 +111,52 @@ def slurm(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip(f"no Slurm cluster: {reason}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def voxforge_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A FLEURS-only mini corpus with its VoxForge add-on (tests/builders/corpus_files.py), generated
+    once per session; a test that changes it puts it back."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is needed (apt-get install espeak-ng)")
+    return make_voxforge_corpus(tmp_path_factory.mktemp("mini_voxforge"))
+
+
+@pytest.fixture(scope="session")
+def flops_models(tmp_path_factory: pytest.TempPathFactory):
+    """``((config, model file), dynprune model, stock model)``: a tiny dynprune model's files and the
+    model, and the stock model of the same weights (its gate keys ignored)."""
+    from espnet2.tasks.s2t import S2TTask
+
+    work = tmp_path_factory.mktemp("flops")
+    (work / "dyn").mkdir()
+    files = write_tiny_model(work / "dyn")
+    stock_config, _ = write_tiny_model(work, dynprune=False)
+    dyn, _ = S2TTask.build_model_from_file(*files, "cpu")
+    stock, _ = S2TTask.build_model_from_file(stock_config, files[1], "cpu")  # gate keys ignored
+    return files, dyn, stock
+
+
+@pytest.fixture(scope="session")
+def flop_counter(flops_models):
+    """The dynprune model's counter (2 s of speech, beam 3, <fra><asr>), shared so that each gate
+    pattern is traced once per session."""
+    from espnet_dynprune.analysis import flops
+
+    return flops.FlopCounter(flops_models[1], 2.0, 3, "<fra>", "<asr>")
+
+
+@pytest.fixture(scope="session")
+def decoded_test_sets(tmp_path_factory: pytest.TempPathFactory):
+    """``(work dir, decode root)``: stage 12's layout, EXP/decode_x_gates_on/{test_fra_asr,test_fra_st_eng,
+    test_not_decoded}, of a tiny model; the last has no decode_summary.json."""
+    from espnet_dynprune.recipe import decode
+
+    work = tmp_path_factory.mktemp("score_decodes")
+    config, model_file = write_tiny_model(work)
+    root = work / "exp" / "decode_x_gates_on"
+    for name, task in (("test_fra_asr", "asr"), ("test_fra_st_eng", "st_eng")):
+        data = write_test_set(work / "dump" / name, count=2, task=task)
+        decode.decode(data, root / name, config, model_file, beam_size=2, maxlenratio=0.5, gates="on", warmup=0)
+    (root / "test_not_decoded").mkdir()  # no decode_summary.json: skipped
+    return work, root

@@ -15,7 +15,6 @@ import yaml
 
 from espnet_dynprune.bin.whisper_convert import compare, convert
 from espnet_dynprune.corpora.audio_io import decode
-from espnet_dynprune.inference.whisper_search import use_whisper_search
 from espnet_dynprune.nets.decoder.whisper_dynprune import WhisperDynPruneDecoder
 from espnet_dynprune.nets.decoder.whisper_local import LocalWhisperDecoder
 from espnet_dynprune.nets.encoder.whisper_dynprune import WhisperDynPruneEncoder
@@ -95,14 +94,6 @@ def test_an_english_only_model_refuses_other_languages(tiny_en: Path) -> None:
                     "faster_whisper:int8:whisper"):
         with pytest.raises(ValueError, match=f"system '{unknown}'"):
             build(unknown, tiny_en, "en", "transcribe", beam_size=5, threads=2, max_tokens=200)
-
-
-def test_whisper_s_search_needs_espnet_s_batch_beam_search() -> None:
-    class NoSearch:
-        beam_search = object()
-
-    with pytest.raises(ValueError, match="needs ESPnet's BatchBeamSearch, this Speech2Text has object"):
-        use_whisper_search(NoSearch())
 
 
 def test_the_two_pypi_copies_of_base_are_the_same_model(tmp_path: Path) -> None:

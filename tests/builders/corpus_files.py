@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pytest
@@ -18,8 +18,17 @@ import soundfile
 from espnet_dynprune.corpora import voxforge
 from espnet_dynprune.corpora.europarl_st import EuroparlSegment, audio_path, encode_m4a, write_split
 from espnet_dynprune.corpora.fleurs import FleursRow, chars, wav_path, write_tsv
+from espnet_dynprune.owsm.datadir import Segment, Utterance, write_datadir
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not on PATH")
+needs_espeak_and_ffmpeg = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
+    reason="espeak-ng and ffmpeg are needed (apt-get install espeak-ng ffmpeg)",
+)
+#: A mini corpus small enough to generate in seconds (Europarl-ST and FLEURS sentences per split).
+TINY_SPLITS = dict(train=6, dev=2, test=2, fleurs_train=4, fleurs_dev=2, fleurs_test=2)
+#: The VoxForge add-on's speakers per language, sessions per speaker and prompts per session.
+VOXFORGE_SIZES = dict(speakers=3, sessions=2, prompts=2)
 
 
 def write_tone(path: Path, seconds: float, sample_rate: int = 16000, channels: int = 1) -> Path:
@@ -126,3 +135,41 @@ def make_asterisk(root: Path, texts: Dict[str, Sequence[Tuple[str, str]]], voice
             if key not in no_audio:
                 write_tone(wav_path(root, voice, key), 0.5, sample_rate=8000)
     return root
+
+
+def make_voxforge_corpus(root: Path) -> Path:
+    """A FLEURS-only mini corpus (Bulgarian) and its VoxForge add-on in French and Italian at
+    :data:`VOXFORGE_SIZES`, under ``root``."""
+    from espnet_dynprune.data import mini_corpus, synthetic_voxforge
+
+    mini_corpus.generate_mini_corpus(root, num_workers=2, europarl_langs=[], fleurs_langs=["bg"], fleurs_train=4,
+                                     fleurs_dev=2, fleurs_test=2)
+    synthetic_voxforge.generate_voxforge(root, ["fr", "it"], num_workers=2, **VOXFORGE_SIZES)
+    return root
+
+
+def french_utterance(spk: str, rest: str, task: str, wav: Path, seg: Optional[Segment] = None) -> Utterance:
+    """``{spk}-{rest}_{task}``: French "bonjour", translated "hello" for ``st_eng``."""
+    target = "hello" if task == "st_eng" else "bonjour"
+    return Utterance(f"{spk}-{rest}_{task}", str(wav), spk, "fra", task, "bonjour", target, segment=seg)
+
+
+def write_format_audio_cases(tmp_path: Path) -> Path:
+    """A data dir of 8 utterances for stage 3: 4 to keep (ASR and ST sharing a cut, a trimmed
+    overshoot, a resampled stereo file) and 4 to skip (past the end, too short, unreadable audio)."""
+    long = write_tone(tmp_path / "audio/long.wav", 2.0)
+    stereo8k = write_tone(tmp_path / "audio/stereo8k.wav", 1.0, sample_rate=8000, channels=2)
+    broken = tmp_path / "audio/broken.wav"
+    broken.write_bytes(b"not audio at all")
+    seg = lambda s, e: Segment("r.long", s, e)  # noqa: E731
+    utts = [
+        french_utterance("r.long", "a", "asr", long, seg(0.5, 1.5)),
+        french_utterance("r.long", "a", "st_eng", long, seg(0.5, 1.5)),
+        french_utterance("r.long", "b", "asr", long, seg(1.5, 2.04)),  # overshoots by 0.04 s: trimmed
+        french_utterance("r.long", "c", "asr", long, seg(1.5, 2.2)),  # past the end
+        french_utterance("r.long", "d", "asr", long, seg(0.0, 0.05)),  # too short
+        french_utterance("r.stereo", "w", "asr", stereo8k),  # whole file, resampled and mixed down
+        french_utterance("r.broken", "x", "asr", broken, Segment("r.broken", 0.0, 1.0)),
+        french_utterance("r.broken", "x", "st_eng", broken, Segment("r.broken", 0.0, 1.0)),
+    ]
+    return write_datadir(tmp_path / "data/train", utts)

@@ -61,6 +61,12 @@ def write_test_set(directory: Path, count: int = 5, task: str = "asr") -> Path:
     return directory
 
 
+def noise_speeches(seconds: tuple = (0.7, 1.3)) -> list:
+    """Quiet Gaussian noise waveforms (float32, 16 kHz) of ``seconds`` each, the same every call."""
+    rng = np.random.default_rng(0)
+    return [(0.1 * rng.standard_normal(int(16000 * s))).astype(np.float32) for s in seconds]
+
+
 def decode_argv(model_files: tuple[Path, Path], data_dir: Path, out: Path, *extra: str) -> list[str]:
     """``recipe.decode``'s command line for the tiny model: beam 2, short hypotheses."""
     config, model = model_files

@@ -18,6 +18,16 @@ from espnet_dynprune.zoo.token_list import train_token_list
 from tests.builders.tiny_recipe import tiny_config
 
 N_MELS = 20
+#: A fine-tuning config with keys of every kind: pruning, per-part overrides, preprocessing and training.
+FINETUNE = {
+    "prune": "both",
+    "prune_conf": {"sparsity_target": 0.5, "gate_predictor": "context", "sparsity_loss_weight": 2.0},
+    "encoder_conf": {"sparsity_target": 0.3, "gumbel_anneal_steps": 100},
+    "preprocessor_conf": {"time_apply_prob": 1.0},
+    "optim": "adamw",
+    "optim_conf": {"lr": 1.0e-4},
+    "max_epoch": 3,
+}
 LINES = [
     "<fra><asr><notimestamps> le parlement vote la loi aujourd'hui",
     "<deu><asr><notimestamps> das parlament stimmt heute über das gesetz ab",

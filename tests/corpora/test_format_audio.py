@@ -1,4 +1,4 @@
-"""Stage 3: cutting, trimming, filters, shared files, resampling, resumability, workers."""
+"""Stage 3 audio formatting: cutting, trimming, filters, shared files, resampling, resumability, damaged audio."""
 
 from __future__ import annotations
 
@@ -11,38 +11,20 @@ import pytest
 import soundfile
 
 from espnet_dynprune.corpora import format_audio as fa
-from espnet_dynprune.owsm.datadir import Segment, Utterance, read_map, write_datadir
-from espnet_dynprune.recipe import format_audio as format_audio_command
-from tests.builders.corpus_files import needs_ffmpeg, overwrite_middle, write_talk_m4a, write_tone
-
-
-def _utt(spk: str, rest: str, task: str, wav: Path, seg=None) -> Utterance:
-    target = "hello" if task == "st_eng" else "bonjour"
-    return Utterance(f"{spk}-{rest}_{task}", str(wav), spk, "fra", task, "bonjour", target, segment=seg)
-
-
-def _data_dir(tmp_path: Path) -> Path:
-    long = write_tone(tmp_path / "audio/long.wav", 2.0)
-    stereo8k = write_tone(tmp_path / "audio/stereo8k.wav", 1.0, sample_rate=8000, channels=2)
-    broken = tmp_path / "audio/broken.wav"
-    broken.write_bytes(b"not audio at all")
-    seg = lambda s, e: Segment("r.long", s, e)  # noqa: E731
-    utts = [
-        _utt("r.long", "a", "asr", long, seg(0.5, 1.5)),
-        _utt("r.long", "a", "st_eng", long, seg(0.5, 1.5)),
-        _utt("r.long", "b", "asr", long, seg(1.5, 2.04)),  # overshoots by 0.04 s: trimmed
-        _utt("r.long", "c", "asr", long, seg(1.5, 2.2)),  # past the end
-        _utt("r.long", "d", "asr", long, seg(0.0, 0.05)),  # too short
-        _utt("r.stereo", "w", "asr", stereo8k),  # whole file, resampled and mixed down
-        _utt("r.broken", "x", "asr", broken, Segment("r.broken", 0.0, 1.0)),
-        _utt("r.broken", "x", "st_eng", broken, Segment("r.broken", 0.0, 1.0)),
-    ]
-    return write_datadir(tmp_path / "data/train", utts)
+from espnet_dynprune.owsm.datadir import Segment, read_map, write_datadir
+from tests.builders.corpus_files import (
+    french_utterance,
+    needs_ffmpeg,
+    overwrite_middle,
+    write_format_audio_cases,
+    write_talk_m4a,
+    write_tone,
+)
 
 
 @needs_ffmpeg
 def test_cuts_filters_and_shares(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    in_dir, out_dir = _data_dir(tmp_path), tmp_path / "dump/train"
+    in_dir, out_dir = write_format_audio_cases(tmp_path), tmp_path / "dump/train"
     with caplog.at_level(logging.WARNING):
         fa.format_audio(in_dir, out_dir, nj=1, max_duration=30.0, min_duration=0.1)
     wav_scp = read_map(out_dir / "wav.scp")
@@ -68,7 +50,7 @@ def test_cuts_filters_and_shares(tmp_path: Path, caplog: pytest.LogCaptureFixtur
 
 @needs_ffmpeg
 def test_max_duration_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    in_dir, out_dir = _data_dir(tmp_path), tmp_path / "dump/train"
+    in_dir, out_dir = write_format_audio_cases(tmp_path), tmp_path / "dump/train"
     fa.format_audio(in_dir, out_dir, nj=1, max_duration=0.9)
     assert sorted(read_map(out_dir / "wav.scp")) == ["r.long-b_asr"]
 
@@ -83,25 +65,16 @@ def test_max_duration_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 @needs_ffmpeg
-def test_workers_give_the_same_dump(tmp_path: Path) -> None:
-    in_dir = _data_dir(tmp_path)
-    format_audio_command.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "one"), "--nj", "1"])
-    format_audio_command.main(["--in_dir", str(in_dir), "--out_dir", str(tmp_path / "two"), "--nj", "2"])
-    one, two = (read_map(tmp_path / d / "utt2num_samples") for d in ("one", "two"))
-    assert one == two and len(one) == 4
-
-
-@needs_ffmpeg
 def test_a_damaged_talk_is_skipped_not_shifted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # 40 KB overwritten mid-talk: ffmpeg drops 5 s, which used to pair the sentences after the
     # damage with their neighbours' audio (and put the last one past the end).
     bad = overwrite_middle(write_talk_m4a(tmp_path / "audio/bad.m4a", 25.0), 40_000)
     good = write_talk_m4a(tmp_path / "audio/good.m4a", 3.0)
     utts = [
-        _utt("bad", f"{i}", task, bad, Segment("bad", start, start + 2.0))
+        french_utterance("bad", f"{i}", task, bad, Segment("bad", start, start + 2.0))
         for i, start in enumerate((1.0, 12.0, 22.0))
         for task in ("asr", "st_eng")
-    ] + [_utt("good", "0", "asr", good, Segment("good", 0.5, 2.5))]
+    ] + [french_utterance("good", "0", "asr", good, Segment("good", 0.5, 2.5))]
     in_dir, out_dir = write_datadir(tmp_path / "data/test", utts), tmp_path / "dump/test"
     with caplog.at_level(logging.WARNING):
         fa.format_audio(in_dir, out_dir, nj=1)
@@ -113,7 +86,8 @@ def test_a_damaged_talk_is_skipped_not_shifted(tmp_path: Path, caplog: pytest.Lo
 @needs_ffmpeg
 def test_replaced_audio_is_formatted_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     wav = write_tone(tmp_path / "audio/a.wav", 1.0)
-    in_dir, out_dir = write_datadir(tmp_path / "data/test", [_utt("a", "0", "asr", wav)]), tmp_path / "dump/test"
+    in_dir = write_datadir(tmp_path / "data/test", [french_utterance("a", "0", "asr", wav)])
+    out_dir = tmp_path / "dump/test"
     fa.format_audio(in_dir, out_dir, nj=1)
     new = np.full(16000, 1000, dtype=np.int16)  # same size, other samples: only the mtime tells
     soundfile.write(str(wav), new, 16000, subtype="PCM_16")

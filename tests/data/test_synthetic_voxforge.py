@@ -12,19 +12,15 @@ import soundfile
 from espnet_dynprune.corpora import voxforge
 from espnet_dynprune.data import mini_corpus, sentences, synthetic_voxforge
 from espnet_dynprune.data.espeak import speaker_pool
-from espnet_dynprune.recipe import synthetic_voxforge as synthetic_voxforge_command
+from tests.builders.corpus_files import VOXFORGE_SIZES
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is needed (apt-get install espeak-ng)")
-CORPUS = dict(europarl_langs=[], fleurs_langs=["bg"], fleurs_train=4, fleurs_dev=2, fleurs_test=2)
-SIZES = dict(speakers=3, sessions=2, prompts=2)
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("mini")
-    mini_corpus.generate_mini_corpus(root, num_workers=2, **CORPUS)
-    synthetic_voxforge.generate_voxforge(root, ["fr", "it"], num_workers=2, **SIZES)
-    return root
+@pytest.fixture
+def corpus(voxforge_corpus: Path) -> Path:
+    """The session's corpus (tests/conftest.py): the tests leave it as they found it."""
+    return voxforge_corpus
 
 
 def test_the_reader_finds_every_prompt_with_whole_speakers_held_out(corpus: Path) -> None:
@@ -53,16 +49,10 @@ def test_sentences_come_from_the_train_pool_and_voices_are_new(corpus: Path) -> 
     assert not users & {v.replace("-", "") for v in corpus_voices}
 
 
-def test_a_matching_rerun_is_a_no_op_and_a_changed_one_regenerates(corpus: Path) -> None:
-    wav = next((corpus / "voxforge" / "fr").rglob("*.wav"))
-    stamp = wav.stat().st_mtime_ns
-    again = synthetic_voxforge_command.main(["--corpus", str(corpus), "--langs", "fr,it", "--speakers", "3",
-                                     "--sessions", "2", "--prompts", "2", "--num_workers", "2"])
-    assert wav.stat().st_mtime_ns == stamp and again["counts"]["fr"]["prompts"] == 12
-
-    changed = synthetic_voxforge.generate_voxforge(corpus, ["it"], num_workers=2, **{**SIZES, "prompts": 1})
+def test_a_changed_rerun_regenerates(corpus: Path) -> None:
+    changed = synthetic_voxforge.generate_voxforge(corpus, ["it"], num_workers=2, **{**VOXFORGE_SIZES, "prompts": 1})
     assert set(changed["counts"]) == {"it"} and not (corpus / "voxforge" / "fr").exists()
-    synthetic_voxforge.generate_voxforge(corpus, ["fr", "it"], num_workers=2, **SIZES)  # as the fixture left it
+    synthetic_voxforge.generate_voxforge(corpus, ["fr", "it"], num_workers=2, **VOXFORGE_SIZES)  # as it was
 
 
 def test_a_changed_corpus_makes_the_part_stale(corpus: Path) -> None:
@@ -73,7 +63,7 @@ def test_a_changed_corpus_makes_the_part_stale(corpus: Path) -> None:
     path.write_text(json.dumps(manifest), encoding="utf-8")
     wav = next((corpus / "voxforge" / "it").rglob("*.wav"))
     stamp = wav.stat().st_mtime_ns
-    synthetic_voxforge.generate_voxforge(corpus, ["fr", "it"], num_workers=2, **SIZES)
+    synthetic_voxforge.generate_voxforge(corpus, ["fr", "it"], num_workers=2, **VOXFORGE_SIZES)
     assert json.loads(path.read_text(encoding="utf-8"))["arguments"]["corpus"]["seed"] == 0
     assert wav.stat().st_mtime_ns != stamp  # regenerated (the same draw: the corpus did not really change)
 
@@ -96,4 +86,4 @@ def test_foreign_files_are_not_overwritten(corpus: Path, tmp_path: Path) -> None
     (root / "voxforge").mkdir()
     (root / "voxforge" / "mine.txt").write_text("not generated", encoding="utf-8")
     with pytest.raises(FileExistsError, match="no manifest.json; refusing"):
-        synthetic_voxforge.generate_voxforge(root, ["fr"], **SIZES)
+        synthetic_voxforge.generate_voxforge(root, ["fr"], **VOXFORGE_SIZES)

@@ -3,23 +3,17 @@ decoding through ESPnet's Speech2Text one at a time and batched (a stock decoder
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from espnet_dynprune.inference import batched_decoding, precision
 from espnet_dynprune.recipe.decode import load_speech2text
-from tests.builders.tiny_decoding import write_tiny_model
+from tests.builders.tiny_decoding import noise_speeches, write_tiny_model
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["dynprune", "stock"])
 def model_files(request, tmp_path_factory):
     return write_tiny_model(tmp_path_factory.mktemp("model"), dynprune=request.param)
-
-
-def _speeches():
-    rng = np.random.default_rng(0)
-    return [(0.1 * rng.standard_normal(int(16000 * s))).astype(np.float32) for s in (0.7, 1.3)]
 
 
 def _kinds(module: torch.nn.Module) -> set:
@@ -34,10 +28,10 @@ def test_int8_replaces_the_linear_layers_of_that_part_only(model_files):
     model = s2t.s2t_model
     assert _kinds(model.decoder) == {"int8"} and _kinds(model.encoder) == {"float"}
     assert _kinds(batched_decoding.dynprune_decoder(s2t)) == {"int8"}  # a stock model's twin too
-    for speech in _speeches():
+    for speech in noise_speeches():
         assert s2t(speech, lang_sym="<fra>", task_sym="<asr>")[0][2]
     # no equality with one at a time: int8 activations are scaled per call, over the whole batch
-    assert len(s2t.batch_decode(_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
+    assert len(s2t.batch_decode(noise_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
 
 
 def test_bf16_keeps_float32_at_the_part_boundaries(model_files):
@@ -45,15 +39,15 @@ def test_bf16_keeps_float32_at_the_part_boundaries(model_files):
     model = s2t.s2t_model
     assert {p.dtype for p in model.encoder.parameters()} == {torch.bfloat16}
     assert {p.dtype for p in model.frontend.parameters()} | {p.dtype for p in model.ctc.parameters()} <= {torch.float32}
-    speech = torch.as_tensor(_speeches()[0])[None]
+    speech = torch.as_tensor(noise_speeches()[0])[None]
     with torch.no_grad():
         memory, _ = model.encode(speech, torch.tensor([speech.size(1)]))
         assert memory.dtype == torch.float32
         ys = torch.tensor([[model.sos, s2t.converter.token2id["<fra>"], s2t.converter.token2id["<asr>"]]])
         logp, _ = model.decoder.batch_score(ys, [None], memory)
     assert logp.dtype == torch.float32 and torch.isfinite(logp).any()
-    assert len(s2t(_speeches()[1], lang_sym="<fra>", task_sym="<asr>")) == 1
-    assert len(s2t.batch_decode(_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
+    assert len(s2t(noise_speeches()[1], lang_sym="<fra>", task_sym="<asr>")) == 1
+    assert len(s2t.batch_decode(noise_speeches(), lang_sym="<fra>", task_sym="<asr>")) == 2
 
 
 def test_unknown_precisions_and_parts_are_named():
@@ -69,18 +63,3 @@ def test_decode_configurations_read_and_name_batch_and_precisions():
     for bad in ("8:fp16:fp32", "0", "x:fp32:fp32"):
         with pytest.raises(ValueError, match=rf"'{bad}' is not BATCH\[:ENCODER:DECODER\]"):
             precision.parse_config(bad)
-
-
-def test_recording_a_decoding_leaves_the_bf16_entries_in_place(model_files):
-    from espnet_dynprune.recipe.utterance_records import decode_utterance, decode_utterances
-
-    s2t = load_speech2text(*model_files, beam_size=2, maxlenratio=0.5, decoder_precision="bf16")
-    decoders = {id(d): d for d in (s2t.s2t_model.decoder, batched_decoding.dynprune_decoder(s2t))}.values()
-
-    def entries():
-        return [{n: vars(d)[n] for n in precision.ENTRIES["decoder"] if n in vars(d)} for d in decoders]
-
-    before = entries()
-    decode_utterance(s2t, _speeches()[0], "<fra>", "<asr>")
-    decode_utterances(s2t, _speeches(), "<fra>", "<asr>")
-    assert all("batch_score" in e for e in before) and entries() == before

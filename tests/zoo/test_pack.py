@@ -1,3 +1,5 @@
+"""Model-zoo dirs packed from an experiment: minimal dir-relative layout, fp16 round trip, decoding from inside."""
+
 from pathlib import Path
 
 import numpy as np
@@ -5,9 +7,8 @@ import pytest
 import torch
 import yaml
 
-from espnet_dynprune.recipe import pack as pack_command
 from espnet_dynprune.zoo import pack as pack_module
-from espnet_dynprune.zoo.model_zoo import ModelZooDir, ModelZooError
+from espnet_dynprune.zoo.model_zoo import ModelZooError
 from tests.builders.tiny_release import Release
 
 
@@ -59,20 +60,6 @@ def test_speech2text_decodes_from_inside_the_dir(release: Release, tmp_path: Pat
     speech = np.random.default_rng(0).normal(scale=0.1, size=16000).astype(np.float32)
     results = s2t(speech)
     assert results and isinstance(results[0][0], str)
-
-
-def test_cli_writes_provenance_and_refuses_a_nonempty_dir(release: Release, tmp_path: Path, capsys) -> None:
-    argv = [
-        "--s2t_train_config", str(release.config), "--s2t_model_file", str(release.model_file),
-        "--stats_file", str(release.stats_file), "--output_dir", str(tmp_path / "zoo"),
-        "--half", "true", "--provenance", "run.sh --stage 11 conf/tuning/x.yaml",
-    ]  # fmt: skip
-    pack_command.main(argv)
-    assert "wrote" in capsys.readouterr().out
-    zoo = ModelZooDir.load(tmp_path / "zoo")
-    assert zoo.meta["provenance"] == "run.sh --stage 11 conf/tuning/x.yaml" and zoo.meta["dtype"] == "float16"
-    with pytest.raises(FileExistsError, match="not empty"):
-        pack_command.main(argv)
 
 
 def test_missing_sources_listed(release: Release, tmp_path: Path) -> None:
