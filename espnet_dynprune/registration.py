@@ -81,11 +81,16 @@ def register_s2t(module: Optional[ModuleType] = None) -> None:
 
 
 def register_asr(module: Optional[ModuleType] = None) -> None:
-    """Add the encoders and the decoders to ``espnet2.tasks.asr``.
+    """Add the encoders, the decoders and ``model: distill_prune`` to ``espnet2.tasks.asr``.
 
-    ASR models pass no language/task, so use ``gate_predictor: speech`` there.
+    ESPnet's ASR model passes no language/task to the encoder, so use ``gate_predictor: speech``
+    there (Whisper's decoder reads them from its own prompt).
     """
-    _register_nets(_module(module, "espnet2.tasks.asr"))
+    from espnet_dynprune.models.distill_prune import DistillPruneASRModel
+
+    task = _module(module, "espnet2.tasks.asr")
+    _register_nets(task)
+    task.model_choices.classes[DISTILL_MODEL_NAME] = DistillPruneASRModel
 
 
 SPEECH2TEXT_MODULE = "espnet_dynprune.inference.speech2text"

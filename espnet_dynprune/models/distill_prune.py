@@ -1,9 +1,9 @@
-"""Task-agnostic distillation-pruning as an ordinary ESPnet S2T training (``model: distill_prune``).
+"""Task-agnostic distillation-pruning as an ordinary ESPnet training (``model: distill_prune``).
 
-The student is the model being trained: its encoder (``encoder: e_branchformer_prunable``), its
-decoder (``decoder: transformer_prunable``) or both run under masks, initialised from the unpruned
-model by ``--init_param``. The teacher is the unpruned model, frozen, loaded from ``teacher_init``
-(the same pretrained file). The loss is
+The student is the model being trained: its encoder (``encoder: e_branchformer_prunable`` or
+``whisper_prunable``), its decoder (``decoder: transformer_prunable``) or both run under masks,
+initialised from the unpruned model by ``--init_param``. The teacher is the unpruned model,
+frozen, loaded from ``teacher_init`` (the same pretrained file). The loss is
 
     layer-wise distillation (L1 + cosine) of each pruned part on its distilled layers
     + lambda1 (s - t) + lambda2 (s - t)^2        (s: expected sparsity, t: warmed-up target)
@@ -14,6 +14,10 @@ is distilled with no labels at all. The decoder is distilled teacher-forced: bot
 the reference text as their input (ESPnet's own ``<sop> prev <sos> text`` prompt), the teacher's
 over the teacher encoder's output, but no loss is taken on the text itself; its layer outputs
 (a pre-norm residual stream) are compared layer-normalised.
+
+The S2T model (:class:`DistillPruneS2TModel`, ESPnet's ``ESPnetS2TModel``) and the ASR model
+(:class:`DistillPruneASRModel`, ``ESPnetASRModel``: Whisper in ESPnet) share all of this
+(:class:`DistillPrune`); they differ only in the inputs of ESPnet's own losses.
 
 Resume, DDP, AMP and logging are ESPnet's. The teacher is not part of the model's state: it is
 reloaded from ``teacher_init`` when training (re)starts, so checkpoints are the student's size and
@@ -29,11 +33,11 @@ from __future__ import annotations
 import copy
 import logging
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
-from espnet2.asr.decoder.transformer_decoder import TransformerDecoder
-from espnet2.asr.encoder.e_branchformer_encoder import EBranchformerEncoder
+from espnet2.asr.encoder.whisper_encoder import OpenAIWhisperEncoder
+from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.s2t.espnet_model import ESPnetS2TModel
 from espnet2.torch_utils.device_funcs import force_gatherable
 from typeguard import typechecked
@@ -41,8 +45,6 @@ from typeguard import typechecked
 from espnet_dynprune.gating.lagrangian import LagrangianSparsity
 from espnet_dynprune.models.distill_loss import layerwise_distill_loss
 from espnet_dynprune.nets.checkpoint import load_pretrained, read_state
-from espnet_dynprune.nets.decoder.transformer_prunable import TransformerPrunableDecoder
-from espnet_dynprune.nets.encoder.e_branchformer_prunable import EBranchformerPrunableEncoder
 from espnet_dynprune.nets.layers.prunable_part import PrunablePart
 
 #: ``model_conf`` keys of this model that ESPnet's S2T model does not have (the export drops them).
@@ -69,8 +71,30 @@ def _checked_layers(given: Optional[Sequence[int]], num_blocks: int, key: str, p
     return layers
 
 
-class DistillPruneS2TModel(ESPnetS2TModel):
-    """ESPnet's S2T model trained by distillation from its unpruned self, under a sparsity target.
+def _final_norm(encoder: torch.nn.Module) -> torch.nn.Module:
+    return encoder.encoders.ln_post if isinstance(encoder, OpenAIWhisperEncoder) else encoder.after_norm
+
+
+def encoder_outputs(encoder: torch.nn.Module, feats: torch.Tensor, lengths: torch.Tensor):
+    """(output, output lengths, each layer's output) of a stock encoder: ESPnet's ``return_all_hs``,
+    or for Whisper's encoder, which has none, its blocks' outputs."""
+    if not isinstance(encoder, OpenAIWhisperEncoder):
+        (out, hidden), out_lengths, _ = encoder(feats, lengths, return_all_hs=True)
+        return out, out_lengths, hidden
+    hidden: list[torch.Tensor] = []
+    blocks = encoder.encoders.blocks
+    hooks = [block.register_forward_hook(lambda _m, _args, out: hidden.append(out)) for block in blocks]
+    try:
+        out, out_lengths, _ = encoder(feats, lengths)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return out, out_lengths, hidden
+
+
+class DistillPrune:
+    """An ESPnet model (S2T or ASR, the next class in the MRO) trained by distillation from its
+    unpruned self, under a sparsity target.
 
     Args:
         teacher_init: the unpruned model's ``.pth`` (its ``encoder.*`` / ``decoder.*`` weights are
@@ -84,7 +108,7 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         decoder_distill_layers: the same for the decoder's layers (when it is pruned).
         distill_cosine_weight: weight of the cosine distance next to the L1 distance.
         task_loss_weight: weight of ESPnet's CTC + attention loss (0: no loss on the labels).
-        *args, **kwargs: ``ESPnetS2TModel``'s (``ctc_weight``, ``lsm_weight``, ``sym_na``, ...).
+        *args, **kwargs: the ESPnet model's (``ctc_weight``, ``lsm_weight``, ...).
     """
 
     @typechecked
@@ -106,8 +130,8 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         self.pruned_parts = tuple(part for part in PARTS if isinstance(getattr(self, part), PrunablePart))
         if not self.pruned_parts:
             raise ValueError(
-                f"model: distill_prune needs encoder: e_branchformer_prunable and/or decoder: transformer_prunable, "
-                f"got {type(self.encoder).__name__} and {type(self.decoder).__name__}"
+                f"model: distill_prune needs encoder: e_branchformer_prunable or whisper_prunable and/or decoder: "
+                f"transformer_prunable, got {type(self.encoder).__name__} and {type(self.decoder).__name__}"
             )
         if not 0.0 <= sparsity_target < 1.0:
             raise ValueError(f"model_conf sparsity_target must be in [0, 1), got {sparsity_target!r}")
@@ -135,23 +159,19 @@ class DistillPruneS2TModel(ESPnetS2TModel):
 
     def _unused_without_labels(self) -> list[torch.nn.Module]:
         """What no distilled layer reads when there is no task loss."""
-        unused = [self.ctc]
+        unused = [self.ctc] if self.ctc is not None else []  # ESPnet's ASR model has none at ctc_weight 0
         if "encoder" not in self.pruned_parts:
             unused.append(self.encoder)
         if "decoder" in self.pruned_parts:
             unused += [self.decoder.after_norm, *([self.decoder.output_layer] if self.decoder.output_layer else [])]
         else:
-            unused += [self.decoder, self.encoder.after_norm]
+            unused += [self.decoder, _final_norm(self.encoder)]
         return unused
 
     def _teacher_module(self, part: str) -> torch.nn.Module:
         """An unpruned, unmasked module of ``part``'s architecture (its weights loaded after)."""
         module = getattr(self, part)
-        if isinstance(module, EBranchformerPrunableEncoder):
-            return EBranchformerEncoder(module.input_size, **module.espnet_conf)
-        if isinstance(module, TransformerPrunableDecoder):
-            return TransformerDecoder(module.vocab_size, module.encoder_output_size, **module.espnet_conf)
-        return copy.deepcopy(module)
+        return module.stock() if isinstance(module, PrunablePart) else copy.deepcopy(module)
 
     def teacher(self, part: str, device: torch.device) -> torch.nn.Module:
         """The frozen unpruned ``encoder`` / ``decoder``. On first use every part the distillation
@@ -186,34 +206,25 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         realised["all"] = 1.0 - sum(kept.values()) / sum(dense.values())
         return realised
 
-    def forward(
-        self,
-        speech: torch.Tensor,
-        speech_lengths: torch.Tensor,
-        text: torch.Tensor,
-        text_lengths: torch.Tensor,
-        text_prev: torch.Tensor,
-        text_prev_lengths: torch.Tensor,
-        text_ctc: torch.Tensor,
-        text_ctc_lengths: torch.Tensor,
-        **kwargs,
-    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
-        """Distillation + Lagrangian (+ weighted task loss); the teacher reads the student's inputs."""
+    def _distill_step(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, task_loss: Callable[[], tuple],
+        decoder_input: Callable[[torch.Tensor, torch.Tensor], object],
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:  # fmt: skip
+        """Distillation + Lagrangian (+ weighted task loss); the teacher reads the student's inputs.
+        ``task_loss()`` is the ESPnet model's own forward; ``decoder_input(encoder_out, lengths)``
+        runs the decoder on ESPnet's own decoder input (its loss is not used)."""
         seen = {}
         hooks = [self.encoder.register_forward_hook(lambda _m, args, out: seen.update(feats=args[:2], lengths=out[1]))]
         if "decoder" in self.pruned_parts:
             hooks.append(self.decoder.register_forward_hook(lambda _m, args, out: seen.update(tokens=args[2:4])))
         try:
             if self.task_loss_weight > 0:
-                task_loss, stats, _ = super().forward(
-                    speech, speech_lengths, text, text_lengths, text_prev, text_prev_lengths,
-                    text_ctc, text_ctc_lengths, **kwargs,
-                )
+                task, stats, _ = task_loss()
             else:
                 encoder_out, encoder_out_lens = self.encode(speech, speech_lengths)
-                if "decoder" in self.pruned_parts:  # ESPnet builds the decoder input; its loss is not used
-                    self._calc_att_loss(encoder_out, encoder_out_lens, text, text_lengths, text_prev, text_prev_lengths)
-                task_loss, stats = None, {}
+                if "decoder" in self.pruned_parts:
+                    decoder_input(encoder_out, encoder_out_lens)
+                task, stats = None, {}
         finally:
             for hook in hooks:
                 hook.remove()
@@ -223,9 +234,9 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         step = self.sparsity.step
         lagrangian = self.sparsity(expected, step)
         loss = distill + lagrangian
-        if task_loss is not None:
-            loss = loss + self.task_loss_weight * task_loss
-            stats["loss_task"] = task_loss.detach()
+        if task is not None:
+            loss = loss + self.task_loss_weight * task
+            stats["loss_task"] = task.detach()
         if self.training:
             self.sparsity.check_overshoot(float(expected.detach()), step)
         realised = self.realised_sparsity()
@@ -246,9 +257,8 @@ class DistillPruneS2TModel(ESPnetS2TModel):
         feats, feats_lengths = seen["feats"]
         device = feats.device
         with torch.no_grad():
-            (memory, encoder_hidden), memory_lengths, _ = self.teacher("encoder", device)(
-                feats, feats_lengths, return_all_hs=True
-            )
+            teacher = self.teacher("encoder", device)
+            memory, memory_lengths, encoder_hidden = encoder_outputs(teacher, feats, feats_lengths)
         losses = {}
         if "encoder" in self.pruned_parts:
             layers = self.layers_of["encoder"]
@@ -268,3 +278,40 @@ class DistillPruneS2TModel(ESPnetS2TModel):
                 token_lengths, self.distill_cosine_weight, normalize=True,
             )
         return losses
+
+
+class DistillPruneS2TModel(DistillPrune, ESPnetS2TModel):
+    """``model: distill_prune`` of the S2T task (OWSM): :class:`DistillPrune` on ESPnet's S2T model."""
+
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        text_prev: torch.Tensor,
+        text_prev_lengths: torch.Tensor,
+        text_ctc: torch.Tensor,
+        text_ctc_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        labels = (text, text_lengths, text_prev, text_prev_lengths)
+        return self._distill_step(
+            speech, speech_lengths,
+            lambda: ESPnetS2TModel.forward(self, speech, speech_lengths, *labels, text_ctc, text_ctc_lengths, **kwargs),
+            lambda out, lengths: self._calc_att_loss(out, lengths, *labels),
+        )  # fmt: skip
+
+
+class DistillPruneASRModel(DistillPrune, ESPnetASRModel):
+    """``model: distill_prune`` of the ASR task (Whisper in ESPnet): :class:`DistillPrune` on ESPnet's ASR model."""
+
+    def forward(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, text: torch.Tensor, text_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:  # fmt: skip
+        return self._distill_step(
+            speech, speech_lengths,
+            lambda: ESPnetASRModel.forward(self, speech, speech_lengths, text, text_lengths, **kwargs),
+            lambda out, lengths: self._calc_att_loss(out, lengths, text, text_lengths),
+        )  # fmt: skip

@@ -102,8 +102,8 @@ def test_bad_model_conf_is_named(conf, error, match):
 
 
 def test_an_encoder_without_masks_is_refused():
-    with pytest.raises(ValueError, match="needs encoder: e_branchformer_prunable and/or decoder: transformer_prunable, "
-                                         "got EBranchformerEncoder and TransformerDecoder"):
+    with pytest.raises(ValueError, match="needs encoder: e_branchformer_prunable or whisper_prunable and/or decoder: "
+                                         "transformer_prunable, got EBranchformerEncoder and TransformerDecoder"):
         build_s2t("distill_prune", "e_branchformer")
 
 

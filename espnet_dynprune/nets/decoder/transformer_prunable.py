@@ -61,6 +61,9 @@ class TransformerPrunableDecoder(TransformerDecoder, PrunablePart):
         self._init_masks([DecoderLayerMasks(layer, prune_groups, mask_init_keep, mask_straight_through, mask_lr_scale)
                           for layer in self.decoders])
 
+    def stock(self) -> TransformerDecoder:
+        return TransformerDecoder(self.vocab_size, self.encoder_output_size, **self.espnet_conf)
+
     def _layers(self, x: torch.Tensor, tgt_mask: torch.Tensor, memory: torch.Tensor, memory_mask) -> list[torch.Tensor]:
         """Each layer's output under its masks (those in ``keep_hidden`` also go to ``hidden``)."""
         self.hidden, outputs = {}, []

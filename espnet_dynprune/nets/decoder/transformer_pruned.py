@@ -77,3 +77,7 @@ class TransformerPrunedDecoder(TransformerDecoder):
         check_prunable_decoder_conf(kwargs, "transformer_pruned")
         super().__init__(vocab_size, encoder_output_size, **kwargs)
         self.layer_sizes = use_pruned_decoder_layers(self, layer_sizes, kwargs)
+
+    def pruned_conf(self) -> dict[str, Any]:
+        """The ``decoder_conf`` keys pruning adds (what rebuilds this decoder with ESPnet's keys)."""
+        return {"layer_sizes": [s.as_dict() for s in self.layer_sizes]}

@@ -61,6 +61,9 @@ class EBranchformerPrunableEncoder(EBranchformerEncoder, PrunablePart):
         self._init_masks([LayerMasks(layer, prune_groups, mask_init_keep, mask_straight_through, mask_lr_scale)
                           for layer in self.encoders])
 
+    def stock(self) -> EBranchformerEncoder:
+        return EBranchformerEncoder(self.input_size, **self.espnet_conf)
+
     def forward(
         self,
         xs_pad: torch.Tensor,

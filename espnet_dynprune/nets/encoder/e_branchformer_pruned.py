@@ -77,3 +77,7 @@ class EBranchformerPrunedEncoder(EBranchformerEncoder):
         check_prunable_conf(kwargs, "e_branchformer_pruned")
         super().__init__(input_size, **kwargs)
         self.layer_sizes = use_pruned_layers(self, layer_sizes, kwargs)
+
+    def pruned_conf(self) -> dict[str, Any]:
+        """The ``encoder_conf`` keys pruning adds (what rebuilds this encoder with ESPnet's keys)."""
+        return {"layer_sizes": [s.as_dict() for s in self.layer_sizes]}

@@ -18,7 +18,7 @@ import torch
 from typeguard import typechecked
 
 from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder, blocks_run_by
-from espnet_dynprune.nets.encoder.whisper_pruned import WhisperPrunedEncoder, whisper_dims
+from espnet_dynprune.nets.encoder.whisper_pruned import WhisperPrunedEncoder, whisper_dims_of
 from espnet_dynprune.nets.layers.prunable_part import PrunablePart
 from espnet_dynprune.nets.layers.whisper_prunable_block import (
     WHISPER_GROUPS,
@@ -57,9 +57,12 @@ class WhisperPrunableEncoder(LocalWhisperEncoder, PrunablePart):
                     download_dir=download_dir, use_specaug=use_specaug, specaug_conf=specaug_conf,
                     do_pad_trim=do_pad_trim)
         super().__init__(**conf)
-        self.espnet_conf = conf
+        self.input_size, self.espnet_conf = input_size, conf
         self._init_masks([WhisperBlockMasks(block, prune_groups, mask_init_keep, mask_straight_through, mask_lr_scale)
                           for block in self.encoders.blocks])
+
+    def stock(self) -> LocalWhisperEncoder:
+        return LocalWhisperEncoder(**self.espnet_conf)
 
     def whisper_encode(self, input: torch.Tensor, ilens: Optional[torch.Tensor] = None):
         """ESPnet's ``whisper_encode``, each block under its masks (those in ``keep_hidden`` also
@@ -81,6 +84,6 @@ def export_encoder(encoder: WhisperPrunableEncoder) -> WhisperPrunedEncoder:
     """The smaller encoder computing what ``encoder`` computes in eval (its inference masks)."""
     if not isinstance(encoder, WhisperPrunableEncoder):
         raise TypeError(f"only a whisper_prunable encoder has masks to export, got {type(encoder).__name__}")
-    dims = whisper_dims(encoder)
+    dims = whisper_dims_of(encoder)
     return encoder._exported("encoders.blocks", lambda sizes: WhisperPrunedEncoder(
         **encoder.espnet_conf, whisper_dims=dims, layer_sizes=sizes))

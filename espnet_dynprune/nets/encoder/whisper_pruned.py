@@ -27,7 +27,7 @@ from espnet_dynprune.nets.layers.whisper_pruned_block import PrunedWhisperBlock
 from espnet_dynprune.whisper.local_checkpoint import encoder_architecture
 
 
-def whisper_dims(encoder: OpenAIWhisperEncoder) -> dict[str, int]:
+def whisper_dims_of(encoder: OpenAIWhisperEncoder) -> dict[str, int]:
     """The ``whisper_dims`` of an ESPnet Whisper encoder (openai-whisper's ``ModelDimensions`` names)."""
     audio = encoder.encoders
     return {"n_mels": audio.conv1.in_channels, "n_audio_ctx": audio.positional_embedding.size(0),
@@ -68,8 +68,13 @@ class WhisperPrunedEncoder(LocalWhisperEncoder):
             with encoder_architecture(whisper_model, whisper_dims, type(self).__name__):
                 OpenAIWhisperEncoder.__init__(self, **conf)  # past whisper_local's file check: no file is read
         blocks = self.encoders.blocks
-        sizes = read_layer_sizes(WhisperBlockSizes, layer_sizes, "encoder", len(blocks))
+        self.whisper_dims = dict(whisper_dims) if whisper_dims is not None else whisper_dims_of(self)
+        self.layer_sizes = read_layer_sizes(WhisperBlockSizes, layer_sizes, "encoder", len(blocks))
         d = self.output_size()
         head_dim = d // blocks[0].attn.n_head
-        self.encoders.blocks = torch.nn.ModuleList(PrunedWhisperBlock(d, s, head_dim) for s in sizes)
+        self.encoders.blocks = torch.nn.ModuleList(PrunedWhisperBlock(d, s, head_dim) for s in self.layer_sizes)
         self._register_load_state_dict_pre_hook(check_loaded_sizes("encoder", "encoders.blocks"), with_module=True)
+
+    def pruned_conf(self) -> dict[str, Any]:
+        """The ``encoder_conf`` keys pruning adds (what rebuilds this encoder with ESPnet's keys)."""
+        return {"whisper_dims": dict(self.whisper_dims), "layer_sizes": [s.as_dict() for s in self.layer_sizes]}

@@ -24,6 +24,11 @@ class PrunablePart:
         self.keep_hidden: tuple[int, ...] = ()
         self.hidden: dict[int, torch.Tensor] = {}
 
+    def stock(self) -> torch.nn.Module:
+        """A new unmasked part of the same architecture: ESPnet's class, its weights to be loaded
+        (the teacher of the distillation)."""
+        raise NotImplementedError
+
     def dense_params(self) -> int:
         """Prunable parameters of the unpruned part."""
         return self._dense_params
