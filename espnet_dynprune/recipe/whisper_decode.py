@@ -3,7 +3,9 @@
 ``python -m espnet_dynprune.recipe.whisper_decode --model_dir exp/whisper_base --test_dirs
 dump/raw/test_asterisk_fra_st_eng ... --systems espnet,faster_whisper:float32,faster_whisper:int8``
 
-``--model_dir`` is what :mod:`espnet_dynprune.bin.whisper_convert` wrote. Every system decodes
+``--model_dir`` is what :mod:`espnet_dynprune.bin.whisper_convert` wrote, or a statically pruned
+Whisper (``bin.export_pruned --asr_train_config``: ``config.yaml`` with ``encoder: whisper_pruned``
+and ``model.pth``; the ESPnet systems only). Every system decodes
 the same 16 kHz audio, beam ``--beam_size``, the language and task of the test set given (read
 from its OWSM ``text`` prefix: ``<fra><st_eng>`` -> ``<|fr|> <|translate|>``), no time stamps:
 
@@ -49,6 +51,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+import yaml
 
 from espnet_dynprune.corpora.audio_io import decode
 from espnet_dynprune.corpora.languages import from_iso639_3
@@ -62,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 PCM16_SCALE = 32768.0  # the dump dirs hold 16-bit PCM, which audio_io.decode returns as int16
+PRUNED_WEIGHTS = "model.pth"  # bin.export_pruned --asr_train_config writes it beside config.yaml
 ESPNET = "espnet"
 DYNPRUNE = "dynprune"
 FASTER_WHISPER = "faster_whisper"
@@ -96,13 +100,15 @@ class EspnetWhisper:
         from espnet_dynprune.registration import register_asr
 
         register_asr()
-        report = json.loads((model_dir / "conversion.json").read_text(encoding="utf-8"))
+        token_type = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))["token_type"]
         self.options: Dict[str, object] = {"ctc_weight": 0.0, "beam_size": beam_size, "nbest": 1}
-        if report["token_type"] == "whisper_multilingual":
+        if token_type == "whisper_multilingual":
             self.options["lang_prompt_token"] = f"<|{language}|> <|{task}|>"
         elif (language, task) != ("en", "transcribe"):
             raise ValueError(f"{model_dir} is an English-only Whisper: it cannot {task} {language!r} speech")
         self.config, self.max_tokens, self.capped = str(config or model_dir / "config.yaml"), max_tokens, 0
+        weights = model_dir / PRUNED_WEIGHTS  # a pruned model holds its weights; a converted one reads whisper_model
+        self.model_file = str(weights) if weights.is_file() else None
         self.batch_size, self.batches_redone, self.whisper_search, self.int8 = batch_size, 0, whisper_search, int8
         self.s2t = self._speech2text(maxlenratio=0.0)
         if batch_size > 1 and not hasattr(self.s2t, "batch_decode"):
@@ -113,7 +119,7 @@ class EspnetWhisper:
     def _speech2text(self, maxlenratio: float) -> Callable:
         from espnet2.bin.asr_inference import Speech2Text
 
-        s2t = Speech2Text(self.config, None, maxlenratio=maxlenratio, **self.options)
+        s2t = Speech2Text(self.config, self.model_file, maxlenratio=maxlenratio, **self.options)
         if self.whisper_search:
             use_whisper_search(s2t)
         if self.int8:
@@ -152,13 +158,13 @@ def _plain(text: str) -> str:
 
 def dynprune_config(model_dir: Path) -> Path:
     """The model's config with ``encoder: whisper_dynprune`` and ``decoder: whisper_dynprune``
-    (dense: ``gate_predictor: none``)."""
-    import yaml
-
-    from espnet_dynprune.nets.config_names import WHISPER_DYNPRUNE_NAME, WHISPER_NAME
+    (dense: ``gate_predictor: none``); a statically pruned encoder (``whisper_pruned``) stays."""
+    from espnet_dynprune.nets.config_names import WHISPER_DYNPRUNE_NAME, WHISPER_NAME, WHISPER_PRUNED_NAME
 
     config = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
     for part in ("encoder", "decoder"):
+        if part == "encoder" and config.get(part) == WHISPER_PRUNED_NAME:
+            continue
         if config.get(part) != WHISPER_NAME:
             raise ValueError(f"{model_dir / 'config.yaml'}: {part} {config.get(part)!r}, expected {WHISPER_NAME}")
         config[part] = WHISPER_DYNPRUNE_NAME

@@ -95,7 +95,7 @@ ALSO_ACCEPTED = {"encoder": (PRUNED_ENCODER_NAME,), "decoder": (PRUNED_DECODER_N
 PRUNED_NAMES = {"encoder": PRUNED_ENCODER_NAME, "decoder": PRUNED_DECODER_NAME}
 
 
-def _own_keys(cls: type, skip: tuple = ()) -> List[str]:
+def own_keys(cls: type, skip: tuple = ()) -> List[str]:
     """Keyword arguments ``cls.__init__`` adds on top of its ESPnet parent's."""
     params = inspect.signature(cls.__init__).parameters.values()
     kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -109,9 +109,9 @@ def gating_keys() -> Dict[str, List[str]]:
     from espnet_dynprune.nets.encoder.e_branchformer_dynprune import EBranchformerDynPruneEncoder
 
     return {
-        "encoder": _own_keys(EBranchformerDynPruneEncoder, ("input_size", "layer_sizes")),  # sizes: the model's
-        "decoder": _own_keys(TransformerDynPruneDecoder, ("vocab_size", "encoder_output_size", "layer_sizes")),
-        "model": _own_keys(DynPruneS2TModel),
+        "encoder": own_keys(EBranchformerDynPruneEncoder, ("input_size", "layer_sizes")),  # sizes: the model's
+        "decoder": own_keys(TransformerDynPruneDecoder, ("vocab_size", "encoder_output_size", "layer_sizes")),
+        "model": own_keys(DynPruneS2TModel),
     }
 
 
@@ -122,9 +122,9 @@ def static_keys() -> Dict[str, List[str]]:
     from espnet_dynprune.nets.encoder.e_branchformer_prunable import EBranchformerPrunableEncoder
 
     return {
-        "encoder": _own_keys(EBranchformerPrunableEncoder, ("input_size",)),
-        "decoder": _own_keys(TransformerPrunableDecoder, ("vocab_size", "encoder_output_size")),
-        "model": _own_keys(DistillPruneS2TModel, ("teacher_init",)),
+        "encoder": own_keys(EBranchformerPrunableEncoder, ("input_size",)),
+        "decoder": own_keys(TransformerPrunableDecoder, ("vocab_size", "encoder_output_size")),
+        "model": own_keys(DistillPruneS2TModel, ("teacher_init",)),
     }
 
 
@@ -132,7 +132,7 @@ def magnitude_keys() -> Dict[str, List[str]]:
     """The keys of ``prune: magnitude`` (all of the model's)."""
     from espnet_dynprune.models.magnitude_prune import MagnitudePruneS2TModel
 
-    return {"encoder": [], "decoder": [], "model": _own_keys(MagnitudePruneS2TModel)}
+    return {"encoder": [], "decoder": [], "model": own_keys(MagnitudePruneS2TModel)}
 
 
 def _is_static(prune: str) -> bool:

