@@ -42,13 +42,9 @@ def test_exported_encoders_compute_what_the_masked_ones_do(results):
 
 
 def test_a_whisper_encoder_is_timed_against_espnet_s_stock_one(tmp_path):
-    from whisper.model import ModelDimensions
+    from tests.builders.tiny_whisper import TINY, write_checkpoint
 
-    from tests.builders.tiny_whisper import write_checkpoint
-
-    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
-                           n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
-    checkpoint = str(write_checkpoint(tmp_path / "whisper.pt", dims))
+    checkpoint = str(write_checkpoint(tmp_path / "whisper.pt", TINY))
     results = bench_whisper(checkpoint, [0.0, 0.6], repeats=1, warmup=0, seconds=1.0, log=lambda _: None)
     assert list(results) == [DENSE, "pruned 0", "pruned 0.6"]
     assert results["pruned 0"]["params_M"] == pytest.approx(results[DENSE]["params_M"])

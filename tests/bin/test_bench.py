@@ -186,13 +186,9 @@ def test_every_scope_refuses_bad_rounds_and_names_its_scopes(tiny_size, capsys):
 
 def test_encoder_scope_times_whisper_checkpoints(tmp_path, capsys):
     pytest.importorskip("whisper", reason="openai-whisper is installed on the ESPnet 202611 leg only")
-    from whisper.model import ModelDimensions
+    from tests.builders.tiny_whisper import TINY, write_checkpoint
 
-    from tests.builders.tiny_whisper import write_checkpoint
-
-    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
-                           n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
-    checkpoint = str(write_checkpoint(tmp_path / "tiny.pt", dims))
+    checkpoint = str(write_checkpoint(tmp_path / "tiny.pt", TINY))
     out = tmp_path / "w.json"
     bench.main(["encoder", "--whisper", checkpoint, "--sparsities", "0.5", "--seconds", "1", "--repeats", "1",
                 "--warmup", "0", "--output", str(out)])

@@ -6,6 +6,10 @@ import numpy as np
 import torch
 from whisper.model import ModelDimensions, Whisper
 
+#: A two-block Whisper of width 32 (random weights: fast, every code path of a real one).
+TINY = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
+                       n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
+
 
 def write_checkpoint(path: Path, dims: ModelDimensions) -> Path:
     """Save a seeded Whisper; its text positional embedding is ``torch.empty`` in OpenAI's code, so fill it."""

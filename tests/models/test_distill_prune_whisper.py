@@ -8,23 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from whisper.model import ModelDimensions
 
 from espnet_dynprune.bin.export_pruned import export
 from espnet_dynprune.bin.whisper_convert import convert
 from espnet_dynprune.models.distill_prune import DistillPruneASRModel
 from espnet_dynprune.models.export import build_model
-from tests.builders.tiny_whisper import write_checkpoint
-
-DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
-                       n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
+from tests.builders.tiny_whisper import TINY, write_checkpoint
 
 
 @pytest.fixture(scope="module")
 def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Whisper as ESPnet's ASR task reads it (bin.whisper_convert), and its state dict: the teacher."""
     root = tmp_path_factory.mktemp("whisper")
-    convert(str(root / "model"), src=str(write_checkpoint(root / "tiny.pt", DIMS)))
+    convert(str(root / "model"), src=str(write_checkpoint(root / "tiny.pt", TINY)))
     config = yaml.safe_load((root / "model" / "config.yaml").read_text())
     torch.save(build_model(config, "asr").state_dict(), root / "model" / "dense.pth")
     return root / "model"

@@ -7,17 +7,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from whisper.model import ModelDimensions
 
 from espnet_dynprune.bin import export_pruned
 from espnet_dynprune.bin.whisper_convert import convert
 from espnet_dynprune.recipe import whisper_prune
 from espnet_dynprune.recipe.whisper_decode import build, decode_set, load_test_set
 from tests.builders.tiny_decoding import write_test_set
-from tests.builders.tiny_whisper import write_checkpoint
+from tests.builders.tiny_whisper import TINY, write_checkpoint
 
-DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
-                       n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
 PRUNE = {"model_conf": {"sparsity_target": 0.5, "sparsity_warmup_steps": 2}, "optim": "adam",
          "optim_conf": {"lr": 1.0e-3}, "scheduler": None, "batch_type": "unsorted", "batch_size": 2,
          "max_epoch": 2, "num_iters_per_epoch": 2, "keep_nbest_models": 1, "num_workers": 0,
@@ -27,7 +24,7 @@ PRUNE = {"model_conf": {"sparsity_target": 0.5, "sparsity_warmup_steps": 2}, "op
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("whisper")
-    convert(str(root / "whisper_tiny"), src=str(write_checkpoint(root / "tiny.pt", DIMS)), language="fr")
+    convert(str(root / "whisper_tiny"), src=str(write_checkpoint(root / "tiny.pt", TINY)), language="fr")
     return root / "whisper_tiny"
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import pytest
 import torch
-from whisper.model import ModelDimensions
 
 from espnet_dynprune.analysis.preset_masks import KEEP, REMOVE, preset_masks
 from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
 from espnet_dynprune.nets.encoder.whisper_prunable import WhisperPrunableEncoder, export_encoder
 from espnet_dynprune.nets.encoder.whisper_pruned import WhisperPrunedEncoder
-from tests.builders.tiny_whisper import write_checkpoint
-
-DIMS = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=2,
-                       n_vocab=51865, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1)
+from tests.builders.tiny_whisper import TINY, write_checkpoint
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(write_checkpoint(tmp_path_factory.mktemp("whisper") / "whisper.pt", DIMS))
+    return str(write_checkpoint(tmp_path_factory.mktemp("whisper") / "whisper.pt", TINY))
 
 
 @pytest.fixture
