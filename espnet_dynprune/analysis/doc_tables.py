@@ -72,7 +72,8 @@ def throughput(root: Path, args: Sequence[str]) -> str:
 
 
 def static_bench(root: Path, args: Sequence[str]) -> str:
-    """``bench encoder``'s table for one size, or (``zoo_dirs``) for the trained models."""
+    """``bench encoder``'s table for one size, for one Whisper (``whisper:<model>``), or
+    (``zoo_dirs``) for the trained models."""
     from espnet_dynprune.analysis.static_bench import markdown, trained_targets
 
     path, size = args
@@ -80,6 +81,11 @@ def static_bench(root: Path, args: Sequence[str]) -> str:
     if size == "zoo_dirs":
         results = report["zoo_dirs"]["results"]
         return _body(markdown("trained models'", results, trained_targets(results)))
+    if size.startswith("whisper:"):
+        model = size.split(":", 1)[1]
+        if model not in report.get("whisper", {}):
+            raise KeyError(f"{path}: no Whisper {model!r} (has {sorted(report.get('whisper', {}))})")
+        return _body(markdown(f"Whisper {model}", report["whisper"][model]["results"]))
     return _body(markdown(size, _size(report, path, size)["results"]))
 
 

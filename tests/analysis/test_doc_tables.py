@@ -71,3 +71,17 @@ def test_the_machine_line_names_the_cpu_and_the_commit_where_recorded(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(report), encoding="utf-8")
     page = fill("<!-- table: machine m.json -->\n<!-- /table -->\n", tmp_path)
     assert "no GPU, on AMD EPYC 7B13, `Linux-x86_64`, code at commit abc123+dirty (raw: `m.json`)." in page
+
+
+def test_a_whisper_encoder_table_is_rendered_and_a_missing_model_named(tmp_path):
+    row = {"params_M": 7.6, "file_MB": 33.0, "gmac": 2.0, "pad_gmac": 0.0, "time_s": 0.5, "spread": 0.02,
+           "time_ratio": 1.0, "gmac_ratio": 1.0, "time_over_gmac": 1.0, "param_reduction": 0.0}
+    pruned = dict(row, params_M=3.0, time_s=0.2, time_ratio=0.4, gmac_ratio=0.35, time_over_gmac=1.14,
+                  param_reduction=0.6, sparsity=0.7, realised_sparsity=0.7, max_abs_diff_vs_masked=1e-6)
+    report = {"settings": {}, "machine": MACHINE,
+              "whisper": {"tiny.en": {"results": {"dense (ESPnet)": row, "pruned 0.7": pruned}}}}
+    (tmp_path / "w.json").write_text(json.dumps(report), encoding="utf-8")
+    page = fill("<!-- table: static_bench w.json whisper:tiny.en -->\n<!-- /table -->\n", tmp_path)
+    assert "| pruned 0.7 | 0.700 | 3.00 |" in page and "| time ratio / GMAC ratio, pruned 0.7 | <= 1.1 | 1.140 | NO |" in page
+    with pytest.raises(KeyError, match=r"w.json: no Whisper 'base' \(has \['tiny.en'\]\)"):
+        fill("<!-- table: static_bench w.json whisper:base -->\n<!-- /table -->\n", tmp_path)

@@ -92,12 +92,18 @@ if run_stage 11; then
         for exp in $(prune_exps "${model}"); do
             log "Stage 11: distillation-pruning ${exp} (log: ${exp}/train.log)"
             train="${dumpdir}/raw/${train_sets% *}"; valid="${dumpdir}/raw/${train_sets##* }"
-            python -m espnet2.bin.asr_train --config "${exp}/train.yaml" --output_dir "${exp}" --ngpu 0 \
-                --resume true --train_shape_file "${exp}/train.scp" --valid_shape_file "${exp}/valid.scp" \
+            python -m espnet_dynprune.recipe.progress --log "${exp}/train.log" --pid $$ &
+            progress=$! status=0
+            OMP_NUM_THREADS="${threads}" python -m espnet2.bin.asr_train --config "${exp}/train.yaml" \
+                --output_dir "${exp}" --ngpu 0 --resume true \
+                --train_shape_file "${exp}/train.scp" --valid_shape_file "${exp}/valid.scp" \
                 --train_data_path_and_name_and_type "${train}/wav.scp,speech,sound" \
                 --train_data_path_and_name_and_type "${train}/text,text,text" \
                 --valid_data_path_and_name_and_type "${valid}/wav.scp,speech,sound" \
-                --valid_data_path_and_name_and_type "${valid}/text,text,text" > "${exp}/train.log" 2>&1
+                --valid_data_path_and_name_and_type "${valid}/text,text,text" >> "${exp}/train.log" 2>&1 || status=$?
+            kill -TERM "${progress}" 2>/dev/null || true
+            wait "${progress}" 2>/dev/null || true
+            [ "${status}" -eq 0 ] || { log "Stage 11: training failed, see ${exp}/train.log"; exit "${status}"; }
             python -m espnet_dynprune.bin.export_pruned --asr_train_config "${exp}/config.yaml" \
                 --asr_model_file "${exp}/latest.pth" --output_dir "${exp}/pruned"
         done
