@@ -44,7 +44,7 @@ class Config:
     name: str
     model: str  # "stock", "dynprune" or "static <s>"
     gates: Optional[Dict[str, object]]  # per part: "on" or a forced sparsity; None: as built
-    precision: str = FP32  # "<encoder>:<decoder>" (nets.precision); GMAC are counted at fp32
+    precision: str = FP32  # "<encoder>:<decoder>" (inference.precision); GMAC are counted at fp32
 
     @property
     def key(self) -> str:

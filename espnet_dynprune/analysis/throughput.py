@@ -8,8 +8,8 @@ runs, 8 utterances in one search), ``dense (the dynprune model with every gate o
 source K/V), a sparsity such as ``0.5`` (both parts pruned to it, each utterance its own
 pattern) or one per part, ``ENC,DEC`` (each a sparsity or ``on``: ``0.9,on`` prunes the encoder
 alone), decoded ``BATCH`` utterances at a time (1: ESPnet's ``BatchBeamSearch``; more:
-``nets.batch_beam_search``, or ESPnet's own for ``stock``), encoded ``ENCODER_BATCH`` at a time (default: the whole batch), each
-part at its precision (``nets.precision``). Every rung decodes the same utterances (mixed
+``inference.batch_beam_search``, or ESPnet's own for ``stock``), encoded ``ENCODER_BATCH`` at a time (default: the whole batch), each
+part at its precision (``inference.precision``). Every rung decodes the same utterances (mixed
 languages and tasks, 30 s each, beam 5, a fixed number of steps), round-robin in one process, so
 the ratios to the first rung (and to ``stock:8``, ESPnet's fastest setting, when it is on the
 ladder) are measured side by side. A rung's hypotheses are compared with the
