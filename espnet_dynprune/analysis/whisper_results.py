@@ -17,7 +17,7 @@ import json
 import logging
 import statistics
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 from espnet_dynprune.analysis.scoring import paired, read_hypotheses, read_references, score
 from espnet_dynprune.analysis.significance import IDENTICAL, bleu_interval, paired_test, wer_interval
@@ -32,15 +32,17 @@ def _task(test_dir: Path) -> str:
     return parse_target(first[1], f"{test_dir / 'text'}: {first[0]}").task
 
 
-def score_set(test_dir: Path, system_dirs: Sequence[Path]) -> Dict[str, Dict[str, object]]:
-    """``system -> scores`` on one test set; the first system is the baseline of the paired tests."""
+def score_set(test_dir: Path, system_dirs: Mapping[str, Path]) -> Dict[str, Dict[str, object]]:
+    """``system -> scores`` on one test set (``system_dirs``: name -> its decode dir); the first
+    system is the baseline of the paired tests."""
     task = _task(test_dir)
     refs_all = read_references(test_dir / "text", task)
     out: Dict[str, Dict[str, object]] = {}
     base_hyps: Optional[List[str]] = None
     base_ids: List[str] = []
     base_speed = base_median = 0.0
-    for system_dir in system_dirs:
+    first_dir = next(iter(system_dirs.values()))
+    for name, system_dir in system_dirs.items():
         decoded = system_dir / test_dir.name
         if not (decoded / ".done").is_file():
             logger.warning("%s: not decoded (no .done), left out", decoded)
@@ -59,12 +61,12 @@ def score_set(test_dir: Path, system_dirs: Sequence[Path]) -> Dict[str, Dict[str
             base_hyps, base_ids, base_speed, base_median = hyps, ids, timing["utts_per_second"], row["median_seconds"]
         else:
             if ids != base_ids:
-                raise ValueError(f"{decoded}: other utterances than {system_dirs[0] / test_dir.name}")
+                raise ValueError(f"{decoded}: other utterances than {first_dir / test_dir.name}")
             row["same_as_first"] = sum(a == b for a, b in zip(base_hyps, hyps))
             row["vs_first"] = paired_test(task, ref_list, base_hyps, hyps)
             row["speed_vs_first"] = timing["utts_per_second"] / base_speed
             row["median_speed_vs_first"] = base_median / row["median_seconds"]
-        out[system_dir.name] = row
+        out[name] = row
     return out
 
 
@@ -98,7 +100,15 @@ def markdown(results: Dict[str, Dict[str, Dict[str, object]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def collect(decode_dir: str, test_dirs: Sequence[str], systems: Sequence[str]) -> Dict[str, Dict[str, Dict[str, object]]]:
-    """Scores of every test set; ``systems`` are decode_dir's subdirs, the baseline first."""
-    system_dirs = [Path(decode_dir) / s.replace(":", "_") for s in systems]
+def collect(
+    decode_dir: str, test_dirs: Sequence[str], systems: Sequence[str]
+) -> Dict[str, Dict[str, Dict[str, object]]]:
+    """Scores of every test set; ``systems`` are decode_dir's subdirs (or, with a ``/``, a system's
+    decode dir elsewhere: another model's), the baseline first."""
+    def named(system: str) -> tuple[str, Path]:
+        if "/" in system:
+            return system, Path(system)
+        return system.replace(":", "_"), Path(decode_dir) / system.replace(":", "_")
+
+    system_dirs = dict(named(s) for s in systems)
     return {Path(t).name: score_set(Path(t), system_dirs) for t in test_dirs}

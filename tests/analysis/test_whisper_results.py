@@ -64,3 +64,17 @@ def test_identical_hypotheses_are_counted_not_tested(tmp_path: Path) -> None:
     table = markdown(results)
     assert "| identical hypotheses (6 of 6) |" in table
     assert results[test.name]["dynprune"]["same_as_first"] == 4 and "; 4 of 6 the same) |" in table
+
+
+def test_another_model_s_decoding_is_the_baseline_given_by_its_path(tmp_path: Path) -> None:
+    """A pruned model's systems against the unpruned model's decoding of the same audio."""
+    test = tmp_path / "dump" / "test_asterisk_eng_asr"
+    test.mkdir(parents=True)
+    (test / "text").write_text("".join(f"{u} <eng><asr><notimestamps> {r}\n" for u, r in REFS.items()))
+    _decoded(tmp_path / "dense", "dynprune", test.name, REFS, seconds=2.0)
+    _decoded(tmp_path / "pruned", "dynprune", test.name, {**REFS, "u2": "please press two"}, seconds=1.0)
+    baseline = str(tmp_path / "dense" / "dynprune")
+    rows = collect(str(tmp_path / "pruned"), [str(test)], [baseline, "dynprune"])[test.name]
+    assert list(rows) == [baseline, "dynprune"] and rows[baseline]["wer"] == 0.0
+    assert rows["dynprune"]["same_as_first"] == 5
+    assert rows["dynprune"]["vs_first"]["diff"] == 200 / 24  # a substitution and a deletion

@@ -135,12 +135,14 @@ if run_stage 12; then
     done
     for model in ${prune_models}; do
         for exp in $(prune_exps "${model}"); do
-            log "Stage 12: decoding with ${exp}/pruned: ${pruned_systems}"
-            # shellcheck disable=SC2046
-            python -m espnet_dynprune.recipe.whisper_decode --model_dir "${exp}/pruned" \
-                --test_dirs $(model_sets "${model}") --out_dir "${exp}/pruned/${decode_tag}" \
-                --systems "${pruned_systems}" --beam_size "${beam_size}" --threads "${threads}" \
-                --max_utts "${max_utts}"
+            log "Stage 12: decoding with ${exp}/pruned and, just before, the unpruned model: ${pruned_systems}"
+            for pair in "exp/whisper_${model}:${exp}/dense_${decode_tag}" "${exp}/pruned:${exp}/pruned/${decode_tag}"; do
+                # shellcheck disable=SC2046
+                python -m espnet_dynprune.recipe.whisper_decode --model_dir "${pair%%:*}" \
+                    --test_dirs $(model_sets "${model}") --out_dir "${pair#*:}" \
+                    --systems "${pruned_systems}" --beam_size "${beam_size}" --threads "${threads}" \
+                    --max_utts "${max_utts}"
+            done
         done
     done
 fi
@@ -161,7 +163,8 @@ if run_stage 13; then
             cp "${exp}/pruned/export_report.json" "${results_dir}/$(basename "${exp}")_export.json"
             # shellcheck disable=SC2046
             python -m espnet_dynprune.recipe.whisper_results --decode_dir "${exp}/pruned/${decode_tag}" \
-                --test_dirs $(model_sets "${model}") --systems "${pruned_systems}" \
+                --test_dirs $(model_sets "${model}") \
+                --systems "${exp}/dense_${decode_tag}/${pruned_systems%%,*},${pruned_systems}" \
                 --output "${results_dir}/$(basename "${exp}")_${decode_tag}.json"
         done
     done
