@@ -108,29 +108,18 @@ def bench_size(size: Union[str, Path], sparsities: Sequence[float], repeats: int
                log: Callable[[str], None] = logging.info) -> Results:
     """Per configuration (dense, then ``pruned {s}`` per sparsity): sizes, GMAC, times and
     their ratios to dense; pruned ones also their realised sparsity and the export check."""
-    dev = torch.device(device)
-    conf = encoder_conf(size)
+    feats = torch.randn(1, frames, INPUT_SIZE, generator=torch.Generator().manual_seed(seed)).to(device)
+    return _bench_exports(str(size), *_dense_and_prunable(encoder_conf(size), seed), export_encoder, feats,
+                          sparsities, repeats, warmup, seed, log)
+
+
+def _dense_and_prunable(conf: Dict[str, object], seed: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """ESPnet's E-Branchformer and the prunable one, the same seeded random weights, in eval."""
     torch.manual_seed(seed)
-    prunable = EBranchformerPrunableEncoder(INPUT_SIZE, **conf).eval().to(dev)
+    prunable = EBranchformerPrunableEncoder(INPUT_SIZE, **conf).eval()
     dense = EBranchformerEncoder(INPUT_SIZE, **conf).eval()
     dense.load_state_dict({k: v for k, v in prunable.state_dict().items() if not k.startswith("layer_masks.")})
-    encoders: Dict[str, torch.nn.Module] = {DENSE: dense.to(dev)}
-    results: Results = {DENSE: {}}
-    feats = torch.randn(1, frames, INPUT_SIZE, generator=torch.Generator().manual_seed(seed)).to(dev)
-    lengths = torch.full((1,), frames, dtype=torch.long, device=dev)
-    for s in sparsities:
-        name = f"pruned {s:g}"
-        realised = preset_masks(prunable, s, seed=seed)
-        pruned = export_encoder(prunable).eval()
-        with torch.inference_mode():
-            diff = (prunable(feats, lengths)[0] - pruned(feats, lengths)[0]).abs().max().item()
-        encoders[name] = pruned
-        results[name] = {"sparsity": s, "realised_sparsity": realised, "max_abs_diff_vs_masked": diff,
-                         "layer_sizes": [sizes.as_dict() for sizes in pruned.layer_sizes]}
-        log(f"{size}: {name}: realised sparsity {realised:.3f}, export vs masked max |diff| {diff:.2e}")
-    del prunable
-    times = time_round_robin(encoders, feats, lengths, repeats, warmup, log=lambda m: log(f"{size}: {m}"))
-    return measured(encoders, times, feats, lengths, results)
+    return dense, prunable
 
 
 def bench_whisper(checkpoint: Union[str, Path], sparsities: Sequence[float], repeats: int = 3, warmup: int = 1,
@@ -143,29 +132,36 @@ def bench_whisper(checkpoint: Union[str, Path], sparsities: Sequence[float], rep
     from espnet_dynprune.nets.encoder.whisper_local import LocalWhisperEncoder
     from espnet_dynprune.nets.encoder.whisper_prunable import WhisperPrunableEncoder, export_encoder as export_whisper
 
-    model = Path(checkpoint).stem
-    dense = LocalWhisperEncoder(whisper_model=str(checkpoint)).eval()
-    prunable = WhisperPrunableEncoder(whisper_model=str(checkpoint)).eval()
-    dev = torch.device(device)
-    encoders: Dict[str, torch.nn.Module] = {DENSE: dense.to(dev)}
+    speech = torch.randn(1, int(seconds * 16000), generator=torch.Generator().manual_seed(seed)).to(device)
+    return _bench_exports(Path(checkpoint).stem, LocalWhisperEncoder(whisper_model=str(checkpoint)).eval(),
+                          WhisperPrunableEncoder(whisper_model=str(checkpoint)).eval(), export_whisper, speech,
+                          sparsities, repeats, warmup, seed, log)
+
+
+def _bench_exports(
+    label: str, dense: torch.nn.Module, prunable: torch.nn.Module, export: Callable, inputs: torch.Tensor,
+    sparsities: Sequence[float], repeats: int, warmup: int, seed: int, log: Callable[[str], None],
+) -> Results:  # fmt: skip
+    """``dense`` and ``prunable``'s export at each sparsity (masks preset), checked against the
+    masked encoder and timed side by side on ``inputs`` (one utterance, moved to its device); the
+    masked encoder is dropped before the timing (the callers hold no reference to it)."""
+    lengths = torch.full((1,), inputs.size(1), dtype=torch.long, device=inputs.device)
+    prunable.to(inputs.device)
+    encoders: Dict[str, torch.nn.Module] = {DENSE: dense.to(inputs.device)}
     results: Results = {DENSE: {}}
-    samples = int(seconds * 16000)
-    speech = torch.randn(1, samples, generator=torch.Generator().manual_seed(seed)).to(dev)
-    lengths = torch.full((1,), samples, dtype=torch.long, device=dev)
-    prunable.to(dev)
     for s in sparsities:
         name = f"pruned {s:g}"
         realised = preset_masks(prunable, s, seed=seed)
-        pruned = export_whisper(prunable).eval()
+        pruned = export(prunable).eval()
         with torch.inference_mode():
-            diff = (prunable(speech, lengths)[0] - pruned(speech, lengths)[0]).abs().max().item()
+            diff = (prunable(inputs, lengths)[0] - pruned(inputs, lengths)[0]).abs().max().item()
         encoders[name] = pruned
         results[name] = {"sparsity": s, "realised_sparsity": realised, "max_abs_diff_vs_masked": diff,
-                         "layer_sizes": [block.sizes.as_dict() for block in pruned.encoders.blocks]}
-        log(f"{model}: {name}: realised sparsity {realised:.3f}, export vs masked max |diff| {diff:.2e}")
+                         "layer_sizes": pruned.pruned_conf()["layer_sizes"]}
+        log(f"{label}: {name}: realised sparsity {realised:.3f}, export vs masked max |diff| {diff:.2e}")
     del prunable
-    times = time_round_robin(encoders, speech, lengths, repeats, warmup, log=lambda m: log(f"{model}: {m}"))
-    return measured(encoders, times, speech, lengths, results)
+    times = time_round_robin(encoders, inputs, lengths, repeats, warmup, log=lambda m: log(f"{label}: {m}"))
+    return measured(encoders, times, inputs, lengths, results)
 
 
 def measured(encoders: Dict[str, torch.nn.Module], times: Dict[str, Phases], feats: torch.Tensor,
