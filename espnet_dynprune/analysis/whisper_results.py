@@ -100,6 +100,11 @@ def markdown(results: Dict[str, Dict[str, Dict[str, object]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def system_dir(system: str) -> str:
+    """The directory name a system's decodes are written under (``dynprune:8:whisper`` -> ``dynprune_8_whisper``)."""
+    return system.replace(":", "_")
+
+
 def collect(
     decode_dir: str, test_dirs: Sequence[str], systems: Sequence[str]
 ) -> Dict[str, Dict[str, Dict[str, object]]]:
@@ -107,8 +112,9 @@ def collect(
     decode dir elsewhere: another model's), the baseline first."""
     def named(system: str) -> tuple[str, Path]:
         if "/" in system:
-            return system, Path(system)
-        return system.replace(":", "_"), Path(decode_dir) / system.replace(":", "_")
+            path = Path(system)
+            return system, path.parent / system_dir(path.name)
+        return system_dir(system), Path(decode_dir) / system_dir(system)
 
     system_dirs = dict(named(s) for s in systems)
     return {Path(t).name: score_set(Path(t), system_dirs) for t in test_dirs}

@@ -53,6 +53,7 @@ import numpy as np
 import torch
 import yaml
 
+from espnet_dynprune.analysis.whisper_results import system_dir
 from espnet_dynprune.corpora.audio_io import decode
 from espnet_dynprune.corpora.languages import from_iso639_3
 from espnet_dynprune.inference.precision import set_precision
@@ -273,7 +274,7 @@ def decode_all(
         language, task = test_set_context(test)
         audio: Optional[List[Tuple[str, np.ndarray]]] = None
         for system in names:
-            out = Path(out_dir) / system.replace(":", "_") / test.name
+            out = Path(out_dir) / system_dir(system) / test.name
             stamp = {"model_dir": str(model), "test_dir": str(test), "system": system, "beam_size": beam_size,
                      "threads": threads, "max_utts": max_utts, "language": language, "task": task,
                      "espnet_max_tokens": espnet_max_tokens}

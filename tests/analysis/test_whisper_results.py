@@ -71,10 +71,10 @@ def test_another_model_s_decoding_is_the_baseline_given_by_its_path(tmp_path: Pa
     test = tmp_path / "dump" / "test_asterisk_eng_asr"
     test.mkdir(parents=True)
     (test / "text").write_text("".join(f"{u} <eng><asr><notimestamps> {r}\n" for u, r in REFS.items()))
-    _decoded(tmp_path / "dense", "dynprune", test.name, REFS, seconds=2.0)
-    _decoded(tmp_path / "pruned", "dynprune", test.name, {**REFS, "u2": "please press two"}, seconds=1.0)
-    baseline = str(tmp_path / "dense" / "dynprune")
-    rows = collect(str(tmp_path / "pruned"), [str(test)], [baseline, "dynprune"])[test.name]
-    assert list(rows) == [baseline, "dynprune"] and rows[baseline]["wer"] == 0.0
-    assert rows["dynprune"]["same_as_first"] == 5
-    assert rows["dynprune"]["vs_first"]["diff"] == 200 / 24  # a substitution and a deletion
+    _decoded(tmp_path / "dense", "dynprune_8_whisper", test.name, REFS, seconds=2.0)
+    _decoded(tmp_path / "pruned", "dynprune_8_whisper", test.name, {**REFS, "u2": "please press two"}, seconds=1.0)
+    baseline = str(tmp_path / "dense" / "dynprune:8:whisper")  # run.sh names it by the system, as decoded
+    rows = collect(str(tmp_path / "pruned"), [str(test)], [baseline, "dynprune:8:whisper"])[test.name]
+    assert list(rows) == [baseline, "dynprune_8_whisper"] and rows[baseline]["wer"] == 0.0
+    assert rows["dynprune_8_whisper"]["same_as_first"] == 5
+    assert rows["dynprune_8_whisper"]["vs_first"]["diff"] == 200 / 24  # a substitution and a deletion
