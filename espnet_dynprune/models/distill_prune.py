@@ -6,14 +6,14 @@ initialised from the unpruned model by ``--init_param``. The teacher is the unpr
 frozen, loaded from ``teacher_init`` (the same pretrained file). The loss is
 
     layer-wise distillation (L1 + cosine) of each pruned part on its distilled layers
+        (layer-normalised where they are a residual stream: Whisper's encoder, the decoder)
     + lambda1 (s - t) + lambda2 (s - t)^2        (s: expected sparsity, t: warmed-up target)
     + task_loss_weight * ESPnet's CTC + attention loss   (optional)
 
 where s is the fraction of the pruned parts' prunable parameters removed, together. The encoder
 is distilled with no labels at all. The decoder is distilled teacher-forced: both decoders read
 the reference text as their input (ESPnet's own ``<sop> prev <sos> text`` prompt), the teacher's
-over the teacher encoder's output, but no loss is taken on the text itself; its layer outputs
-(a pre-norm residual stream) are compared layer-normalised.
+over the teacher encoder's output, but no loss is taken on the text itself.
 
 The S2T model (:class:`DistillPruneS2TModel`, ESPnet's ``ESPnetS2TModel``) and the ASR model
 (:class:`DistillPruneASRModel`, ``ESPnetASRModel``: Whisper in ESPnet) share all of this
@@ -264,7 +264,7 @@ class DistillPrune:
             layers = self.layers_of["encoder"]
             losses["encoder"] = layerwise_distill_loss(
                 [self.encoder.hidden[n] for n in layers], [encoder_hidden[n - 1] for n in layers],
-                seen["lengths"], self.distill_cosine_weight,
+                seen["lengths"], self.distill_cosine_weight, normalize=self.encoder.residual_stream,
             )
         if "decoder" in self.pruned_parts:
             tokens, token_lengths = seen["tokens"]
@@ -275,7 +275,7 @@ class DistillPrune:
             layers = self.layers_of["decoder"]
             losses["decoder"] = layerwise_distill_loss(
                 [self.decoder.hidden[n] for n in layers], [decoder_hidden[n - 1] for n in layers],
-                token_lengths, self.distill_cosine_weight, normalize=True,
+                token_lengths, self.distill_cosine_weight, normalize=self.decoder.residual_stream,
             )
         return losses
 

@@ -70,6 +70,21 @@ def test_a_fully_kept_student_equals_its_whisper_teacher(whisper_dir: Path) -> N
     assert type(teacher).__name__ == "LocalWhisperEncoder" and not any(p.requires_grad for p in teacher.parameters())
 
 
+def test_whisper_s_residual_stream_is_compared_layer_normalised(whisper_dir: Path) -> None:
+    """Only the direction of the last block's output reaches the final norm: 3x larger costs nothing."""
+    model = student(whisper_dir, distill_layers=[TINY.n_audio_layer]).eval()
+    for masks in model.encoder.layer_masks:
+        for mask in masks.masks.values():
+            mask.set_log_alpha(10.0)
+    teacher = model.teacher("encoder", torch.device("cpu"))
+    hook = teacher.encoders.blocks[-1].register_forward_hook(lambda _m, _args, out: 3.0 * out)
+    try:
+        _, stats, _ = model(**batch())
+    finally:
+        hook.remove()
+    assert stats["loss_distill"].item() == pytest.approx(0.0, abs=1e-4)
+
+
 def test_the_task_loss_is_espnet_s_asr_attention_loss(whisper_dir: Path) -> None:
     _, stats, _ = student(whisper_dir, task_loss_weight=0.5)(**batch())
     assert "loss_att" in stats and "loss_task" in stats

@@ -44,6 +44,8 @@ class TransformerPrunableDecoder(TransformerDecoder, PrunablePart):
         **kwargs: ESPnet's ``transformer`` decoder keys.
     """
 
+    residual_stream = True
+
     @typechecked
     def __init__(
         self,

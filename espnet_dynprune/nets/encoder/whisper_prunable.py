@@ -38,6 +38,8 @@ class WhisperPrunableEncoder(LocalWhisperEncoder, PrunablePart):
         mask_init_keep, mask_straight_through, mask_lr_scale: as for ``e_branchformer_prunable``.
     """
 
+    residual_stream = True
+
     @typechecked
     def __init__(
         self,

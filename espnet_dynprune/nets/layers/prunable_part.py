@@ -13,10 +13,14 @@ class PrunablePart:
     """Mixin for an ESPnet encoder or decoder whose layers run under ``self.layer_masks``.
 
     ``keep_hidden`` (1-based layers) says which layer outputs ``forward`` keeps in ``hidden``,
-    for the layer-wise distillation.
+    for the layer-wise distillation. ``residual_stream``: those outputs are a pre-norm residual
+    stream (Whisper's encoder, ESPnet's Transformer decoder), whose scale grows with depth and
+    whose few very large dimensions the next norm divides away; the distillation compares them
+    layer-normalised, as what reads them sees them.
     """
 
     layer_masks: Sequence[UnitMasks]
+    residual_stream: bool = False
 
     def _init_masks(self, layer_masks: Sequence[UnitMasks]) -> None:
         self.layer_masks = torch.nn.ModuleList(layer_masks)
