@@ -81,15 +81,18 @@ def register_s2t(module: Optional[ModuleType] = None) -> None:
 
 
 def register_asr(module: Optional[ModuleType] = None) -> None:
-    """Add the encoders, the decoders and ``model: distill_prune`` to ``espnet2.tasks.asr``.
+    """Add the encoders, the decoders and ``model: dynprune`` / ``distill_prune`` to ``espnet2.tasks.asr``.
 
-    ESPnet's ASR model passes no language/task to the encoder, so use ``gate_predictor: speech``
-    there (Whisper's decoder reads them from its own prompt).
+    ESPnet's own ASR model passes no language/task to the encoder: with ``model: espnet``, use
+    ``gate_predictor: speech`` there (Whisper's decoder reads them from its own prompt);
+    ``model: dynprune`` reads them from the targets' prompt tokens.
     """
     from espnet_dynprune.models.distill_prune import DistillPruneASRModel
+    from espnet_dynprune.models.dynprune import DynPruneASRModel
 
     task = _module(module, "espnet2.tasks.asr")
     _register_nets(task)
+    task.model_choices.classes[MODEL_NAME] = DynPruneASRModel
     task.model_choices.classes[DISTILL_MODEL_NAME] = DistillPruneASRModel
 
 

@@ -47,14 +47,14 @@ def test_s2t_gets_every_encoder_decoder_and_model_under_its_config_name() -> Non
     }
 
 
-def test_asr_gets_the_encoders_decoders_and_distillation_but_not_the_context_aware_model() -> None:
-    """ESPnet's ASR model passes no language or task: ``model: dynprune`` is S2T's alone; static
-    pruning's ``distill_prune`` has an ASR model of its own (Whisper in ESPnet)."""
+def test_asr_gets_the_encoders_decoders_and_asr_models_of_its_own() -> None:
+    """Whisper in ESPnet is an ASR model: ``dynprune`` and ``distill_prune`` have ASR models of their
+    own (the language and task come from Whisper's prompt tokens, not OWSM's prefix)."""
     task = task_tables("encoder_choices", "decoder_choices", "model_choices")
     registration.register_asr(task)
     assert ENCODERS <= set(task.encoder_choices.classes) and DECODERS <= set(task.decoder_choices.classes)
     assert {name: cls.__name__ for name, cls in task.model_choices.classes.items()} == {
-        "distill_prune": "DistillPruneASRModel"}
+        "dynprune": "DynPruneASRModel", "distill_prune": "DistillPruneASRModel"}
 
 
 def test_espnet_s_speech2text_is_replaced_once_and_a_subclass_of_ours_is_kept() -> None:

@@ -1,37 +1,38 @@
-"""OWSM-style S2T model whose encoder and decoder prune themselves per utterance.
+"""ESPnet models whose encoder and decoder prune themselves per utterance (``model: dynprune``).
 
-Registered as ``model: dynprune``. It is ESPnet's ``ESPnetS2TModel`` plus three
-things: it reads each utterance's ``<lang><task>`` from the OWSM text prefix and
-hands them to the encoder's gate predictor (the decoder reads them from its own
-input) when a context-aware predictor needs them, it adds
-``sparsity_loss_weight * (realised - target)^2`` for every pruned part to the
-loss, and it reports the realised sparsity to ESPnet's logs.
+:class:`DynPruneS2TModel` is ESPnet's ``ESPnetS2TModel`` (OWSM) and :class:`DynPruneASRModel`
+ESPnet's ``ESPnetASRModel`` (Whisper in ESPnet) plus three things, shared in :class:`DynPrune`:
+each utterance's language and task, read from the first two target tokens (OWSM's ``<lang><task>``
+prefix, Whisper's ``<|fr|><|translate|>`` prompt), go to the encoder's gate predictor (the decoder
+reads them from its own input) when a context-aware predictor needs them;
+``sparsity_loss_weight * (realised - target)^2`` for every pruned part joins the loss; the
+realised sparsity goes to ESPnet's logs.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import torch
+from espnet2.asr.espnet_model import ESPnetASRModel
 from espnet2.s2t.espnet_model import ESPnetS2TModel
 from typeguard import typechecked
 
 from espnet_dynprune.gating.sparsity import sparsity_loss
-from espnet_dynprune.nets.context_vocabulary import ContextVocabulary
-from espnet_dynprune.nets.encoder.e_branchformer_dynprune import EBranchformerDynPruneEncoder
+from espnet_dynprune.nets.context_vocabulary import SOT, ContextVocabulary, whisper_context_vocabulary
 from espnet_dynprune.nets.layers.dynprune_part import DynPrunePart
 
 
-class DynPruneS2TModel(ESPnetS2TModel):
-    """ESPnetS2TModel with context-aware dynamic pruning.
+class DynPrune:
+    """An ESPnet model (S2T or ASR, the next class in the MRO) with context-aware dynamic pruning.
 
     Args:
         sparsity_loss_weight: weight of each pruned part's squared sparsity loss. The
             default is 10 because ESPnet's attention loss is summed over the tokens of an
             utterance (tens of nats): with weight 1 the decoder gates of a small model stayed
             dense (realised 0.0 for target 0.3) while weight 10 reached 0.30 in 2 epochs.
-        *args, **kwargs: everything ``ESPnetS2TModel`` takes (``model_conf`` keys
+        *args, **kwargs: everything the ESPnet model takes (``model_conf`` keys
             such as ``ctc_weight``, ``lsm_weight``, ``sym_sos``, ``sym_na``).
     """
 
@@ -41,10 +42,16 @@ class DynPruneS2TModel(ESPnetS2TModel):
         if sparsity_loss_weight < 0:
             raise ValueError(f"model_conf sparsity_loss_weight must be >= 0, got {sparsity_loss_weight}")
         self.sparsity_loss_weight = sparsity_loss_weight
-        self.context_vocabulary = ContextVocabulary(self.token_list, kwargs.get("sym_sos", "<sos>"))
+        self.context_vocabulary = self._context_vocabulary(self.token_list[self.sos])
         for part in self.gated_parts().values():
             part.bind_context(self.context_vocabulary)
         self._inference_context = None
+
+    def _context_vocabulary(self, sos_symbol: str) -> ContextVocabulary:
+        """Where the language and task symbols are: Whisper's prompt tokens, or OWSM's layout."""
+        if sos_symbol == SOT:
+            return whisper_context_vocabulary(len(self.token_list))
+        return ContextVocabulary(self.token_list, sos_symbol)
 
     def gated_parts(self) -> Dict[str, DynPrunePart]:
         """The encoder and/or decoder that have gates, by name."""
@@ -97,7 +104,7 @@ class DynPruneS2TModel(ESPnetS2TModel):
             self._inference_context = previous
 
     def _encoder_reads_context(self) -> bool:
-        return isinstance(self.encoder, EBranchformerDynPruneEncoder) and self.encoder.gate_predictor.reads_context
+        return isinstance(self.encoder, DynPrunePart) and self.encoder.gate_predictor.reads_context
 
     def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """ESPnet's encode; inside ``inference_context`` the encoder gets its symbols."""
@@ -111,29 +118,16 @@ class DynPruneS2TModel(ESPnetS2TModel):
         with self.encoder.context(language, task):
             return super().encode(speech, speech_lengths)
 
-    def forward(
-        self,
-        speech: torch.Tensor,
-        speech_lengths: torch.Tensor,
-        text: torch.Tensor,
-        text_lengths: torch.Tensor,
-        text_prev: torch.Tensor,
-        text_prev_lengths: torch.Tensor,
-        text_ctc: torch.Tensor,
-        text_ctc_lengths: torch.Tensor,
-        **kwargs,
-    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
-        """ESPnet's loss plus the sparsity losses; ``text`` starts with ``<lang><task>`` (else "not known")."""
+    def _pruned_forward(self, text: torch.Tensor, espnet_forward: Callable[[], tuple]) -> tuple:
+        """``espnet_forward()`` (the ESPnet model's loss) under the encoder's context read from
+        ``text``, plus the sparsity losses."""
         encoder_context, unknown = nullcontext(), None
         if self._encoder_reads_context():
             language, task = self._context_of_text(text)
             unknown = (language < 0) | (task < 0)
             encoder_context = self.encoder.context(language, task)
         with encoder_context:
-            loss, stats, weight = super().forward(
-                speech, speech_lengths, text, text_lengths, text_prev, text_prev_lengths,
-                text_ctc, text_ctc_lengths, **kwargs,
-            )
+            loss, stats, weight = espnet_forward()
         if unknown is not None:  # utterances whose target names no language/task (e.g. <na>), per batch
             stats["context_unknown"] = unknown.sum().to(loss.dtype)
         total_sparsity_loss = loss.new_zeros(())
@@ -151,5 +145,41 @@ class DynPruneS2TModel(ESPnetS2TModel):
     def _context_of_text(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Embedding indices of ``text[:, 0]`` (language) and ``text[:, 1]`` (task)."""
         if text.size(1) < 2:
-            raise ValueError("OWSM targets must start with <lang><task>; got fewer than 2 tokens")
+            raise ValueError("targets must start with a language and a task symbol; got fewer than 2 tokens")
         return self.context_vocabulary.lookup(text[:, 0], text[:, 1])
+
+
+class DynPruneS2TModel(DynPrune, ESPnetS2TModel):
+    """``model: dynprune`` of the S2T task (OWSM): ``text`` starts with ``<lang><task>`` (else "not known")."""
+
+    def forward(
+        self,
+        speech: torch.Tensor,
+        speech_lengths: torch.Tensor,
+        text: torch.Tensor,
+        text_lengths: torch.Tensor,
+        text_prev: torch.Tensor,
+        text_prev_lengths: torch.Tensor,
+        text_ctc: torch.Tensor,
+        text_ctc_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        return self._pruned_forward(text, lambda: ESPnetS2TModel.forward(
+            self, speech, speech_lengths, text, text_lengths, text_prev, text_prev_lengths, text_ctc,
+            text_ctc_lengths, **kwargs,
+        ))  # fmt: skip
+
+
+class DynPruneASRModel(DynPrune, ESPnetASRModel):
+    """``model: dynprune`` of the ASR task (Whisper in ESPnet): ESPnet's Whisper tokenizer starts
+    ``text`` with the prompt's ``<|lang|><|task|>`` (per utterance with asr_train's
+    ``use_lang_prompt`` and a ``prompt`` data file; an English-only Whisper has none: use a
+    speech-only or no encoder predictor)."""
+
+    def forward(
+        self, speech: torch.Tensor, speech_lengths: torch.Tensor, text: torch.Tensor, text_lengths: torch.Tensor,
+        **kwargs,
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:  # fmt: skip
+        return self._pruned_forward(
+            text, lambda: ESPnetASRModel.forward(self, speech, speech_lengths, text, text_lengths, **kwargs)
+        )

@@ -46,8 +46,9 @@ import json
 import logging
 import re
 import time
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, ContextManager, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -60,7 +61,7 @@ from espnet_dynprune.inference.precision import set_precision
 from espnet_dynprune.inference.whisper_search import use_whisper_search
 from espnet_dynprune.logs import configure_logging
 from espnet_dynprune.owsm.datadir import read_map
-from espnet_dynprune.owsm.symbols import parse_target
+from espnet_dynprune.owsm.symbols import OwsmTarget, parse_target
 
 logger = logging.getLogger(__name__)
 
@@ -78,17 +79,21 @@ _WHISPER_TOKEN = re.compile(r"<\|[^|]*\|>")
 Decoder = Callable[[np.ndarray], str]
 
 
+def whisper_context(target: OwsmTarget, where: str) -> Tuple[str, str]:
+    """``(language, task)`` in Whisper's terms (``fr``, ``translate``) of an OWSM target; a
+    translation into anything but English raises."""
+    if target.task not in ("asr", "st_eng"):
+        raise ValueError(f"{where}: task <{target.task}>: Whisper transcribes (asr) or translates into English (st_eng)")
+    return from_iso639_3(target.language), "transcribe" if target.task == "asr" else "translate"
+
+
 def test_set_context(test_dir: Path) -> Tuple[str, str]:
-    """``(language, task)`` in Whisper's terms (``fr``, ``translate``) of a test dir; a set that
-    mixes languages or tasks, or translates into anything but English, raises."""
-    parsed = (parse_target(line, f"{test_dir / 'text'}: {utt}") for utt, line in read_map(test_dir / "text").items())
-    targets = {(target.language, target.task) for target in parsed}
-    if len(targets) != 1:
-        raise ValueError(f"{test_dir}: one language and task per test set expected, found {sorted(targets)}")
-    (iso, task), = targets
-    if task not in ("asr", "st_eng"):
-        raise ValueError(f"{test_dir}: task <{task}>: Whisper transcribes (asr) or translates into English (st_eng)")
-    return from_iso639_3(iso), "transcribe" if task == "asr" else "translate"
+    """``(language, task)`` of a test dir (:func:`whisper_context`); a set that mixes them raises."""
+    contexts = {whisper_context(parse_target(line, f"{test_dir / 'text'}: {utt}"), str(test_dir))
+                for utt, line in read_map(test_dir / "text").items()}
+    if len(contexts) != 1:
+        raise ValueError(f"{test_dir}: one language and task per test set expected, found {sorted(contexts)}")
+    return contexts.pop()
 
 
 class EspnetWhisper:
@@ -111,6 +116,7 @@ class EspnetWhisper:
         weights = model_dir / PRUNED_WEIGHTS  # a pruned model holds its weights; a converted one reads whisper_model
         self.model_file = str(weights) if weights.is_file() else None
         self.batch_size, self.batches_redone, self.whisper_search, self.int8 = batch_size, 0, whisper_search, int8
+        self.prompt = (f"<|{language}|>", f"<|{task}|>")
         self.s2t = self._speech2text(maxlenratio=0.0)
         if batch_size > 1 and not hasattr(self.s2t, "batch_decode"):
             raise ValueError(f"batch size {batch_size}: this ESPnet's Speech2Text has no batch_decode "
@@ -128,15 +134,22 @@ class EspnetWhisper:
                 set_precision(getattr(s2t.asr_model, part), part, "int8")
         return s2t
 
+    def _context(self, s2t: Callable) -> ContextManager:
+        """A dynamically pruned model's encoder gates get the test set's language and task."""
+        model = s2t.asr_model
+        return model.inference_context(*self.prompt) if hasattr(model, "inference_context") else nullcontext()
+
     def __call__(self, speech: np.ndarray) -> str:
         try:
-            text = self.s2t(speech)[0][0]
+            with self._context(self.s2t):
+                text = self.s2t(speech)[0][0]
         except RuntimeError as exc:  # past the 448 positions of Whisper's decoder
             logger.warning("ESPnet's search ran past Whisper's text positions (%s): again, at most %d tokens",
                            exc, self.max_tokens)
             self.capped += 1
             self.s2t_capped = self.s2t_capped or self._speech2text(maxlenratio=-self.max_tokens)
-            text = self.s2t_capped(speech)[0][0]
+            with self._context(self.s2t_capped):
+                text = self.s2t_capped(speech)[0][0]
         return _plain(text)
 
     def decode_batch(self, speeches: Sequence[np.ndarray]) -> List[str]:
@@ -144,7 +157,8 @@ class EspnetWhisper:
         if len(speeches) == 1:
             return [self(speeches[0])]
         try:
-            return [_plain(nbest[0][0]) for nbest in self.s2t.batch_decode(list(speeches))]
+            with self._context(self.s2t):
+                return [_plain(nbest[0][0]) for nbest in self.s2t.batch_decode(list(speeches))]
         except RuntimeError as exc:  # a search of the batch ran past the 448 positions
             logger.warning("ESPnet's batched search ran past Whisper's text positions (%s): "
                            "these %d utterances again one at a time", exc, len(speeches))
@@ -159,13 +173,14 @@ def _plain(text: str) -> str:
 
 def dynprune_config(model_dir: Path) -> Path:
     """The model's config with ``encoder: whisper_dynprune`` and ``decoder: whisper_dynprune``
-    (dense: ``gate_predictor: none``); a statically pruned encoder (``whisper_pruned``) stays."""
+    (dense: ``gate_predictor: none``); a statically pruned encoder (``whisper_pruned``) and a
+    part with trained gates (a fine-tuned ``whisper_dynprune``) stay."""
     from espnet_dynprune.nets.config_names import WHISPER_DYNPRUNE_NAME, WHISPER_NAME, WHISPER_PRUNED_NAME
 
     config = yaml.safe_load((model_dir / "config.yaml").read_text(encoding="utf-8"))
     for part in ("encoder", "decoder"):
-        if part == "encoder" and config.get(part) == WHISPER_PRUNED_NAME:
-            continue
+        if config.get(part) == WHISPER_DYNPRUNE_NAME or (part == "encoder" and config.get(part) == WHISPER_PRUNED_NAME):
+            continue  # trained gates, or a statically pruned encoder: as they are
         if config.get(part) != WHISPER_NAME:
             raise ValueError(f"{model_dir / 'config.yaml'}: {part} {config.get(part)!r}, expected {WHISPER_NAME}")
         config[part] = WHISPER_DYNPRUNE_NAME

@@ -10,20 +10,9 @@ import torch
 import yaml
 
 from espnet_dynprune.bin.export_pruned import export
-from espnet_dynprune.bin.whisper_convert import convert
 from espnet_dynprune.models.distill_prune import DistillPruneASRModel
 from espnet_dynprune.models.export import build_model
-from tests.builders.tiny_whisper import TINY, write_checkpoint
-
-
-@pytest.fixture(scope="module")
-def whisper_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Whisper as ESPnet's ASR task reads it (bin.whisper_convert), and its state dict: the teacher."""
-    root = tmp_path_factory.mktemp("whisper")
-    convert(str(root / "model"), src=str(write_checkpoint(root / "tiny.pt", TINY)))
-    config = yaml.safe_load((root / "model" / "config.yaml").read_text())
-    torch.save(build_model(config, "asr").state_dict(), root / "model" / "dense.pth")
-    return root / "model"
+from tests.builders.tiny_whisper import TINY
 
 
 def student_config(whisper_dir: Path, **model_conf) -> dict:

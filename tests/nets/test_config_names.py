@@ -11,7 +11,7 @@ import pytest
 
 from espnet_dynprune import registration
 from espnet_dynprune.models.distill_prune import DistillPruneASRModel, DistillPruneS2TModel
-from espnet_dynprune.models.dynprune import DynPruneS2TModel
+from espnet_dynprune.models.dynprune import DynPruneASRModel, DynPruneS2TModel
 from espnet_dynprune.models.magnitude_prune import MagnitudePruneS2TModel
 from espnet_dynprune.nets import config_names
 from espnet_dynprune.nets.config_names import (
@@ -62,7 +62,7 @@ DECODERS = {
 }
 S2T_MODELS = {MODEL_NAME: DynPruneS2TModel, DISTILL_MODEL_NAME: DistillPruneS2TModel,
               MAGNITUDE_MODEL_NAME: MagnitudePruneS2TModel}
-ASR_MODELS = {DISTILL_MODEL_NAME: DistillPruneASRModel}
+ASR_MODELS = {MODEL_NAME: DynPruneASRModel, DISTILL_MODEL_NAME: DistillPruneASRModel}
 
 
 def stand_in_task() -> types.ModuleType:

