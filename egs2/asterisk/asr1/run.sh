@@ -159,36 +159,28 @@ model_systems() {  # ${systems}, less stock ESPnet for a model not in ${stock_mo
     esac
 }
 
+decode() {  # model dir, output dir, systems, Whisper model (its test sets): same beam, threads, utterances
+    # shellcheck disable=SC2046
+    python -m espnet_dynprune.recipe.whisper_decode --model_dir "$1" --out_dir "$2" --systems "$3" \
+        --test_dirs $(model_sets "$4") --beam_size "${beam_size}" --threads "${threads}" --max_utts "${max_utts}"
+}
+
 if run_stage 12; then
     for model in ${whisper_models}; do
         log "Stage 12: decoding with Whisper ${model}: $(model_systems "${model}")"
-        # shellcheck disable=SC2046
-        python -m espnet_dynprune.recipe.whisper_decode --model_dir "exp/whisper_${model}" \
-            --test_dirs $(model_sets "${model}") --out_dir "exp/whisper_${model}/${decode_tag}" \
-            --systems "$(model_systems "${model}")" --beam_size "${beam_size}" --threads "${threads}" \
-            --max_utts "${max_utts}"
+        decode "exp/whisper_${model}" "exp/whisper_${model}/${decode_tag}" "$(model_systems "${model}")" "${model}"
     done
     for model in ${prune_models}; do
         for exp in $(prune_exps "${model}"); do
             log "Stage 12: decoding with ${exp}/pruned and, just before, the unpruned model: ${pruned_systems}"
-            for pair in "exp/whisper_${model}:${exp}/dense_${decode_tag}" "${exp}/pruned:${exp}/pruned/${decode_tag}"; do
-                # shellcheck disable=SC2046
-                python -m espnet_dynprune.recipe.whisper_decode --model_dir "${pair%%:*}" \
-                    --test_dirs $(model_sets "${model}") --out_dir "${pair#*:}" \
-                    --systems "${pruned_systems}" --beam_size "${beam_size}" --threads "${threads}" \
-                    --max_utts "${max_utts}"
-            done
+            decode "exp/whisper_${model}" "${exp}/dense_${decode_tag}" "${pruned_systems}" "${model}"
+            decode "${exp}/pruned" "${exp}/pruned/${decode_tag}" "${pruned_systems}" "${model}"
         done
     done
     for model in ${finetune_models}; do
         for pair in $(finetune_exps "${model}"); do
-            exp="${pair%%:*}"
-            log "Stage 12: decoding with ${exp}: ${finetune_systems}"
-            # shellcheck disable=SC2046
-            python -m espnet_dynprune.recipe.whisper_decode --model_dir "${exp}" \
-                --test_dirs $(model_sets "${model}") --out_dir "${exp}/${decode_tag}" \
-                --systems "${finetune_systems}" --beam_size "${beam_size}" --threads "${threads}" \
-                --max_utts "${max_utts}"
+            log "Stage 12: decoding with ${pair%%:*}: ${finetune_systems}"
+            decode "${pair%%:*}" "${pair%%:*}/${decode_tag}" "${finetune_systems}" "${model}"
         done
     done
 fi
